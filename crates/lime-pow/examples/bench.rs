@@ -1,0 +1,131 @@
+//! Hash rates of the naive loop, the solver and the raw SHA-256 block
+//! function, on one thread and on all threads, printed as a markdown table.
+//!
+//! ```text
+//! cargo run --release -p lime-pow --example bench [-- --seconds S]
+//! ```
+#![allow(missing_docs, clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lime_pow::{Scheme, SolveError, Solver};
+use sha2::{Digest, Sha256};
+
+fn main() {
+    let seconds: f64 = std::env::args()
+        .skip_while(|a| a != "--seconds")
+        .nth(1)
+        .map_or(1.0, |s| s.parse().expect("--seconds takes a number"));
+    let window = Duration::from_secs_f64(seconds);
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+
+    let raw = raw_block_rate(window);
+    println!(
+        "Raw `compress256`, one block per call, single stream: {:.2} M blocks/s\n",
+        raw / 1e6
+    );
+    println!(
+        "| scheme | challenge | naive 1T | naive {cores}T | solver 1T | solver {cores}T | solver 1T / raw | {cores}T / 1T | solver / naive ({cores}T) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for scheme in [Scheme::Legacy, Scheme::V1] {
+        for len in [32, 64] {
+            let challenge = "c".repeat(len);
+            let naive1 = naive_rate(scheme, &challenge, 1, window);
+            let naive_n = naive_rate(scheme, &challenge, cores, window);
+            let solver1 = solver_rate(scheme, &challenge, 1, window);
+            let solver_n = solver_rate(scheme, &challenge, cores, window);
+            println!(
+                "| {scheme} | {len} B | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2}× | {:.2}× | {:.1}× |",
+                naive1 / 1e6,
+                naive_n / 1e6,
+                solver1 / 1e6,
+                solver_n / 1e6,
+                solver1 / raw,
+                solver_n / solver1,
+                solver_n / naive_n,
+            );
+        }
+    }
+
+    // The goal: difficulty 24 (16.8 M hashes expected) well under a second.
+    let solves = 10;
+    let mut times = Vec::new();
+    let mut hashes = 0;
+    for i in 0..solves {
+        let challenge = format!("{i:032x}");
+        let solution = Solver::new()
+            .solve(Scheme::V1, challenge.as_bytes(), 24)
+            .expect("difficulty 24 solves");
+        hashes += solution.hashes;
+        times.push(solution.elapsed.as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "\nDifficulty 24, v1, {cores} threads, {solves} challenges: mean {:.3} s, median {:.3} s, max {:.3} s ({:.1} M hashes/solve)",
+        times.iter().sum::<f64>() / solves as f64,
+        times[solves / 2],
+        times[solves - 1],
+        hashes as f64 / solves as f64 / 1e6
+    );
+}
+
+/// One `compress256` call per block, each depending on the last.
+fn raw_block_rate(window: Duration) -> f64 {
+    let mut state = [0x6a09_e667u32; 8];
+    let block = [[0x5au8; 64]];
+    let start = Instant::now();
+    let mut blocks = 0u64;
+    while start.elapsed() < window {
+        for _ in 0..10_000 {
+            sha2::block_api::compress256(&mut state, black_box(&block));
+        }
+        blocks += 10_000;
+    }
+    black_box(state);
+    blocks as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `Sha256::digest(format!(…))` per try, the way a first solver is written.
+fn naive_rate(scheme: Scheme, challenge: &str, threads: usize, window: Duration) -> f64 {
+    let start = Instant::now();
+    let total: u64 = thread::scope(|s| {
+        let workers: Vec<_> = (0..threads as u64)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut tried = 0u64;
+                    let mut nonce = t << 40;
+                    while start.elapsed() < window {
+                        for _ in 0..1_000 {
+                            let message = match scheme {
+                                Scheme::Legacy => format!("{challenge}{nonce}"),
+                                Scheme::V1 => format!("lime:pow:v1\0{challenge}\0{nonce}"),
+                            };
+                            let digest = Sha256::digest(message.as_bytes());
+                            black_box(lime_pow::leading_zero_bits(&digest) >= 256);
+                            nonce += 1;
+                        }
+                        tried += 1_000;
+                    }
+                    tried
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    });
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The real solver, asked for an unreachable difficulty until its timeout.
+fn solver_rate(scheme: Scheme, challenge: &str, threads: usize, window: Duration) -> f64 {
+    match Solver::new()
+        .threads(threads)
+        .timeout(window)
+        .solve(scheme, challenge.as_bytes(), 256)
+    {
+        Err(SolveError::Timeout { hashes, elapsed }) => hashes as f64 / elapsed.as_secs_f64(),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}

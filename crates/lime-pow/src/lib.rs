@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod block;
+mod difficulty;
+mod midstate;
+mod nonce;
+mod scheme;
+mod search;
+#[cfg(feature = "std")]
+mod solve;
+mod verify;
+
+pub use difficulty::{Difficulty, MAX_DIFFICULTY, Unsolvable};
+pub use nonce::Nonce;
+pub use scheme::{Scheme, UnknownScheme};
+pub use search::{Search, Step};
+#[cfg(feature = "std")]
+pub use solve::{CancelToken, Progress, Solution, SolveError, Solver, solve};
+pub use verify::{digest, leading_zero_bits, verify, verify_bytes};

@@ -1,0 +1,254 @@
+//! The resumable, clock-free nonce search.
+//!
+//! Candidates are the nonce values `0, 1, 2, …` as canonical decimals. The
+//! search compresses the fixed prefix (`scheme framing ‖ challenge`) once; for
+//! each run of 10^k values sharing their high digits it extends that midstate
+//! with the high digits, then edits the low `k` digits in place inside a
+//! prepared final block, so each try costs one SHA-256 compression whenever
+//! the message length leaves room for the padding in that block.
+
+use crate::block::{BlockFn, Portable};
+use crate::midstate::Midstate;
+use crate::nonce::{MAX_DIGITS, decimal_len, pow10};
+use crate::{Difficulty, Nonce, Scheme, Unsolvable};
+
+/// How many low digits vary inside one prepared block (10^4 tries per setup).
+const MAX_LOW_DIGITS: usize = 4;
+
+/// A prepared search for one challenge: the prefix is hashed once here.
+///
+/// `Search` never reads a clock and never spawns a thread: call
+/// [`Search::scan`] with a budget of candidates and resume from where it
+/// stopped, so deadlines and cancellation work on any platform (WASM,
+/// embedded, an async executor) with the caller in charge.
+///
+/// ```
+/// use lime_pow::{Search, Scheme, Step};
+/// let search = Search::new(Scheme::Legacy, b"", 15).unwrap();
+/// let mut from = 0;
+/// let nonce = loop {
+///     match search.scan(from, 10_000) {
+///         Step::Found { nonce, .. } => break nonce,
+///         Step::NotFound { next } => from = next, // check a deadline here
+///         Step::Exhausted => unreachable!(),
+///     }
+/// };
+/// assert_eq!(nonce.as_str(), "88484"); // the smallest valid nonce
+/// ```
+#[derive(Clone)]
+pub struct Search {
+    prefix: Midstate,
+    difficulty: Difficulty,
+}
+
+/// What one [`Search::scan`] call found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Step {
+    /// `nonce` is valid; `tried` candidates were hashed by this call.
+    Found {
+        /// The smallest valid nonce in the scanned range.
+        nonce: Nonce,
+        /// Candidates hashed by this call, the valid one included.
+        tried: u64,
+    },
+    /// No candidate in the range was valid; resume from `next`.
+    NotFound {
+        /// The first candidate not yet tried.
+        next: u64,
+    },
+    /// Every candidate below `u64::MAX` has been tried.
+    Exhausted,
+}
+
+impl core::fmt::Debug for Search {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The challenge is a secret of one login: show only its size.
+        f.debug_struct("Search")
+            .field("prefix_len", &self.prefix.total_len)
+            .field("difficulty", &self.difficulty)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Search {
+    /// Prepares a search: hashes the scheme framing and the challenge once.
+    ///
+    /// # Errors
+    /// [`Unsolvable`] when `difficulty > 256`.
+    pub fn new(scheme: Scheme, challenge: &[u8], difficulty: i64) -> Result<Self, Unsolvable> {
+        let difficulty = Difficulty::new(difficulty)?;
+        let (before, after) = scheme.framing();
+        let mut prefix = Midstate::new();
+        prefix.absorb(before);
+        prefix.absorb(challenge);
+        prefix.absorb(after);
+        Ok(Search { prefix, difficulty })
+    }
+
+    /// The difficulty this search meets.
+    pub fn difficulty(&self) -> Difficulty {
+        self.difficulty
+    }
+
+    /// Hashes up to `count` candidates from `from` upwards, in order, and
+    /// returns the first valid one or where to resume.
+    pub fn scan(&self, from: u64, count: u64) -> Step {
+        self.scan_with::<Portable>(from, count)
+    }
+
+    /// A start value where every try costs exactly one compression.
+    ///
+    /// Nonces of width `w` are one-block tries when the message length
+    /// `prefix + w` leaves the digits and the 9 padding bytes in one block.
+    /// The multi-threaded solver starts here instead of at 0; it prefers
+    /// widths of 10+ digits (billions of candidates before the width grows).
+    pub fn fast_start(&self) -> u64 {
+        let good = |w: usize| self.low_digits(w).1 == 1 && self.low_digits(w).0 == MAX_LOW_DIGITS;
+        let width = (10..=19)
+            .find(|&w| good(w))
+            .or_else(|| (20..=MAX_DIGITS).find(|&w| good(w)))
+            .or_else(|| (5..=9).rev().find(|&w| good(w)))
+            .unwrap_or(10);
+        pow10(width - 1)
+    }
+
+    /// For nonces of `width` digits: how many low digits vary per prepared
+    /// block, and how many blocks each try compresses (1 or 2).
+    fn low_digits(&self, width: usize) -> (usize, usize) {
+        let k = width.min(MAX_LOW_DIGITS);
+        // Bytes of the message's last block that the message itself uses.
+        let last = ((self.prefix.total_len + width as u64) % 64) as usize;
+        if (1..=55).contains(&last) {
+            // The varying digits end the message; keep them in its last block.
+            (k.min(last), 1)
+        } else {
+            (k, 2)
+        }
+    }
+
+    pub(crate) fn scan_with<B: BlockFn>(&self, from: u64, count: u64) -> Step {
+        if from == u64::MAX {
+            return Step::Exhausted;
+        }
+        let end = from.saturating_add(count);
+        let mut value = from;
+        while value < end {
+            let width = decimal_len(value);
+            let (k, blocks) = self.low_digits(width);
+            let run = pow10(k);
+            let run_end = (value - value % run).saturating_add(run).min(end);
+            let found = if blocks == 1 {
+                self.scan_run::<B, 1>(value, run_end, width, k)
+            } else {
+                self.scan_run::<B, 2>(value, run_end, width, k)
+            };
+            if let Some(nonce) = found {
+                return Step::Found {
+                    nonce: Nonce::from_value(nonce),
+                    tried: nonce - from + 1,
+                };
+            }
+            value = run_end;
+        }
+        if end == u64::MAX {
+            Step::Exhausted
+        } else {
+            Step::NotFound { next: end }
+        }
+    }
+
+    /// Tries `start..end`, values of `width` digits that differ only in their
+    /// low `k` digits, with `NB` compressions per try.
+    #[inline(always)]
+    fn scan_run<B: BlockFn, const NB: usize>(
+        &self,
+        start: u64,
+        end: u64,
+        width: usize,
+        k: usize,
+    ) -> Option<u64> {
+        let digits = Nonce::from_value(start);
+        let (high, low) = digits.as_bytes().split_at(width - k);
+
+        let mut fixed = self.prefix.clone();
+        fixed.absorb(high);
+        let t = fixed.tail_len;
+        let message_bits = (fixed.total_len + k as u64) * 8;
+
+        // The final block(s): tail ‖ low digits ‖ 0x80 ‖ zeros ‖ length.
+        let mut buf = [0u8; 128];
+        buf[..t].copy_from_slice(&fixed.tail[..t]);
+        buf[t..t + k].copy_from_slice(low);
+        buf[t + k] = 0x80;
+        buf[NB * 64 - 8..NB * 64].copy_from_slice(&message_bits.to_be_bytes());
+        debug_assert!(t + k + 9 <= NB * 64);
+
+        let mid = fixed.state;
+        let difficulty = self.difficulty;
+        let first_low = (start % pow10(k)) as u32;
+        let tries = (end - start) as u32; // at most 10^k
+        // Two copies of the block, used in turn: the digits for try `i + 2`
+        // are written into the copy try `i` just used, so those byte stores
+        // have long reached the cache when the compression loads the block
+        // again (a load right after narrower stores stalls on x86).
+        let mut bufs = [buf, buf];
+        if tries > 1 {
+            write_decimal(&mut bufs[1][t..t + k], first_low + 1);
+        }
+        for i in 0..tries {
+            let buf = &mut bufs[(i & 1) as usize];
+            let mut state = mid;
+            let (blocks, _) = buf[..NB * 64].as_chunks::<64>();
+            B::compress(&mut state, blocks);
+            if difficulty.is_met_by(&state) {
+                return Some(start + u64::from(i));
+            }
+            write_decimal(&mut buf[t..t + k], first_low.wrapping_add(i + 2));
+        }
+        None
+    }
+}
+
+/// Writes the low `digits.len()` decimal digits of `n` into `digits`.
+#[inline(always)]
+fn write_decimal(digits: &mut [u8], mut n: u32) {
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_decimal_keeps_the_low_digits() {
+        let mut d = *b"xxxx";
+        write_decimal(&mut d, 201);
+        assert_eq!(&d, b"0201");
+        let mut d = *b"xx";
+        write_decimal(&mut d, 1234);
+        assert_eq!(&d, b"34");
+    }
+
+    #[test]
+    fn fast_start_is_one_block_for_every_prefix_length() {
+        for len in 0..200 {
+            let challenge = [b'c'; 200];
+            let search = Search::new(Scheme::Legacy, &challenge[..len], 1).unwrap();
+            let start = search.fast_start();
+            let width = decimal_len(start);
+            assert_eq!(
+                search.low_digits(width),
+                (MAX_LOW_DIGITS, 1),
+                "prefix {len} width {width}"
+            );
+            assert!(
+                width >= 7,
+                "prefix {len}: width {width} leaves too few candidates"
+            );
+        }
+    }
+}

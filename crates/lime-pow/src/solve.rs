@@ -1,0 +1,369 @@
+//! The multi-threaded solver (`std` feature): threads, deadline, cancellation
+//! and progress around the clock-free [`Search`].
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+use std::{fmt, thread, vec};
+
+use crate::{Nonce, Scheme, Search, Step, Unsolvable};
+
+/// Candidates a thread tries between looks at the stop flag, the deadline and
+/// the cancel token: about a millisecond of work on one core.
+const BATCH: u64 = 20_000;
+
+/// A handle that stops a running [`Solver::solve`] from another thread or an
+/// async task. Clones share one flag.
+///
+/// ```
+/// use lime_pow::{CancelToken, Scheme, SolveError, Solver};
+/// let cancel = CancelToken::new();
+/// cancel.cancel(); // tripped before the solve even starts
+/// let err = Solver::new().cancel_token(cancel).solve(Scheme::V1, b"c", 64).unwrap_err();
+/// assert!(matches!(err, SolveError::Cancelled { .. }));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that has not been tripped.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every solve holding this token to stop; they return
+    /// [`SolveError::Cancelled`] within about a millisecond.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A live count of hashes tried, readable while a solve runs (for a progress
+/// bar or an ETA against [`Difficulty::expected_hashes`](crate::Difficulty::expected_hashes)).
+/// Clones share one counter.
+///
+/// ```
+/// use lime_pow::{Progress, Scheme, Solver};
+/// let progress = Progress::new();
+/// let solution = Solver::new().progress(progress.clone()).solve(Scheme::V1, b"c", 8).unwrap();
+/// assert_eq!(progress.hashes(), solution.hashes);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<AtomicU64>);
+
+impl Progress {
+    /// A counter at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hashes tried so far (updated every batch of about 20,000).
+    pub fn hashes(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A found nonce and what finding it cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Solution {
+    /// The valid nonce (a canonical decimal).
+    pub nonce: Nonce,
+    /// Hashes tried, over all threads.
+    pub hashes: u64,
+    /// Wall time spent.
+    pub elapsed: Duration,
+    /// Threads that searched.
+    pub threads: usize,
+}
+
+/// Why [`Solver::solve`] returned without a nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SolveError {
+    /// The deadline passed first.
+    Timeout {
+        /// Hashes tried before giving up.
+        hashes: u64,
+        /// Wall time spent.
+        elapsed: Duration,
+    },
+    /// The [`CancelToken`] was tripped.
+    Cancelled {
+        /// Hashes tried before stopping.
+        hashes: u64,
+    },
+    /// The difficulty can never be met (over 256 bits), or, in theory, the
+    /// whole nonce space was tried. Refused before any hashing.
+    Unsolvable {
+        /// The difficulty that was asked for.
+        difficulty: i64,
+    },
+}
+
+impl fmt::Display for SolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SolveError::Timeout { hashes, elapsed } => write!(
+                f,
+                "proof of work not solved in time ({hashes} hashes in {:.3} s)",
+                elapsed.as_secs_f64()
+            ),
+            SolveError::Cancelled { hashes } => {
+                write!(f, "proof of work cancelled after {hashes} hashes")
+            }
+            SolveError::Unsolvable { difficulty } => Unsolvable {
+                difficulty: *difficulty,
+            }
+            .fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SolveError {}
+
+impl From<Unsolvable> for SolveError {
+    fn from(e: Unsolvable) -> Self {
+        SolveError::Unsolvable {
+            difficulty: e.difficulty,
+        }
+    }
+}
+
+/// Options for a multi-threaded solve. Defaults: every core, no deadline,
+/// no cancellation, fastest (not smallest) nonce.
+///
+/// ```
+/// use std::time::Duration;
+/// use lime_pow::{verify, Scheme, Solver};
+/// let solution = Solver::new()
+///     .threads(2)
+///     .timeout(Duration::from_secs(10))
+///     .solve(Scheme::V1, b"3f1c0d", 12)?;
+/// assert!(verify(Scheme::V1, "3f1c0d", solution.nonce.as_str(), 12));
+/// # Ok::<(), lime_pow::SolveError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Solver {
+    threads: Option<NonZeroUsize>,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+    cancel: Option<CancelToken>,
+    progress: Option<Progress>,
+    smallest: bool,
+}
+
+impl Solver {
+    /// A solver with the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Searches on `n` threads; `0` means one per available core (the default).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = NonZeroUsize::new(n);
+        self
+    }
+
+    /// Gives up with [`SolveError::Timeout`] at `deadline`.
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Gives up with [`SolveError::Timeout`] `timeout` after the solve starts
+    /// (the earlier of this and [`deadline`](Self::deadline) wins).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Stops with [`SolveError::Cancelled`] when `token` is tripped.
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// Counts hashes into `progress` as the solve runs.
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Deterministic mode: one thread counting from 0, so the result is the
+    /// smallest valid nonce (what the reference vectors mark `"first"`).
+    pub fn smallest(mut self) -> Self {
+        self.smallest = true;
+        self
+    }
+
+    /// Finds a nonce for `challenge` at `difficulty` under `scheme`.
+    ///
+    /// `difficulty <= 0` returns `"0"` without hashing; `difficulty > 256`
+    /// returns [`SolveError::Unsolvable`] at once.
+    ///
+    /// # Errors
+    /// [`SolveError::Timeout`], [`SolveError::Cancelled`] or
+    /// [`SolveError::Unsolvable`].
+    pub fn solve(
+        &self,
+        scheme: Scheme,
+        challenge: &[u8],
+        difficulty: i64,
+    ) -> Result<Solution, SolveError> {
+        let started = Instant::now();
+        let search = Search::new(scheme, challenge, difficulty)?;
+        let threads = if self.smallest {
+            1
+        } else {
+            self.threads
+                .or_else(|| thread::available_parallelism().ok())
+                .map_or(1, NonZeroUsize::get)
+        };
+        if search.difficulty().bits() == 0 {
+            return Ok(Solution {
+                nonce: Nonce::from_value(0),
+                hashes: 0,
+                elapsed: started.elapsed(),
+                threads: 0,
+            });
+        }
+        let deadline = match (self.deadline, self.timeout) {
+            (Some(d), Some(t)) => Some(d.min(started + t)),
+            (d, t) => d.or_else(|| t.map(|t| started + t)),
+        };
+        let start = if self.smallest {
+            0
+        } else {
+            search.fast_start()
+        };
+        let run = Run {
+            search: &search,
+            start,
+            next_batch: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            found: Mutex::new(None),
+            hashes: self.progress.clone().unwrap_or_default(),
+            hashes_before: self.progress.as_ref().map_or(0, Progress::hashes),
+            deadline,
+            cancel: self.cancel.as_ref(),
+        };
+        let ends: Vec<End> = thread::scope(|scope| {
+            let workers: Vec<_> = (1..threads).map(|_| scope.spawn(|| run.work())).collect();
+            let mut ends = vec![run.work()];
+            ends.extend(
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap_or(End::Stopped)),
+            );
+            ends
+        });
+        // Every worker has been joined: every hash is counted and any find is stored.
+        let hashes = run.hashes.hashes() - run.hashes_before;
+        let elapsed = started.elapsed();
+        if let Some(nonce) = *run.found.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(Solution {
+                nonce,
+                hashes,
+                elapsed,
+                threads,
+            });
+        }
+        let ended = |why: End| ends.contains(&why);
+        if ended(End::Cancelled) {
+            Err(SolveError::Cancelled { hashes })
+        } else if ended(End::Exhausted) {
+            Err(SolveError::Unsolvable { difficulty })
+        } else {
+            Err(SolveError::Timeout { hashes, elapsed })
+        }
+    }
+}
+
+/// Finds a nonce with the default [`Solver`]: every core, no deadline.
+///
+/// ```
+/// let solution = lime_pow::solve(lime_pow::Scheme::Legacy, b"abc", 10).unwrap();
+/// assert!(lime_pow::verify(lime_pow::Scheme::Legacy, "abc", solution.nonce.as_str(), 10));
+/// ```
+///
+/// # Errors
+/// [`SolveError::Unsolvable`] when `difficulty > 256`.
+pub fn solve(scheme: Scheme, challenge: &[u8], difficulty: i64) -> Result<Solution, SolveError> {
+    Solver::new().solve(scheme, challenge, difficulty)
+}
+
+/// Shared state of one solve across its threads.
+struct Run<'a> {
+    search: &'a Search,
+    start: u64,
+    next_batch: AtomicU64,
+    stop: AtomicBool,
+    found: Mutex<Option<Nonce>>,
+    hashes: Progress,
+    hashes_before: u64,
+    deadline: Option<Instant>,
+    cancel: Option<&'a CancelToken>,
+}
+
+/// Why a worker stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Found,
+    Stopped,
+    Timeout,
+    Cancelled,
+    Exhausted,
+}
+
+impl Run<'_> {
+    fn work(&self) -> End {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return End::Stopped;
+            }
+            if self.cancel.is_some_and(CancelToken::is_cancelled) {
+                return self.halt(End::Cancelled);
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return self.halt(End::Timeout);
+            }
+            let batch = self.next_batch.fetch_add(1, Ordering::Relaxed);
+            let Some(from) = batch
+                .checked_mul(BATCH)
+                .and_then(|offset| self.start.checked_add(offset))
+            else {
+                return self.halt(End::Exhausted);
+            };
+            match self.search.scan(from, BATCH) {
+                Step::Found { nonce, tried } => {
+                    self.hashes.add(tried);
+                    let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+                    found.get_or_insert(nonce);
+                    return self.halt(End::Found);
+                }
+                Step::NotFound { next } => self.hashes.add(next - from),
+                Step::Exhausted => {
+                    self.hashes.add(u64::MAX - from);
+                    return self.halt(End::Exhausted);
+                }
+            }
+        }
+    }
+
+    fn halt(&self, why: End) -> End {
+        self.stop.store(true, Ordering::Relaxed);
+        why
+    }
+}

@@ -1,0 +1,112 @@
+//! The threaded solver's limits: deadline, cancellation, unsolvable, trivial.
+
+use std::time::{Duration, Instant};
+
+use lime_pow::{CancelToken, Progress, Scheme, SolveError, Solver, solve, verify};
+
+#[test]
+fn a_past_deadline_times_out_with_the_hashes_tried() {
+    let err = Solver::new()
+        .deadline(Instant::now())
+        .solve(Scheme::V1, b"challenge", 200)
+        .unwrap_err();
+    assert!(
+        matches!(err, SolveError::Timeout { hashes: 0, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_short_timeout_on_an_impossible_difficulty_times_out_after_hashing() {
+    let progress = Progress::new();
+    let err = Solver::new()
+        .threads(2)
+        .timeout(Duration::from_millis(30))
+        .progress(progress.clone())
+        .solve(Scheme::Legacy, b"challenge", 256)
+        .unwrap_err();
+    let SolveError::Timeout { hashes, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert!(hashes > 0);
+    assert_eq!(progress.hashes(), hashes);
+    assert!(err.to_string().contains("not solved in time"));
+}
+
+#[test]
+fn cancelling_from_another_thread_stops_every_worker() {
+    let cancel = CancelToken::new();
+    let progress = Progress::new();
+    let solver = Solver::new()
+        .threads(2)
+        .cancel_token(cancel.clone())
+        .progress(progress.clone());
+    let handle = std::thread::spawn(move || solver.solve(Scheme::V1, b"challenge", 256));
+    // Cancel once the workers have demonstrably started.
+    while progress.hashes() == 0 {
+        std::thread::yield_now();
+    }
+    cancel.cancel();
+    let err = handle.join().unwrap().unwrap_err();
+    let SolveError::Cancelled { hashes } = err else {
+        panic!("{err:?}")
+    };
+    assert!(hashes > 0);
+    assert!(cancel.is_cancelled());
+}
+
+#[test]
+fn difficulty_above_256_is_refused_without_hashing() {
+    for d in [257, 300, i64::MAX] {
+        let progress = Progress::new();
+        let err = Solver::new()
+            .progress(progress.clone())
+            .solve(Scheme::Legacy, b"c", d)
+            .unwrap_err();
+        assert_eq!(err, SolveError::Unsolvable { difficulty: d });
+        assert_eq!(progress.hashes(), 0);
+        assert!(err.to_string().contains("can never be met"));
+    }
+}
+
+#[test]
+fn zero_and_negative_difficulty_return_zero_without_hashing() {
+    for d in [0, -1, i64::MIN] {
+        let solution = solve(Scheme::V1, b"c", d).unwrap();
+        assert_eq!(solution.nonce.as_str(), "0");
+        assert_eq!(solution.hashes, 0);
+    }
+}
+
+#[test]
+fn megabyte_and_multibyte_challenges_solve() {
+    let big = "é€𝄞x".repeat(100_000); // ~1 MB of multi-byte UTF-8
+    for scheme in [Scheme::Legacy, Scheme::V1] {
+        let solution = solve(scheme, big.as_bytes(), 12).unwrap();
+        assert!(verify(scheme, &big, solution.nonce.as_str(), 12));
+    }
+}
+
+#[test]
+fn hashes_and_threads_are_reported() {
+    let solution = Solver::new()
+        .threads(2)
+        .solve(Scheme::V1, b"abc", 14)
+        .unwrap();
+    assert!(solution.hashes >= 1);
+    assert_eq!(solution.threads, 2);
+    assert!(verify(Scheme::V1, "abc", solution.nonce.as_str(), 14));
+}
+
+#[test]
+fn debug_output_never_shows_the_nonce() {
+    let solution = Solver::new()
+        .smallest()
+        .solve(Scheme::Legacy, b"", 15)
+        .unwrap();
+    assert_eq!(solution.nonce.as_str(), "88484");
+    let debug = format!("{solution:?}");
+    assert!(!debug.contains("88484"), "{debug}");
+    let search = lime_pow::Search::new(Scheme::Legacy, b"secret-challenge", 15).unwrap();
+    assert!(!format!("{search:?}").contains("secret"));
+}
