@@ -1,0 +1,337 @@
+//! Client configuration: from arguments, else the environment, else defaults.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::Error;
+use crate::base_url::{BASE_URL_ENV, BaseUrl};
+use crate::token::{AgentToken, TOKEN_ENV};
+
+/// The environment variable that pins the proof-of-work scheme.
+pub const POW_SCHEME_ENV: &str = "LIME_POW_SCHEME";
+/// Default per-attempt HTTP timeout (connect, headers and the whole body).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default retries per step (so a step makes at most 4 attempts).
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// Default time budget for one proof-of-work solve.
+pub const DEFAULT_POW_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default largest response body accepted (1 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The default `User-Agent`: this SDK and its version.
+pub const DEFAULT_USER_AGENT: &str = concat!("lime-rust/", env!("CARGO_PKG_VERSION"));
+
+/// Which proof-of-work scheme a login solves.
+///
+/// ```
+/// use lime_core::PowSchemeChoice;
+/// assert_eq!("auto".parse::<PowSchemeChoice>().unwrap(), PowSchemeChoice::Auto);
+/// assert!("md5".parse::<PowSchemeChoice>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PowSchemeChoice {
+    /// The scheme the server names in `pow_scheme`; when it names none,
+    /// `v1`, with one `legacy` retry if the approve answers `INVALID_POW`.
+    #[default]
+    Auto,
+    /// Always `legacy`; never falls back.
+    Legacy,
+    /// Always `v1`; never falls back.
+    V1,
+}
+
+impl FromStr for PowSchemeChoice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(PowSchemeChoice::Auto),
+            "legacy" => Ok(PowSchemeChoice::Legacy),
+            "v1" => Ok(PowSchemeChoice::V1),
+            other => Err(Error::Config {
+                reason: format!(
+                    "unknown proof-of-work scheme {other:?} (expected auto, legacy or v1)"
+                ),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for PowSchemeChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PowSchemeChoice::Auto => "auto",
+            PowSchemeChoice::Legacy => "legacy",
+            PowSchemeChoice::V1 => "v1",
+        })
+    }
+}
+
+/// Everything a login or profile read needs to know. Build it with
+/// [`Config::builder`] or [`Config::from_env`].
+///
+/// | setting | builder | environment | default |
+/// |---|---|---|---|
+/// | agent token | [`token`](ConfigBuilder::token) | `LIME_AGENT_TOKEN` | required |
+/// | base URL | [`base_url`](ConfigBuilder::base_url) | `LIME_API_BASE` | `https://lime.pics/api/v1` |
+/// | plain HTTP off loopback | [`allow_http`](ConfigBuilder::allow_http) | | refused |
+/// | per-attempt timeout | [`timeout`](ConfigBuilder::timeout) | | 30 s |
+/// | retries per step | [`max_retries`](ConfigBuilder::max_retries) | | 3 |
+/// | PoW time budget | [`pow_timeout`](ConfigBuilder::pow_timeout) | | 10 s |
+/// | whole-login deadline | [`deadline`](ConfigBuilder::deadline) | | none |
+/// | PoW scheme | [`pow_scheme`](ConfigBuilder::pow_scheme) | `LIME_POW_SCHEME` | `auto` |
+/// | PoW threads | [`pow_threads`](ConfigBuilder::pow_threads) | | every core |
+/// | user agent | [`user_agent`](ConfigBuilder::user_agent) | | `lime-rust/VERSION` |
+/// | response body limit | [`max_body_bytes`](ConfigBuilder::max_body_bytes) | | 1 MiB |
+///
+/// ```
+/// use std::time::Duration;
+/// use lime_core::Config;
+/// let config = Config::builder()
+///     .token("at_example-token")
+///     .base_url("http://127.0.0.1:8080/api/v1")
+///     .max_retries(5)
+///     .deadline(Duration::from_secs(60))
+///     .build()?;
+/// assert_eq!(config.max_retries(), 5);
+/// assert!(!format!("{config:?}").contains("example-token"));
+/// # Ok::<(), lime_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    token: AgentToken,
+    base_url: BaseUrl,
+    timeout: Duration,
+    max_retries: u32,
+    pow_timeout: Duration,
+    deadline: Option<Duration>,
+    pow_scheme: PowSchemeChoice,
+    pow_threads: usize,
+    user_agent: String,
+    max_body_bytes: usize,
+}
+
+impl Config {
+    /// A builder with every default; the token and base URL fall back to
+    /// the environment at [`build`](ConfigBuilder::build).
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Everything from the environment and defaults.
+    ///
+    /// # Errors
+    /// As [`ConfigBuilder::build`].
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    /// The agent token.
+    pub fn token(&self) -> &AgentToken {
+        &self.token
+    }
+    /// The API root.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base_url
+    }
+    /// Per-attempt HTTP timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    /// Retries per step.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+    /// PoW time budget.
+    pub fn pow_timeout(&self) -> Duration {
+        self.pow_timeout
+    }
+    /// The whole-login deadline, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+    /// The PoW scheme choice.
+    pub fn pow_scheme(&self) -> PowSchemeChoice {
+        self.pow_scheme
+    }
+    /// PoW threads (`0`: every core).
+    pub fn pow_threads(&self) -> usize {
+        self.pow_threads
+    }
+    /// The `User-Agent` sent.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+    /// The largest response body accepted, in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+}
+
+/// Where the builder reads "environment variables" from.
+type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// Builds a [`Config`]; see its table for every setting and default.
+#[derive(Default)]
+pub struct ConfigBuilder {
+    token: Option<String>,
+    base_url: Option<String>,
+    allow_http: bool,
+    timeout: Option<Duration>,
+    max_retries: Option<u32>,
+    pow_timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    pow_scheme: Option<PowSchemeChoice>,
+    pow_threads: usize,
+    user_agent: Option<String>,
+    max_body_bytes: Option<usize>,
+    env: Option<Box<EnvLookup>>,
+}
+
+impl fmt::Debug for ConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigBuilder")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("allow_http", &self.allow_http)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("pow_timeout", &self.pow_timeout)
+            .field("deadline", &self.deadline)
+            .field("pow_scheme", &self.pow_scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigBuilder {
+    /// The agent token (else `LIME_AGENT_TOKEN`).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+    /// The API root (else `LIME_API_BASE`, else the public service).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+    /// Opts in to plain `http://` off loopback (the token travels unencrypted).
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+    /// Per-attempt timeout: connect, headers and the whole body.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Retries per step (connection failures, timeouts, 408/429/5xx).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+    /// PoW time budget per solve.
+    pub fn pow_timeout(mut self, timeout: Duration) -> Self {
+        self.pow_timeout = Some(timeout);
+        self
+    }
+    /// A deadline for a whole login, counted from its start: no attempt, wait
+    /// or solve runs past it.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+    /// The PoW scheme (else `LIME_POW_SCHEME`, else `auto`).
+    pub fn pow_scheme(mut self, scheme: PowSchemeChoice) -> Self {
+        self.pow_scheme = Some(scheme);
+        self
+    }
+    /// Threads for the PoW solver (`0`, the default: every core).
+    pub fn pow_threads(mut self, threads: usize) -> Self {
+        self.pow_threads = threads;
+        self
+    }
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+    /// The largest response body accepted.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = Some(bytes);
+        self
+    }
+    /// Reads "environment variables" from `lookup` instead of the process
+    /// environment (for tests and embedders with their own settings store).
+    pub fn env_lookup(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Some(Box::new(lookup));
+        self
+    }
+
+    /// Validates everything and builds the [`Config`].
+    ///
+    /// # Errors
+    /// [`Error::Authentication`] when no token is given anywhere;
+    /// [`Error::Config`] for a malformed token, base URL, scheme, user agent
+    /// or a zero timeout or body limit.
+    pub fn build(self) -> Result<Config, Error> {
+        let env = |name: &str| match &self.env {
+            Some(lookup) => lookup(name),
+            None => std::env::var(name).ok(),
+        };
+        let token = AgentToken::new(
+            &self
+                .token
+                .clone()
+                .or_else(|| env(TOKEN_ENV))
+                .unwrap_or_default(),
+        )?;
+        let base_url = match self.base_url.clone().or_else(|| env(BASE_URL_ENV)) {
+            Some(url) if !url.trim().is_empty() => BaseUrl::parse(&url, self.allow_http)?,
+            _ => BaseUrl::default(),
+        };
+        let pow_scheme = match self.pow_scheme {
+            Some(scheme) => scheme,
+            None => match env(POW_SCHEME_ENV) {
+                Some(s) if !s.trim().is_empty() => s.parse()?,
+                _ => PowSchemeChoice::Auto,
+            },
+        };
+        let user_agent = self
+            .user_agent
+            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
+        if http::HeaderValue::from_str(&user_agent).is_err() {
+            return Err(Error::Config {
+                reason: "the user agent has a character not allowed in an HTTP header".to_owned(),
+            });
+        }
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let pow_timeout = self.pow_timeout.unwrap_or(DEFAULT_POW_TIMEOUT);
+        let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        for (name, zero) in [
+            ("timeout", timeout.is_zero()),
+            ("pow_timeout", pow_timeout.is_zero()),
+            ("max_body_bytes", max_body_bytes == 0),
+        ] {
+            if zero {
+                return Err(Error::Config {
+                    reason: format!("{name} must be greater than zero"),
+                });
+            }
+        }
+        Ok(Config {
+            token,
+            base_url,
+            timeout,
+            max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            pow_timeout,
+            deadline: self.deadline,
+            pow_scheme,
+            pow_threads: self.pow_threads,
+            user_agent,
+            max_body_bytes,
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! What a flow asks its driver to do, and the HTTP requests it builds.
+
+use std::time::Instant;
+
+use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderValue, Method};
+
+use crate::pow::PowTask;
+use crate::{Config, Error};
+
+/// An HTTP request as data: what the driver sends.
+pub type HttpRequest = http::Request<Vec<u8>>;
+/// An HTTP response as data: what the driver feeds back (body read in full,
+/// up to [`Config::max_body_bytes`]).
+pub type HttpResponse = http::Response<Vec<u8>>;
+
+/// The header that carries the agent token.
+pub const AGENT_TOKEN_HEADER: &str = "x-agent-token";
+
+/// One HTTP attempt to perform: the request and the instant by which it must
+/// have completed (connect, headers and the whole body), which is the
+/// per-attempt timeout capped by the login's deadline.
+#[derive(Debug)]
+pub struct Transmit {
+    /// The request. Redirects must not be followed.
+    pub request: HttpRequest,
+    /// Give up on this attempt at this instant and report
+    /// [`TransportErrorKind::Timeout`](crate::TransportErrorKind::Timeout).
+    pub deadline: Instant,
+}
+
+/// What the driver must do next. `T` is the flow's result type.
+#[derive(Debug)]
+#[must_use]
+pub enum Output<T> {
+    /// Perform the request; feed the outcome to `handle_response` or
+    /// `handle_transport_error`.
+    Send(Transmit),
+    /// Run the CPU-bound solve where it fits (a blocking pool, a thread);
+    /// feed the outcome to `handle_solution`.
+    Solve(PowTask),
+    /// Sleep until then; then call `handle_timeout`.
+    Wait(Instant),
+    /// The flow is over.
+    Done(Result<T, Error>),
+}
+
+/// The request every flow builds: `Accept`, `User-Agent`, and the token only
+/// when `with_token`.
+pub(crate) fn build_request(
+    config: &Config,
+    method: Method,
+    path: &str,
+    with_token: bool,
+    body: Option<Vec<u8>>,
+) -> HttpRequest {
+    let mut request = http::Request::new(body.clone().unwrap_or_default());
+    *request.method_mut() = method;
+    *request.uri_mut() = config
+        .base_url()
+        .join(path)
+        .parse()
+        .unwrap_or_else(|_| http::Uri::from_static("/"));
+    let headers = request.headers_mut();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    if let Ok(agent) = HeaderValue::from_str(config.user_agent()) {
+        headers.insert(USER_AGENT, agent);
+    }
+    if body.is_some() {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    if with_token {
+        headers.insert(AGENT_TOKEN_HEADER, config.token().header_value());
+    }
+    request
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+
+mod base_url;
+mod config;
+mod envelope;
+mod error;
+mod fields;
+mod io;
+mod login;
+mod pow;
+mod profile;
+mod request_id;
+mod retry;
+mod step;
+mod token;
+mod types;
+
+pub use base_url::{BASE_URL_ENV, BaseUrl, DEFAULT_BASE_URL};
+pub use config::{
+    Config, ConfigBuilder, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_POW_TIMEOUT,
+    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, POW_SCHEME_ENV, PowSchemeChoice,
+};
+pub use envelope::classify;
+pub use error::{
+    CODE_CONFLICT, CODE_EXPIRED, CODE_INVALID_POW, CODE_RATE_LIMITED, Error, TransportError,
+    TransportErrorKind,
+};
+pub use io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
+pub use login::Login;
+pub use pow::{PowOutcome, PowTask};
+pub use profile::Profile;
+pub use request_id::{MAX_REQUEST_ID_LEN, validate_request_id};
+pub use retry::{BACKOFF_BASE, MAX_JITTER, MAX_RETRY_AFTER, is_retryable_status};
+pub use token::{AgentToken, TOKEN_ENV};
+pub use types::{AgentProfile, ApprovalResult, RequestStatus};
+
+/// Re-exported so drivers name PoW types without a second dependency.
+pub use lime_pow;

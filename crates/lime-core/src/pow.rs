@@ -1,0 +1,71 @@
+//! The proof-of-work job a login hands its driver.
+
+use std::fmt;
+use std::time::Instant;
+
+use lime_pow::{CancelToken, Progress, Scheme, Solution, SolveError, Solver};
+use zeroize::Zeroizing;
+
+/// What a solve produced: feed it to [`Login::handle_solution`](crate::Login::handle_solution).
+pub type PowOutcome = Result<Solution, SolveError>;
+
+/// A solve to run: owns everything it needs, so it can move to another
+/// thread. `Debug` never shows the challenge.
+pub struct PowTask {
+    pub(crate) scheme: Scheme,
+    pub(crate) challenge: Zeroizing<String>,
+    pub(crate) difficulty: i64,
+    pub(crate) deadline: Instant,
+    pub(crate) threads: usize,
+    pub(crate) cancel: CancelToken,
+    pub(crate) progress: Progress,
+}
+
+impl PowTask {
+    /// Solves on this thread plus `lime-pow` worker threads, until found,
+    /// the deadline or cancellation.
+    pub fn run(self) -> PowOutcome {
+        Solver::new()
+            .threads(self.threads)
+            .deadline(self.deadline)
+            .cancel_token(self.cancel.clone())
+            .progress(self.progress.clone())
+            .solve(self.scheme, self.challenge.as_bytes(), self.difficulty)
+    }
+
+    /// The scheme being solved.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The difficulty (leading zero bits).
+    pub fn difficulty(&self) -> i64 {
+        self.difficulty
+    }
+
+    /// When the solve gives up: the PoW timeout, capped by the login deadline.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Trip this to stop the solve (for example when the login future is dropped).
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
+    }
+
+    /// Hashes tried so far, readable while the task runs.
+    pub fn progress(&self) -> Progress {
+        self.progress.clone()
+    }
+}
+
+impl fmt::Debug for PowTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PowTask")
+            .field("scheme", &self.scheme)
+            .field("difficulty", &self.difficulty)
+            .field("challenge_len", &self.challenge.len())
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}

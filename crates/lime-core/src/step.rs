@@ -1,0 +1,233 @@
+//! The part every flow shares: one step's attempts, backoff waits, the
+//! deadline, and handing outputs to the driver exactly once.
+
+use std::time::{Duration, Instant};
+
+use crate::io::{Output, Transmit};
+use crate::pow::PowTask;
+use crate::retry::{Jitter, backoff};
+use crate::{Error, HttpRequest, TransportError, TransportErrorKind};
+
+/// Where a flow stands with its driver.
+#[derive(Debug)]
+pub(crate) enum Phase<T> {
+    /// The next poll sends the current step's request.
+    Ready,
+    /// A request is out; waiting for `handle_response` / `handle_transport_error`.
+    AwaitingResponse,
+    /// The next poll hands out this solve.
+    Solve(Box<PowTask>),
+    /// A solve is out; waiting for `handle_solution`.
+    AwaitingSolution,
+    /// Backing off until then.
+    Waiting(Instant),
+    /// Finished; every later poll repeats this.
+    Done(Result<T, Error>),
+}
+
+/// Attempts, waits and the deadline for the flow's current step.
+#[derive(Debug)]
+pub(crate) struct Stepper<T> {
+    pub(crate) phase: Phase<T>,
+    /// Attempts made in the current step.
+    pub(crate) attempts: u32,
+    max_retries: u32,
+    timeout: Duration,
+    pub(crate) deadline: Option<Instant>,
+    jitter: Jitter,
+    /// The error that caused the last wait, returned if the deadline ends the flow.
+    last_error: Option<Error>,
+}
+
+impl<T: Clone> Stepper<T> {
+    pub(crate) fn new(
+        max_retries: u32,
+        timeout: Duration,
+        deadline: Option<Instant>,
+        seed: u64,
+    ) -> Self {
+        Stepper {
+            phase: Phase::Ready,
+            attempts: 0,
+            max_retries,
+            timeout,
+            deadline,
+            jitter: Jitter::new(seed),
+            last_error: None,
+        }
+    }
+
+    pub(crate) fn reseed(&mut self, seed: u64) {
+        self.jitter = Jitter::new(seed);
+    }
+
+    /// Whether the current step may make another attempt.
+    pub(crate) fn budget_left(&self) -> bool {
+        self.attempts <= self.max_retries
+    }
+
+    /// Starts a new step with a fresh attempt budget.
+    pub(crate) fn next_step(&mut self) {
+        self.attempts = 0;
+        self.phase = Phase::Ready;
+    }
+
+    pub(crate) fn finish(&mut self, result: Result<T, Error>) {
+        self.phase = Phase::Done(result);
+    }
+
+    /// The output for the current phase; `request` builds the step's request.
+    pub(crate) fn poll(
+        &mut self,
+        now: Instant,
+        request: impl FnOnce() -> HttpRequest,
+    ) -> Output<T> {
+        match std::mem::replace(&mut self.phase, Phase::AwaitingResponse) {
+            Phase::Ready => {
+                if self.deadline.is_some_and(|d| now >= d) {
+                    let error = self.last_error.take().unwrap_or_else(|| {
+                        TransportError::new(
+                            TransportErrorKind::Timeout,
+                            "the login deadline passed",
+                        )
+                        .into()
+                    });
+                    self.finish(Err(error));
+                    return self.poll(now, request);
+                }
+                self.attempts += 1;
+                let mut deadline = now + self.timeout;
+                if let Some(d) = self.deadline {
+                    deadline = deadline.min(d);
+                }
+                let request = request();
+                tracing::debug!(target: "lime", method = %request.method(), path = request.uri().path(), attempt = self.attempts, "sending");
+                Output::Send(Transmit { request, deadline })
+            }
+            Phase::Solve(task) => {
+                self.phase = Phase::AwaitingSolution;
+                Output::Solve(*task)
+            }
+            Phase::Waiting(until) => {
+                self.phase = Phase::Waiting(until);
+                Output::Wait(until)
+            }
+            Phase::Done(result) => {
+                self.phase = Phase::Done(result.clone());
+                Output::Done(result)
+            }
+            awaiting @ (Phase::AwaitingResponse | Phase::AwaitingSolution) => {
+                self.phase = awaiting;
+                Output::Done(Err(Error::InvalidInput {
+                    argument: "driver",
+                    reason: "poll_output was called again before the previous output was answered"
+                        .to_owned(),
+                }))
+            }
+        }
+    }
+
+    /// Takes the `AwaitingResponse` phase; false (and no change) otherwise.
+    pub(crate) fn take_response_slot(&mut self) -> bool {
+        if matches!(self.phase, Phase::AwaitingResponse) {
+            self.phase = Phase::Ready;
+            true
+        } else {
+            tracing::warn!(target: "lime", "a response arrived that no request was waiting for; ignored");
+            false
+        }
+    }
+
+    /// Takes the `AwaitingSolution` phase; false (and no change) otherwise.
+    pub(crate) fn take_solution_slot(&mut self) -> bool {
+        if matches!(self.phase, Phase::AwaitingSolution) {
+            self.phase = Phase::Ready;
+            true
+        } else {
+            tracing::warn!(target: "lime", "a solution arrived that no solve was waiting for; ignored");
+            false
+        }
+    }
+
+    /// Ends a backoff wait once `now` reaches it.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if let Phase::Waiting(until) = self.phase
+            && now >= until
+        {
+            self.phase = Phase::Ready;
+        }
+    }
+
+    /// Waits, then repeats the step, if its budget and the deadline allow;
+    /// otherwise finishes with `give_up`. `retry_after` replaces the backoff.
+    pub(crate) fn retry_or(
+        &mut self,
+        error: Error,
+        retry_after: Option<Duration>,
+        now: Instant,
+        step: &'static str,
+        give_up: Error,
+    ) {
+        if !self.budget_left() {
+            self.finish(Err(give_up));
+            return;
+        }
+        let wait = retry_after.unwrap_or_else(|| backoff(self.attempts, &mut self.jitter));
+        self.wait_then(error, wait, now, step, give_up);
+    }
+
+    /// Waits `wait` (unless it would pass the deadline) with the phase then Ready.
+    pub(crate) fn wait_then(
+        &mut self,
+        error: Error,
+        wait: Duration,
+        now: Instant,
+        step: &'static str,
+        give_up: Error,
+    ) {
+        let until = now + wait;
+        if self.deadline.is_some_and(|d| until > d) {
+            tracing::warn!(target: "lime", step, "not retrying: the wait would pass the deadline");
+            self.finish(Err(give_up));
+            return;
+        }
+        tracing::warn!(
+            target: "lime",
+            step,
+            attempt = self.attempts,
+            reason = %reason(&error),
+            delay_ms = wait.as_millis() as u64,
+            "retrying"
+        );
+        self.last_error = Some(error);
+        self.phase = Phase::Waiting(until);
+    }
+
+    /// The backoff after the current attempt.
+    pub(crate) fn backoff(&mut self) -> Duration {
+        backoff(self.attempts.max(1), &mut self.jitter)
+    }
+}
+
+/// A log-safe reason: the error's kind, code and status, never a server message.
+pub(crate) fn reason(error: &Error) -> String {
+    match error {
+        Error::Transport(e) => e.kind().to_string(),
+        other => format!(
+            "{} (HTTP {})",
+            other.code().unwrap_or("invalid response"),
+            other
+                .http_status()
+                .map_or_else(|| "-".to_owned(), |s| s.to_string())
+        ),
+    }
+}
+
+/// A transport error as the flow's error: an oversized body is an invalid response.
+pub(crate) fn transport_to_error(error: TransportError) -> Error {
+    if error.kind() == TransportErrorKind::BodyTooLarge {
+        Error::invalid_response(None, "the response body is over the configured limit")
+    } else {
+        Error::Transport(error)
+    }
+}
