@@ -51,6 +51,9 @@ impl BaseUrl {
         if trimmed.contains('?') {
             return Err(bad("a query is not allowed"));
         }
+        if !trimmed.contains("://") {
+            return Err(bad("it needs a scheme (https://)"));
+        }
         let uri: Uri = trimmed
             .parse()
             .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;

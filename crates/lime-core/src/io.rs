@@ -20,13 +20,25 @@ pub const AGENT_TOKEN_HEADER: &str = "x-agent-token";
 /// One HTTP attempt to perform: the request and the instant by which it must
 /// have completed (connect, headers and the whole body), which is the
 /// per-attempt timeout capped by the login's deadline.
-#[derive(Debug)]
+///
+/// `Debug` shows the method, URL and body size: the body carries the nonce.
 pub struct Transmit {
     /// The request. Redirects must not be followed.
     pub request: HttpRequest,
     /// Give up on this attempt at this instant and report
     /// [`TransportErrorKind::Timeout`](crate::TransportErrorKind::Timeout).
     pub deadline: Instant,
+}
+
+impl std::fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transmit")
+            .field("method", self.request.method())
+            .field("uri", self.request.uri())
+            .field("body_len", &self.request.body().len())
+            .field("deadline", &self.deadline)
+            .finish()
+    }
 }
 
 /// What the driver must do next. `T` is the flow's result type.

@@ -62,7 +62,6 @@ impl Step {
 /// assert!(transmit.request.headers().get("x-agent-token").is_none()); // public read
 /// # Ok::<(), lime_core::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Login {
     config: Config,
     request_id: String,
@@ -81,6 +80,20 @@ pub struct Login {
     /// The error of an approve that may have been processed.
     ambiguous: Option<Error>,
     cancel: CancelToken,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the challenge, the nonce or the token.
+        f.debug_struct("Login")
+            .field("request_id", &self.request_id)
+            .field("step", &self.step)
+            .field("scheme", &self.scheme)
+            .field("difficulty", &self.difficulty)
+            .field("approve_attempts", &self.approve_attempts)
+            .field("agent_id", &self.agent_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Login {
