@@ -129,22 +129,22 @@ impl<T: Clone> Stepper<T> {
 
     /// Takes the `AwaitingResponse` phase; false (and no change) otherwise.
     pub(crate) fn take_response_slot(&mut self) -> bool {
-        if matches!(self.phase, Phase::AwaitingResponse) {
-            self.phase = Phase::Ready;
-            true
-        } else {
-            tracing::warn!(target: "lime", "a response arrived that no request was waiting for; ignored");
-            false
-        }
+        self.take_slot(|p| matches!(p, Phase::AwaitingResponse), "a response")
     }
 
     /// Takes the `AwaitingSolution` phase; false (and no change) otherwise.
     pub(crate) fn take_solution_slot(&mut self) -> bool {
-        if matches!(self.phase, Phase::AwaitingSolution) {
+        self.take_slot(|p| matches!(p, Phase::AwaitingSolution), "a solution")
+    }
+
+    /// Moves an awaiting phase to `Ready` when the answer is the one awaited;
+    /// an unexpected answer is ignored (logged), never a panic.
+    fn take_slot(&mut self, awaited: fn(&Phase<T>) -> bool, what: &str) -> bool {
+        if awaited(&self.phase) {
             self.phase = Phase::Ready;
             true
         } else {
-            tracing::warn!(target: "lime", "a solution arrived that no solve was waiting for; ignored");
+            tracing::warn!(target: "lime", "{what} arrived that nothing was waiting for; ignored");
             false
         }
     }

@@ -509,16 +509,8 @@ fn a_pow_timeout_is_its_own_error() {
 
 #[test]
 fn a_cancelled_solve_ends_the_login_as_cancelled() {
-    use lime_core::{Config, Login, Output};
-    #[allow(clippy::disallowed_methods)]
-    let now = std::time::Instant::now();
-    let config = Config::builder()
-        .token(TOKEN)
-        .base_url(BASE)
-        .env_lookup(|_| None)
-        .build()
-        .unwrap();
-    let mut login = Login::new(&config, "lr_1", now).unwrap();
+    use lime_core::Output;
+    let (mut login, now) = manual_login();
     let Output::Send(_) = login.poll_output() else {
         panic!()
     };
@@ -537,16 +529,8 @@ fn a_cancelled_solve_ends_the_login_as_cancelled() {
 
 #[test]
 fn polling_twice_without_answering_is_a_driver_error_not_a_second_request() {
-    use lime_core::{Config, Login, Output};
-    #[allow(clippy::disallowed_methods)]
-    let now = std::time::Instant::now();
-    let config = Config::builder()
-        .token(TOKEN)
-        .base_url(BASE)
-        .env_lookup(|_| None)
-        .build()
-        .unwrap();
-    let mut login = Login::new(&config, "lr_1", now).unwrap();
+    use lime_core::Output;
+    let (mut login, now) = manual_login();
     assert!(matches!(login.poll_output(), Output::Send(_)));
     assert!(matches!(
         login.poll_output(),

@@ -118,6 +118,13 @@ pub fn profile_body(owner_key: &str) -> String {
     ok(data)
 }
 
+/// A login on the test config for tests that drive it step by step.
+pub fn manual_login() -> (Login, Instant) {
+    let now = Instant::now();
+    let config = Scenario::build_config(Box::new(|b| b));
+    (Login::new(&config, "lr_1", now).expect("valid id"), now)
+}
+
 impl Scenario {
     pub fn config(mut self, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder + 'static) -> Self {
         self.builder = Box::new(f);
