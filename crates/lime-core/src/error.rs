@@ -221,12 +221,13 @@ impl TransportError {
         )
     }
 
-    /// Whether the server may have processed the request (it may have been
-    /// sent): everything but a failed connect.
+    /// Whether the server may have processed the request: everything but a
+    /// failed connect or TLS handshake (nothing was sent). An oversized
+    /// answer means the server did answer, so it may have acted.
     pub fn may_have_been_processed(&self) -> bool {
         !matches!(
             self.kind,
-            TransportErrorKind::Connect | TransportErrorKind::BodyTooLarge
+            TransportErrorKind::Connect | TransportErrorKind::Tls
         )
     }
 }

@@ -236,11 +236,12 @@ impl Login {
         }
         let ambiguous = self.step == Step::Approve && error.may_have_been_processed();
         let error = transport_to_error(error);
-        if !error.is_retryable() {
+        if ambiguous {
+            // The approve may have gone through: find out before anything else.
+            self.on_ambiguous(error, now);
+        } else if !error.is_retryable() {
             let give_up = self.give_up_error(self.step, &error);
             self.stepper.finish(Err(give_up));
-        } else if ambiguous {
-            self.on_ambiguous(error, now);
         } else {
             let give_up = self.give_up_error(self.step, &error);
             let step = self.step.name();

@@ -358,6 +358,31 @@ fn a_known_agent_id_skips_the_profile_read() {
 }
 
 #[test]
+fn an_oversized_or_unknown_approve_failure_is_reconciled_but_a_failed_connect_is_resent() {
+    for kind in [TransportErrorKind::BodyTooLarge, TransportErrorKind::Other] {
+        let run = scenario()
+            .agent_id(AGENT)
+            .reply(200, &pending("c", 4, Some("v1")))
+            .transport(kind)
+            .reply(200, &request_state("APPROVED", Some(AGENT), "c"))
+            .login("lr_1");
+        assert!(run.result.is_ok(), "{kind:?}: {:?}", run.result);
+        assert_eq!(run.calls(), [READ, APPROVE, READ]);
+    }
+    let run = scenario()
+        .reply(200, &pending("c", 4, Some("v1")))
+        .transport(TransportErrorKind::Connect)
+        .reply(200, &approved(AGENT))
+        .login("lr_1");
+    assert!(run.result.is_ok());
+    assert_eq!(
+        run.calls(),
+        [READ, APPROVE, APPROVE],
+        "nothing was sent: no reconciliation needed"
+    );
+}
+
+#[test]
 fn an_ambiguous_approve_that_another_agent_won_is_a_conflict() {
     let run = scenario()
         .agent_id(AGENT)
