@@ -66,7 +66,8 @@ pub(crate) fn build_request(
     with_token: bool,
     body: Option<Vec<u8>>,
 ) -> HttpRequest {
-    let mut request = http::Request::new(body.clone().unwrap_or_default());
+    let has_body = body.is_some();
+    let mut request = http::Request::new(body.unwrap_or_default());
     *request.method_mut() = method;
     *request.uri_mut() = config
         .base_url()
@@ -78,7 +79,7 @@ pub(crate) fn build_request(
     if let Ok(agent) = HeaderValue::from_str(config.user_agent()) {
         headers.insert(USER_AGENT, agent);
     }
-    if body.is_some() {
+    if has_body {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     if with_token {
