@@ -1,0 +1,43 @@
+//! Response bodies: whole, or streamed from a channel (SSE, trickles, huge
+//! and endless bodies).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// The emulator's response body.
+#[derive(Debug)]
+pub(crate) enum ResponseBody {
+    Full(Option<Bytes>),
+    Channel(UnboundedReceiver<Bytes>),
+}
+
+impl ResponseBody {
+    pub(crate) fn full(bytes: impl Into<Bytes>) -> Self {
+        ResponseBody::Full(Some(bytes.into()))
+    }
+
+    pub(crate) fn channel() -> (UnboundedSender<Bytes>, Self) {
+        let (tx, rx) = unbounded_channel();
+        (tx, ResponseBody::Channel(rx))
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            ResponseBody::Channel(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+}

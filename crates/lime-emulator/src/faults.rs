@@ -1,0 +1,209 @@
+//! Scripted faults: what the next calls of a route get instead of a normal answer.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// The emulator's routes, as fault targets and counter keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `GET /auth/requests/{id}` (`read`).
+    ReadRequest,
+    /// `POST /modules/agent-login/requests/{id}/approve` (`approve`).
+    Approve,
+    /// `GET /core/agents/me/profile` (`profile`).
+    Profile,
+    /// `POST /modules/agent-login/requests` (`create`).
+    CreateRequest,
+    /// `GET /modules/agent-login/events` (`events`).
+    Events,
+    /// `GET /core/.well-known/jwks.json` (`jwks`).
+    Jwks,
+    /// Anything else (`other`).
+    Other,
+}
+
+impl Route {
+    /// Every route, in a stable order.
+    pub const ALL: [Route; 7] = [
+        Route::ReadRequest,
+        Route::Approve,
+        Route::Profile,
+        Route::CreateRequest,
+        Route::Events,
+        Route::Jwks,
+        Route::Other,
+    ];
+
+    /// The short name used by `lime serve` flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::ReadRequest => "read",
+            Route::Approve => "approve",
+            Route::Profile => "profile",
+            Route::CreateRequest => "create",
+            Route::Events => "events",
+            Route::Jwks => "jwks",
+            Route::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Route {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Route::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                format!("unknown route {s:?} (read, approve, profile, create, events, jwks, other)")
+            })
+    }
+}
+
+/// A body for [`Fault::Raw`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawBody {
+    /// Exactly these bytes.
+    Bytes(Vec<u8>),
+    /// `len` copies of `byte`, streamed in 64 KiB chunks (a huge body).
+    Repeat {
+        /// The byte repeated.
+        byte: u8,
+        /// How many bytes in all.
+        len: u64,
+    },
+    /// A body that never ends (a chunk every 10 ms until the client leaves).
+    Endless,
+}
+
+/// What a call gets instead of its normal answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// An error envelope with this status (and `Retry-After` seconds when given).
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// `Retry-After` in seconds.
+        retry_after: Option<u64>,
+    },
+    /// Close the connection without answering (nothing is processed).
+    Drop,
+    /// Wait this long before the response headers, then answer normally.
+    DelayHeaders(Duration),
+    /// Answer normally but send the body `chunk` bytes at a time, `interval` apart.
+    TrickleBody {
+        /// Bytes per chunk.
+        chunk: usize,
+        /// Pause between chunks.
+        interval: Duration,
+    },
+    /// Approve only: process the approval, then close the connection without
+    /// answering (the client cannot know it went through).
+    ProcessThenDrop,
+    /// Answer `status` (3xx) with a `Location` on another origin, which
+    /// records whether the agent token arrived there.
+    Redirect {
+        /// The 3xx status.
+        status: u16,
+    },
+    /// A raw scripted response.
+    Raw {
+        /// The HTTP status.
+        status: u16,
+        /// Extra headers.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: RawBody,
+    },
+}
+
+#[derive(Debug)]
+struct Rule {
+    route: Route,
+    fault: Fault,
+    /// Calls left; `None`: every call.
+    remaining: Option<u32>,
+    /// Applies to one call in `every` (1: all), for mixed-fault load tests.
+    every: u32,
+    seen: u32,
+}
+
+/// The faults scheduled on an emulator.
+#[derive(Debug, Default)]
+pub(crate) struct FaultPlan {
+    rules: Vec<Rule>,
+    rate_limits: HashMap<Route, RateWindow>,
+}
+
+#[derive(Debug)]
+struct RateWindow {
+    per_second: u32,
+    window_start: Instant,
+    count: u32,
+}
+
+impl FaultPlan {
+    pub(crate) fn add(&mut self, route: Route, fault: Fault, times: Option<u32>, every: u32) {
+        self.rules.push(Rule {
+            route,
+            fault,
+            remaining: times,
+            every: every.max(1),
+            seen: 0,
+        });
+    }
+
+    pub(crate) fn rate_limit(&mut self, route: Route, per_second: u32) {
+        self.rate_limits.insert(
+            route,
+            RateWindow {
+                per_second,
+                window_start: Instant::now(),
+                count: 0,
+            },
+        );
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+        self.rate_limits.clear();
+    }
+
+    /// The fault for this call of `route`, if any (consuming one use).
+    pub(crate) fn take(&mut self, route: Route) -> Option<Fault> {
+        if let Some(window) = self.rate_limits.get_mut(&route) {
+            let now = Instant::now();
+            if now.duration_since(window.window_start) >= Duration::from_secs(1) {
+                window.window_start = now;
+                window.count = 0;
+            }
+            window.count += 1;
+            if window.count > window.per_second {
+                return Some(Fault::Status {
+                    status: 429,
+                    retry_after: Some(1),
+                });
+            }
+        }
+        let rule = self
+            .rules
+            .iter_mut()
+            .find(|r| r.route == route && r.remaining != Some(0))?;
+        rule.seen += 1;
+        if rule.seen % rule.every != 0 {
+            return None;
+        }
+        if let Some(n) = &mut rule.remaining {
+            *n -= 1;
+        }
+        Some(rule.fault.clone())
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+mod body;
+pub mod faults;
+pub mod passport;
+mod server;
+pub mod site;
+pub mod sse;
+mod state;
+
+pub use faults::{Fault, RawBody, Route};
+pub use passport::{PassportError, PassportKey};
+pub use server::{
+    API_PREFIX, BlockingEmulator, Emulator, EmulatorBuilder, MAX_REQUEST_BODY, OwnerKey, StartError,
+};
+pub use state::{AgentAccount, Counters, SiteAccount};

@@ -1,0 +1,907 @@
+//! The HTTP server: routing, the protocol's handlers, faults, and the handle
+//! tests hold.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lime_pow::Scheme;
+use rsa::rand_core::{OsRng, RngCore};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::body::ResponseBody;
+use crate::faults::{Fault, FaultPlan, RawBody, Route};
+use crate::passport::PassportKey;
+use crate::state::{AgentAccount, ApproveError, Counters, SiteAccount, Store};
+
+/// The path prefix every endpoint lives under.
+pub const API_PREFIX: &str = "/api/v1";
+/// The largest request body accepted (64 KiB): larger gets 413.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+/// How the profile names the owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OwnerKey {
+    /// `user_id`, like the current service.
+    #[default]
+    UserId,
+    /// `owner_id`.
+    OwnerId,
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Binding the listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Generating or loading the signing key failed.
+    #[error(transparent)]
+    Key(#[from] crate::passport::PassportError),
+    /// The blocking runtime could not start.
+    #[error("cannot start the emulator's runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Configures and starts an [`Emulator`]. Defaults: difficulty 15, scheme
+/// `v1` named in `pow_scheme`, requests live 300 s, one agent and one site
+/// with generated tokens, keepalive every 15 s, `127.0.0.1:0`.
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    difficulty: i64,
+    scheme: Scheme,
+    hide_scheme: bool,
+    ttl: Duration,
+    agents: Vec<AgentAccount>,
+    sites: Vec<SiteAccount>,
+    keepalive: Duration,
+    addr: SocketAddr,
+    owner_key: OwnerKey,
+    signing_key_pem: Option<String>,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            difficulty: 15,
+            scheme: Scheme::V1,
+            hide_scheme: false,
+            ttl: Duration::from_secs(300),
+            agents: Vec::new(),
+            sites: Vec::new(),
+            keepalive: Duration::from_secs(15),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            owner_key: OwnerKey::UserId,
+            signing_key_pem: None,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// PoW difficulty of new requests.
+    pub fn difficulty(mut self, difficulty: i64) -> Self {
+        self.difficulty = difficulty;
+        self
+    }
+    /// The scheme the approve verifies.
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self
+    }
+    /// Leaves `pow_scheme` out of request reads.
+    pub fn hide_scheme(mut self, hide: bool) -> Self {
+        self.hide_scheme = hide;
+        self
+    }
+    /// How long new requests stay `PENDING`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+    /// Adds an agent with this token (the first agent added replaces the generated one).
+    pub fn agent(mut self, agent_id: &str, token: &str) -> Self {
+        self.agents.push(AgentAccount {
+            token: token.to_owned(),
+            agent_id: agent_id.to_owned(),
+            owner_id: format!("user_{agent_id}"),
+            display_name: Some(format!("Agent {agent_id}")),
+            avatar_url: None,
+            description: Some("an emulated LIME agent".to_owned()),
+            owner_kyc_level: Some(1),
+            agent_reputation: Some(0),
+        });
+        self
+    }
+    /// Adds an agent with a full profile.
+    pub fn agent_account(mut self, account: AgentAccount) -> Self {
+        self.agents.push(account);
+        self
+    }
+    /// Adds a site with this token.
+    pub fn site(mut self, site_id: &str, token: &str) -> Self {
+        self.sites.push(SiteAccount {
+            token: token.to_owned(),
+            site_id: site_id.to_owned(),
+        });
+        self
+    }
+    /// Interval between keepalive events on event streams.
+    pub fn keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = every;
+        self
+    }
+    /// Where to listen (`127.0.0.1:0`: an ephemeral loopback port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+    /// How the profile names the owner.
+    pub fn owner_key(mut self, key: OwnerKey) -> Self {
+        self.owner_key = key;
+        self
+    }
+    /// Signs passports with this PKCS#8 PEM key instead of a generated one.
+    pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.signing_key_pem = Some(pem.into());
+        self
+    }
+
+    /// Starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// [`StartError`] when the address cannot be bound or the key cannot be made.
+    pub async fn start(mut self) -> Result<Emulator, StartError> {
+        let key = match &self.signing_key_pem {
+            Some(pem) => Arc::new(PassportKey::from_pkcs8_pem(pem)?),
+            None => process_key()?,
+        };
+        if self.agents.is_empty() {
+            self = self.agent("agent_emulated", &format!("at_{}", random_hex(16)));
+        }
+        if self.sites.is_empty() {
+            self = self.site("site_emulated", &format!("st_{}", random_hex(16)));
+        }
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: self.addr,
+            source,
+        })?;
+        let sink = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let sink_addr = sink.local_addr().map_err(|source| StartError::Bind {
+            addr: self.addr,
+            source,
+        })?;
+        let origin = format!("http://{addr}");
+        let shared = Arc::new(Shared {
+            settings: self,
+            origin: origin.clone(),
+            redirect_origin: format!("http://{sink_addr}"),
+            key,
+            store: Mutex::new(Store::default()),
+            faults: Mutex::new(FaultPlan::default()),
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        tokio::spawn(accept_loop(
+            listener,
+            shared.clone(),
+            shutdown_rx.clone(),
+            false,
+        ));
+        tokio::spawn(accept_loop(sink, shared.clone(), shutdown_rx.clone(), true));
+        tokio::spawn(expiry_loop(shared.clone(), shutdown_rx));
+        tracing::info!(target: "lime_emulator", %origin, "emulator listening");
+        Ok(Emulator {
+            shared,
+            addr,
+            shutdown: shutdown_tx,
+        })
+    }
+
+    /// Starts on a runtime of its own, for blocking tests and programs.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start), or when the runtime cannot start.
+    pub fn start_blocking(self) -> Result<BlockingEmulator, StartError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("lime-emulator")
+            .build()
+            .map_err(StartError::Runtime)?;
+        let emulator = runtime.block_on(self.start())?;
+        Ok(BlockingEmulator {
+            emulator: Some(emulator),
+            runtime: Some(runtime),
+        })
+    }
+}
+
+/// One signing key per process: RSA generation is slow, and tests start many emulators.
+fn process_key() -> Result<Arc<PassportKey>, StartError> {
+    static KEY: OnceLock<Arc<PassportKey>> = OnceLock::new();
+    if let Some(key) = KEY.get() {
+        return Ok(key.clone());
+    }
+    let key = Arc::new(PassportKey::generate()?);
+    Ok(KEY.get_or_init(|| key).clone())
+}
+
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug)]
+struct Shared {
+    settings: EmulatorBuilder,
+    origin: String,
+    redirect_origin: String,
+    key: Arc<PassportKey>,
+    store: Mutex<Store>,
+    faults: Mutex<FaultPlan>,
+}
+
+impl Shared {
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn faults(&self) -> std::sync::MutexGuard<'_, FaultPlan> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running emulator. Dropping it stops the server.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let emulator = lime_emulator::Emulator::builder().difficulty(4).start().await.unwrap();
+/// assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
+/// assert!(emulator.base_url().ends_with("/api/v1"));
+/// emulator.shutdown();
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Emulator {
+    /// A builder with the defaults.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The API root, `http://127.0.0.1:PORT/api/v1`.
+    pub fn base_url(&self) -> String {
+        format!("{}{API_PREFIX}", self.shared.origin)
+    }
+
+    /// `http://127.0.0.1:PORT`: the passports' `iss`.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first agent's token.
+    pub fn agent_token(&self) -> &str {
+        &self.shared.settings.agents[0].token
+    }
+
+    /// The first agent's id.
+    pub fn agent_id(&self) -> &str {
+        &self.shared.settings.agents[0].agent_id
+    }
+
+    /// The first site's token.
+    pub fn site_token(&self) -> &str {
+        &self.shared.settings.sites[0].token
+    }
+
+    /// The first site's id.
+    pub fn site_id(&self) -> &str {
+        &self.shared.settings.sites[0].site_id
+    }
+
+    /// The JWKS the emulator serves.
+    pub fn jwks(&self) -> Value {
+        self.shared.key.jwks()
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        self.shared.store().counters.clone()
+    }
+
+    /// A request's status (`PENDING`, `APPROVED`, `DELIVERED`, `EXPIRED`).
+    pub fn request_status(&self, request_id: &str) -> Option<&'static str> {
+        self.shared.store().status_of(request_id)
+    }
+
+    /// Every request id created so far.
+    pub fn request_ids(&self) -> Vec<String> {
+        self.shared.store().requests.keys().cloned().collect()
+    }
+
+    /// Creates a login request for the first site directly (no HTTP), returning its id.
+    pub fn create_request(&self) -> String {
+        let id = format!("lr_{}", random_hex(8));
+        let settings = &self.shared.settings;
+        self.shared.store().create(
+            &settings.sites[0].site_id,
+            random_hex(16),
+            settings.difficulty,
+            settings.ttl,
+            id.clone(),
+        );
+        id
+    }
+
+    /// The next `times` calls of `route` get `fault`.
+    pub fn inject(&self, route: Route, fault: Fault, times: u32) {
+        self.shared.faults().add(route, fault, Some(times), 1);
+    }
+
+    /// Every call of `route` gets `fault` until [`clear_faults`](Self::clear_faults).
+    pub fn inject_always(&self, route: Route, fault: Fault) {
+        self.shared.faults().add(route, fault, None, 1);
+    }
+
+    /// One call in `every` of `route` gets `fault`, forever (mixed-fault load).
+    pub fn inject_every(&self, route: Route, fault: Fault, every: u32) {
+        self.shared.faults().add(route, fault, None, every);
+    }
+
+    /// Answers 429 to calls of `route` beyond `per_second` in each second.
+    pub fn rate_limit(&self, route: Route, per_second: u32) {
+        self.shared.faults().rate_limit(route, per_second);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear();
+    }
+
+    /// Stops accepting connections and closes the event streams.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// An [`Emulator`] on its own runtime, for synchronous code. Derefs to
+/// [`Emulator`]; dropping it stops the server and the runtime.
+#[derive(Debug)]
+pub struct BlockingEmulator {
+    emulator: Option<Emulator>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::ops::Deref for BlockingEmulator {
+    type Target = Emulator;
+    fn deref(&self) -> &Emulator {
+        self.emulator
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("present until drop"))
+    }
+}
+
+impl Drop for BlockingEmulator {
+    fn drop(&mut self) {
+        drop(self.emulator.take());
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    sink: bool,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let shared = shared.clone();
+                async move {
+                    if sink {
+                        Ok(redirect_sink(&shared, &request))
+                    } else {
+                        handle(shared, request).await
+                    }
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+async fn expiry_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let every = (shared.settings.ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => shared.store().expire_due(),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// A connection the emulator closes without answering.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped on purpose")]
+struct Dropped;
+
+type Reply = Result<Response<ResponseBody>, Dropped>;
+
+fn envelope_ok(status: StatusCode, data: Value) -> Response<ResponseBody> {
+    json_response(status, &json!({ "ok": true, "data": data }))
+}
+
+fn envelope_error(status: StatusCode, code: &str, message: &str) -> Response<ResponseBody> {
+    json_response(
+        status,
+        &json!({ "ok": false, "error": { "code": code, "message": message } }),
+    )
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Which route a method and path name, and the request id in it.
+fn route_of(method: &Method, path: &str) -> (Route, Option<String>) {
+    let Some(rest) = path.strip_prefix(API_PREFIX) else {
+        return (Route::Other, None);
+    };
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["auth", "requests", id]) => (Route::ReadRequest, Some((*id).to_owned())),
+        ("POST", ["modules", "agent-login", "requests", id, "approve"]) => {
+            (Route::Approve, Some((*id).to_owned()))
+        }
+        ("GET", ["core", "agents", "me", "profile"]) => (Route::Profile, None),
+        ("POST", ["modules", "agent-login", "requests"]) => (Route::CreateRequest, None),
+        ("GET", ["modules", "agent-login", "events"]) => (Route::Events, None),
+        ("GET", ["core", ".well-known", "jwks.json"]) => (Route::Jwks, None),
+        _ => (Route::Other, None),
+    }
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
+    let (route, id) = route_of(request.method(), request.uri().path());
+    shared.store().count(route);
+    let fault = shared.faults().take(route);
+    let mut trickle = None;
+    match fault {
+        None => {}
+        Some(Fault::Status {
+            status,
+            retry_after,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let code = match status.as_u16() {
+                429 => "RATE_LIMIT_EXCEEDED",
+                503 => "AUTH_UNAVAILABLE",
+                _ => "INJECTED_FAULT",
+            };
+            let mut response = envelope_error(status, code, "fault injected by the emulator");
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            return Ok(response);
+        }
+        Some(Fault::Drop) => return Err(Dropped),
+        Some(Fault::DelayHeaders(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::TrickleBody { chunk, interval }) => trickle = Some((chunk.max(1), interval)),
+        Some(Fault::ProcessThenDrop) => {
+            let _ = answer(&shared, route, id, request).await;
+            return Err(Dropped);
+        }
+        Some(Fault::Redirect { status }) => {
+            let mut response = Response::new(ResponseBody::full(Bytes::new()));
+            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+            let location = format!("{}{}", shared.redirect_origin, request.uri().path());
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            return Ok(response);
+        }
+        Some(Fault::Raw {
+            status,
+            headers,
+            body,
+        }) => return Ok(raw_response(status, &headers, body)),
+    }
+    let response = answer(&shared, route, id, request).await;
+    Ok(match trickle {
+        Some((chunk, interval)) => trickled(response, chunk, interval).await,
+        None => response,
+    })
+}
+
+async fn trickled(
+    response: Response<ResponseBody>,
+    chunk: usize,
+    interval: Duration,
+) -> Response<ResponseBody> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    let (tx, body) = ResponseBody::channel();
+    tokio::spawn(async move {
+        for piece in bytes.chunks(chunk) {
+            if tx.send(Bytes::copy_from_slice(piece)).is_err() {
+                return;
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, body)
+}
+
+fn raw_response(
+    status: u16,
+    headers: &[(String, String)],
+    body: RawBody,
+) -> Response<ResponseBody> {
+    let body = match body {
+        RawBody::Bytes(bytes) => ResponseBody::full(bytes),
+        RawBody::Repeat { byte, len } => {
+            let (tx, body) = ResponseBody::channel();
+            tokio::spawn(async move {
+                let block = Bytes::from(vec![byte; 64 * 1024]);
+                let mut left = len;
+                while left > 0 {
+                    let n = left.min(block.len() as u64) as usize;
+                    if tx.send(block.slice(..n)).is_err() {
+                        return;
+                    }
+                    left -= n as u64;
+                    tokio::task::yield_now().await;
+                }
+            });
+            body
+        }
+        RawBody::Endless => {
+            let (tx, body) = ResponseBody::channel();
+            tokio::spawn(async move {
+                while tx.send(Bytes::from_static(b"{\"ok\":true,")).is_ok() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            });
+            body
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+fn redirect_sink(shared: &Shared, request: &Request<Incoming>) -> Response<ResponseBody> {
+    let mut store = shared.store();
+    store.counters.redirect_hits += 1;
+    if request.headers().contains_key("x-agent-token") {
+        store.counters.redirect_token_seen += 1;
+    }
+    envelope_ok(StatusCode::OK, json!({}))
+}
+
+/// A refused token: the 401 envelope's code and message.
+struct Unauthorized(&'static str, &'static str);
+
+impl Unauthorized {
+    fn response(&self) -> Response<ResponseBody> {
+        envelope_error(StatusCode::UNAUTHORIZED, self.0, self.1)
+    }
+}
+
+fn agent_of<'a>(
+    shared: &'a Shared,
+    request: &Request<Incoming>,
+) -> Result<&'a AgentAccount, Unauthorized> {
+    let Some(token) = request.headers().get("x-agent-token") else {
+        return Err(Unauthorized(
+            "MISSING_AGENT_TOKEN",
+            "X-Agent-Token is required",
+        ));
+    };
+    shared
+        .settings
+        .agents
+        .iter()
+        .find(|a| token.as_bytes() == a.token.as_bytes())
+        .ok_or(Unauthorized("INVALID_AGENT_TOKEN", "unknown agent token"))
+}
+
+fn site_of<'a>(
+    shared: &'a Shared,
+    request: &Request<Incoming>,
+) -> Result<&'a SiteAccount, Unauthorized> {
+    let Some(token) = request.headers().get("x-site-token") else {
+        return Err(Unauthorized(
+            "SITE_TOKEN_MISSING",
+            "X-Site-Token is required",
+        ));
+    };
+    shared
+        .settings
+        .sites
+        .iter()
+        .find(|s| token.as_bytes() == s.token.as_bytes())
+        .ok_or(Unauthorized("SITE_TOKEN_INVALID", "unknown site token"))
+}
+
+/// Reads a request body up to [`MAX_REQUEST_BODY`]; `None` when over it.
+async fn read_body(request: Request<Incoming>) -> Option<Bytes> {
+    Limited::new(request.into_body(), MAX_REQUEST_BODY)
+        .collect()
+        .await
+        .ok()
+        .map(|c| c.to_bytes())
+}
+
+/// The protocol's normal answer for a route.
+async fn answer(
+    shared: &Arc<Shared>,
+    route: Route,
+    id: Option<String>,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let settings = &shared.settings;
+    match route {
+        Route::ReadRequest => {
+            let id = id.unwrap_or_default();
+            match shared
+                .store()
+                .read(&id, settings.scheme, settings.hide_scheme)
+            {
+                Some(data) => envelope_ok(StatusCode::OK, data),
+                None => envelope_error(
+                    StatusCode::NOT_FOUND,
+                    "LOGIN_REQUEST_NOT_FOUND",
+                    "no such login request",
+                ),
+            }
+        }
+        Route::Approve => approve(shared, &id.unwrap_or_default(), request).await,
+        Route::Profile => match agent_of(shared, &request) {
+            Err(refused) => refused.response(),
+            Ok(agent) => {
+                let owner = match settings.owner_key {
+                    OwnerKey::UserId => "user_id",
+                    OwnerKey::OwnerId => "owner_id",
+                };
+                let mut data = json!({
+                    "agent_id": agent.agent_id,
+                    "display_name": agent.display_name,
+                    "avatar_url": agent.avatar_url,
+                    "description": agent.description,
+                    "owner_kyc_level": agent.owner_kyc_level,
+                    "agent_reputation": agent.agent_reputation,
+                });
+                data[owner] = agent.owner_id.clone().into();
+                envelope_ok(StatusCode::OK, data)
+            }
+        },
+        Route::CreateRequest => {
+            let site_id = match site_of(shared, &request) {
+                Err(refused) => return refused.response(),
+                Ok(site) => site.site_id.clone(),
+            };
+            let Some(body) = read_body(request).await else {
+                return envelope_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    "request body too large",
+                );
+            };
+            if !body.is_empty() && serde_json::from_slice::<Value>(&body).is_err() {
+                return envelope_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_JSON",
+                    "the body is not JSON",
+                );
+            }
+            let id = format!("lr_{}", random_hex(8));
+            let data = shared.store().create(
+                &site_id,
+                random_hex(16),
+                settings.difficulty,
+                settings.ttl,
+                id,
+            );
+            envelope_ok(StatusCode::CREATED, data)
+        }
+        Route::Events => events(shared, &request),
+        Route::Jwks => json_response(StatusCode::OK, &shared.key.jwks()),
+        Route::Other => envelope_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint"),
+    }
+}
+
+async fn approve(
+    shared: &Arc<Shared>,
+    id: &str,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let agent = match agent_of(shared, &request) {
+        Err(refused) => return refused.response(),
+        Ok(agent) => agent.clone(),
+    };
+    let body = read_body(request).await;
+    let mut store = shared.store();
+    let challenge = match store.approvable(id) {
+        Err(ApproveError::NotFound) => {
+            return envelope_error(
+                StatusCode::NOT_FOUND,
+                "LOGIN_REQUEST_NOT_FOUND",
+                "no such login request",
+            );
+        }
+        Err(ApproveError::Expired) => {
+            return envelope_error(
+                StatusCode::GONE,
+                "LOGIN_REQUEST_EXPIRED",
+                "the login request has expired",
+            );
+        }
+        Err(ApproveError::Conflict) => {
+            return envelope_error(
+                StatusCode::CONFLICT,
+                "SITE_LOGIN_CONFLICT",
+                "the login request is not pending",
+            );
+        }
+        Ok((request, ())) => (request.challenge.clone(), request.difficulty),
+    };
+    let Some(body) = body else {
+        return envelope_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "request body too large",
+        );
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return envelope_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_JSON",
+            "the body is not JSON",
+        );
+    };
+    let Some(nonce) = body.get("pow_nonce").and_then(Value::as_str) else {
+        return envelope_error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "pow_nonce must be a string",
+        );
+    };
+    let (challenge, difficulty) = challenge;
+    if !lime_pow::verify(shared.settings.scheme, &challenge, nonce, difficulty) {
+        return envelope_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_POW",
+            "the proof of work is not valid",
+        );
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let passport = shared.key.sign(&json!({
+        "aud": crate::passport::AUDIENCE,
+        "iss": shared.origin,
+        "sub": agent.agent_id,
+        "request_id": id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + crate::passport::MAX_LIFETIME_SECS,
+    }));
+    let data = store.approve(id, &agent.agent_id, passport);
+    envelope_ok(StatusCode::OK, data)
+}
+
+fn events(shared: &Arc<Shared>, request: &Request<Incoming>) -> Response<ResponseBody> {
+    let site_id = match site_of(shared, request) {
+        Err(refused) => return refused.response(),
+        Ok(site) => site.site_id.clone(),
+    };
+    let last_event_id = request
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let (tx, body) = ResponseBody::channel();
+    // Headers first: a stream with nothing to replay still opens at once.
+    let _ = tx.send(Bytes::from_static(b": lime emulator event stream\n\n"));
+    shared
+        .store()
+        .subscribe(&site_id, last_event_id, tx.clone());
+    let keepalive = shared.settings.keepalive;
+    tokio::spawn(async move {
+        let frame = Bytes::from(crate::sse::encode(None, r#"{"type":"keepalive"}"#));
+        loop {
+            tokio::time::sleep(keepalive).await;
+            if tx.send(frame.clone()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}

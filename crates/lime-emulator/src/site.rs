@@ -1,0 +1,396 @@
+//! The site's side of the protocol, for tests, examples and the demo:
+//! create a login request, subscribe to the event stream, wait for an event.
+//! Plain HTTP only (the emulator on loopback).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+use crate::sse::SseReader;
+
+/// Why a site call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SiteError {
+    /// The base URL is not `http://host:port/...`.
+    #[error("invalid base URL: {0}")]
+    BaseUrl(String),
+    /// Connecting or talking HTTP failed.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The API answered with an error envelope or something unexpected.
+    #[error("API error {code} (HTTP {status}): {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// API code.
+        code: String,
+        /// API message.
+        message: String,
+    },
+    /// No matching event arrived in time.
+    #[error("no event for the request within {0:?}")]
+    Timeout(Duration),
+    /// The event stream ended.
+    #[error("the event stream closed")]
+    Closed,
+}
+
+/// A new login request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedRequest {
+    /// Its id, to hand to an agent.
+    pub request_id: String,
+    /// `PENDING`.
+    pub status: String,
+    /// RFC 3339 expiry.
+    pub expires_at: String,
+}
+
+/// One event from the site's stream.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SiteEvent {
+    /// `{"type":"keepalive"}`.
+    Keepalive,
+    /// An agent approved the request; the passport proves which.
+    Approved {
+        /// The SSE event id.
+        event_id: Option<String>,
+        /// The request.
+        request_id: String,
+        /// The RS256 JWT.
+        passport: String,
+    },
+    /// The request expired.
+    Expired {
+        /// The SSE event id.
+        event_id: Option<String>,
+        /// The request.
+        request_id: String,
+    },
+    /// `{"type":"error"}`.
+    Error {
+        /// Code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+    /// Anything else, kept as sent.
+    Other(Value),
+}
+
+impl fmt::Debug for SiteEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SiteEvent::Keepalive => f.write_str("Keepalive"),
+            SiteEvent::Approved {
+                event_id,
+                request_id,
+                ..
+            } => f
+                .debug_struct("Approved")
+                .field("event_id", event_id)
+                .field("request_id", request_id)
+                .field("passport", &"<jwt>")
+                .finish(),
+            SiteEvent::Expired {
+                event_id,
+                request_id,
+            } => f
+                .debug_struct("Expired")
+                .field("event_id", event_id)
+                .field("request_id", request_id)
+                .finish(),
+            SiteEvent::Error { code, message } => f
+                .debug_struct("Error")
+                .field("code", code)
+                .field("message", message)
+                .finish(),
+            SiteEvent::Other(v) => f.debug_tuple("Other").field(v).finish(),
+        }
+    }
+}
+
+impl SiteEvent {
+    fn parse(id: Option<String>, data: &str) -> Self {
+        let Ok(value) = serde_json::from_str::<Value>(data) else {
+            return SiteEvent::Other(Value::String(data.to_owned()));
+        };
+        let text = |k: &str| value[k].as_str().unwrap_or_default().to_owned();
+        match value["type"].as_str() {
+            Some("keepalive") => SiteEvent::Keepalive,
+            Some("approved") => SiteEvent::Approved {
+                event_id: id,
+                request_id: text("login_request_id"),
+                passport: text("agent_passport_jwt"),
+            },
+            Some("expired") => SiteEvent::Expired {
+                event_id: id,
+                request_id: text("login_request_id"),
+            },
+            Some("error") => SiteEvent::Error {
+                code: text("code"),
+                message: text("message"),
+            },
+            _ => SiteEvent::Other(value),
+        }
+    }
+
+    /// The request this event is about, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            SiteEvent::Approved { request_id, .. } | SiteEvent::Expired { request_id, .. } => {
+                Some(request_id)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A site's client for the emulator (or any LIME API over plain HTTP).
+#[derive(Clone)]
+pub struct SiteClient {
+    base: Uri,
+    base_path: String,
+    token: String,
+}
+
+impl fmt::Debug for SiteClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SiteClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SiteClient {
+    /// A client for `base_url` (`http://127.0.0.1:PORT/api/v1`) with a site token.
+    ///
+    /// # Errors
+    /// [`SiteError::BaseUrl`] unless the URL is `http://` with a host.
+    pub fn new(base_url: &str, site_token: &str) -> Result<Self, SiteError> {
+        let base: Uri = base_url
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|e| SiteError::BaseUrl(format!("{e}")))?;
+        if base.scheme_str() != Some("http") || base.host().is_none() {
+            return Err(SiteError::BaseUrl(
+                "only http://host:port URLs are supported".to_owned(),
+            ));
+        }
+        Ok(SiteClient {
+            base_path: base.path().trim_end_matches('/').to_owned(),
+            base,
+            token: site_token.to_owned(),
+        })
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&'static str>,
+        last_event_id: Option<&str>,
+    ) -> Result<http::Response<Incoming>, SiteError> {
+        let host = self.base.host().unwrap_or("127.0.0.1");
+        let port = self.base.port_u16().unwrap_or(80);
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| SiteError::Transport(e.to_string()))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| SiteError::Transport(e.to_string()))?;
+        tokio::spawn(connection);
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base_path))
+            .header("host", format!("{host}:{port}"))
+            .header("x-site-token", &self.token)
+            .header(
+                "accept",
+                if path.ends_with("/events") {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            );
+        if let Some(id) = last_event_id {
+            builder = builder.header("last-event-id", id);
+        }
+        let request = match body {
+            Some(b) => builder.header("content-type", "application/json").body(
+                Full::new(Bytes::from_static(b.as_bytes()))
+                    .map_err(|never| match never {})
+                    .boxed(),
+            ),
+            None => builder.body(
+                Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed(),
+            ),
+        }
+        .map_err(|e| SiteError::Transport(e.to_string()))?;
+        sender
+            .send_request(request)
+            .await
+            .map_err(|e| SiteError::Transport(e.to_string()))
+    }
+
+    async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&'static str>,
+    ) -> Result<(u16, Value), SiteError> {
+        let response = self.send(method, path, body, None).await?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| SiteError::Transport(e.to_string()))?
+            .to_bytes();
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| SiteError::Api {
+            status,
+            code: "INVALID_RESPONSE".to_owned(),
+            message: "the body is not JSON".to_owned(),
+        })?;
+        Ok((status, value))
+    }
+
+    fn api_error(status: u16, value: &Value) -> SiteError {
+        SiteError::Api {
+            status,
+            code: value["error"]["code"]
+                .as_str()
+                .unwrap_or("UNKNOWN_ERROR")
+                .to_owned(),
+            message: value["error"]["message"]
+                .as_str()
+                .unwrap_or("Unknown error")
+                .to_owned(),
+        }
+    }
+
+    /// Creates a login request as a site does.
+    ///
+    /// # Errors
+    /// [`SiteError`] for transport failures and error envelopes.
+    pub async fn create_request(&self) -> Result<CreatedRequest, SiteError> {
+        let (status, value) = self
+            .json("POST", "/modules/agent-login/requests", Some("{}"))
+            .await?;
+        if value["ok"] != true {
+            return Err(Self::api_error(status, &value));
+        }
+        let data = &value["data"];
+        Ok(CreatedRequest {
+            request_id: data["login_request_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            status: data["status"].as_str().unwrap_or_default().to_owned(),
+            expires_at: data["expires_at"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// The service's JWKS.
+    ///
+    /// # Errors
+    /// [`SiteError`] for transport failures.
+    pub async fn jwks(&self) -> Result<Value, SiteError> {
+        Ok(self
+            .json("GET", "/core/.well-known/jwks.json", None)
+            .await?
+            .1)
+    }
+
+    /// Opens the site's event stream (`Last-Event-ID` when resuming).
+    ///
+    /// # Errors
+    /// [`SiteError`] for transport failures and refused tokens.
+    pub async fn subscribe(&self, last_event_id: Option<&str>) -> Result<EventStream, SiteError> {
+        let response = self
+            .send("GET", "/modules/agent-login/events", None, last_event_id)
+            .await?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(Self::api_error(status, &value));
+        }
+        Ok(EventStream {
+            body: response.into_body(),
+            reader: SseReader::default(),
+            ready: VecDeque::new(),
+        })
+    }
+}
+
+/// A connected event stream.
+#[derive(Debug)]
+pub struct EventStream {
+    body: Incoming,
+    reader: SseReader,
+    ready: VecDeque<SiteEvent>,
+}
+
+impl EventStream {
+    /// The next event (keepalives included).
+    ///
+    /// # Errors
+    /// [`SiteError::Closed`] when the stream ends, [`SiteError::Transport`] on failure.
+    pub async fn next(&mut self) -> Result<SiteEvent, SiteError> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Ok(event);
+            }
+            match self.body.frame().await {
+                None => return Err(SiteError::Closed),
+                Some(Err(e)) => return Err(SiteError::Transport(e.to_string())),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        for e in self.reader.feed(&data) {
+                            self.ready.push_back(SiteEvent::parse(e.id, &e.data));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the approved or expired event of `request_id`, skipping others.
+    ///
+    /// # Errors
+    /// [`SiteError::Timeout`] when none arrives within `timeout`.
+    pub async fn wait_for(
+        &mut self,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Result<SiteEvent, SiteError> {
+        let wait = async {
+            loop {
+                let event = self.next().await?;
+                if event.request_id() == Some(request_id) {
+                    return Ok(event);
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| SiteError::Timeout(timeout))?
+    }
+}
