@@ -5,6 +5,7 @@ mod config;
 mod envelope;
 mod error;
 mod fields;
+mod flow;
 mod io;
 mod login;
 mod pow;
@@ -25,6 +26,7 @@ pub use error::{
     CODE_CONFLICT, CODE_EXPIRED, CODE_INVALID_POW, CODE_RATE_LIMITED, Error, TransportError,
     TransportErrorKind,
 };
+pub use flow::Flow;
 pub use io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
 pub use login::Login;
 pub use pow::{PowOutcome, PowTask};

@@ -1,0 +1,65 @@
+//! One interface over the flows, so a driver is written once.
+
+use std::time::Instant;
+
+use crate::io::Output;
+use crate::pow::PowOutcome;
+use crate::{HttpResponse, Login, Profile, TransportError};
+
+/// A flow a driver runs to completion: [`Login`] or [`Profile`].
+///
+/// The drive loop is the same for both: poll, do what the output says, feed
+/// the outcome back, until [`Output::Done`].
+pub trait Flow {
+    /// What the flow produces.
+    type Output;
+
+    /// What to do next.
+    fn poll_output(&mut self) -> Output<Self::Output>;
+    /// The response to the request last sent.
+    fn handle_response(&mut self, response: HttpResponse, now: Instant);
+    /// The transport failure of the request last sent.
+    fn handle_transport_error(&mut self, error: TransportError, now: Instant);
+    /// The outcome of the last solve (never asked of a profile read).
+    fn handle_solution(&mut self, outcome: PowOutcome, now: Instant);
+    /// A wait ended.
+    fn handle_timeout(&mut self, now: Instant);
+}
+
+impl Flow for Login {
+    type Output = crate::ApprovalResult;
+    fn poll_output(&mut self) -> Output<Self::Output> {
+        Login::poll_output(self)
+    }
+    fn handle_response(&mut self, response: HttpResponse, now: Instant) {
+        Login::handle_response(self, response, now);
+    }
+    fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
+        Login::handle_transport_error(self, error, now);
+    }
+    fn handle_solution(&mut self, outcome: PowOutcome, now: Instant) {
+        Login::handle_solution(self, outcome, now);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Login::handle_timeout(self, now);
+    }
+}
+
+impl Flow for Profile {
+    type Output = crate::AgentProfile;
+    fn poll_output(&mut self) -> Output<Self::Output> {
+        Profile::poll_output(self)
+    }
+    fn handle_response(&mut self, response: HttpResponse, now: Instant) {
+        Profile::handle_response(self, response, now);
+    }
+    fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
+        Profile::handle_transport_error(self, error, now);
+    }
+    fn handle_solution(&mut self, _outcome: PowOutcome, _now: Instant) {
+        tracing::warn!(target: "lime", "a profile read never solves; solution ignored");
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Profile::handle_timeout(self, now);
+    }
+}

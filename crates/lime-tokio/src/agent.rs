@@ -1,0 +1,278 @@
+//! `LimeAgent`: the async SDK surface.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lime_core::lime_pow::CancelToken;
+use lime_core::{
+    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
+    PowSchemeChoice, Profile,
+};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::transport::{HyperClient, client, send};
+
+/// An agent: logs in and reads its profile. Cheap to clone (one `Arc`):
+/// make one per process and share it with every task; clones share the
+/// connection pool and the learned agent id.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), lime_core::Error> {
+/// let agent = lime_tokio::LimeAgent::from_env()?; // LIME_AGENT_TOKEN, LIME_API_BASE
+/// let approval = agent.login("lr_abc123").await?;
+/// println!("approved for site {}", approval.site_id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LimeAgent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    client: HyperClient,
+    /// This agent's id, learned once from the profile endpoint.
+    agent_id: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for LimeAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LimeAgent")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LimeAgent {
+    /// A builder; settings it leaves unset come from the environment, then defaults.
+    pub fn builder() -> LimeAgentBuilder {
+        LimeAgentBuilder::default()
+    }
+
+    /// An agent configured from `LIME_AGENT_TOKEN`, `LIME_API_BASE`,
+    /// `LIME_POW_SCHEME` and defaults.
+    ///
+    /// # Errors
+    /// As [`Config::from_env`].
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    /// An agent for an already built [`Config`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the TLS setup fails.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        LimeAgentBuilder::default().build_with(config)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Confirms the login request `request_id`: reads its challenge, solves
+    /// it on the blocking pool, approves it. Dropping the future cancels the
+    /// solve within about a millisecond.
+    ///
+    /// # Errors
+    /// Every [`Error`] variant the protocol defines; see `lime-core`.
+    pub async fn login(&self, request_id: &str) -> Result<ApprovalResult, Error> {
+        let mut login = Login::new(&self.inner.config, request_id, std::time::Instant::now())?
+            .with_jitter_seed(seed());
+        if let Some(id) = self.known_agent_id() {
+            login = login.with_agent_id(id);
+        }
+        let _cancel_on_drop = CancelOnDrop(login.cancel_token());
+        let result = self.drive(&mut login).await;
+        if let Some(id) = login.agent_id() {
+            self.remember_agent_id(id);
+        }
+        result
+    }
+
+    /// Reads this agent's profile.
+    ///
+    /// # Errors
+    /// Authentication, transport and invalid-response errors.
+    pub async fn get_profile(&self) -> Result<AgentProfile, Error> {
+        let mut profile =
+            Profile::new(&self.inner.config, std::time::Instant::now()).with_jitter_seed(seed());
+        let result = self.drive(&mut profile).await;
+        if let Ok(p) = &result {
+            self.remember_agent_id(&p.agent_id);
+        }
+        result
+    }
+
+    /// The drive loop: the only place this crate touches the protocol.
+    async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+        let now = std::time::Instant::now;
+        loop {
+            match flow.poll_output() {
+                Output::Send(transmit) => {
+                    match send(
+                        &self.inner.client,
+                        transmit,
+                        self.inner.config.max_body_bytes(),
+                    )
+                    .await
+                    {
+                        Ok(response) => flow.handle_response(response, now()),
+                        Err(error) => flow.handle_transport_error(error, now()),
+                    }
+                }
+                Output::Solve(task) => {
+                    let outcome = tokio::task::spawn_blocking(move || task.run())
+                        .await
+                        .map_err(|_| Error::Cancelled)?;
+                    flow.handle_solution(outcome, now());
+                }
+                Output::Wait(until) => {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+                    flow.handle_timeout(now());
+                }
+                Output::Done(result) => return result,
+            }
+        }
+    }
+
+    fn known_agent_id(&self) -> Option<String> {
+        self.inner.agent_id.lock().ok().and_then(|id| id.clone())
+    }
+
+    fn remember_agent_id(&self, id: &str) {
+        if let Ok(mut known) = self.inner.agent_id.lock() {
+            known.get_or_insert_with(|| id.to_owned());
+        }
+    }
+}
+
+/// Trips the solve's cancel token when the login future is dropped.
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Per-login jitter seed: std's randomly keyed hasher, so agents spread out.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::Instant::now())
+}
+
+/// Builds a [`LimeAgent`]. Every `lime-core` setting is reachable through
+/// [`configure`](Self::configure); the common ones have their own methods.
+#[derive(Debug, Default)]
+pub struct LimeAgentBuilder {
+    config: ConfigBuilder,
+    roots: Vec<CertificateDer<'static>>,
+    bad_root: Option<String>,
+}
+
+impl LimeAgentBuilder {
+    /// The agent token (else `LIME_AGENT_TOKEN`).
+    pub fn token(self, token: impl Into<String>) -> Self {
+        self.configure(|c| c.token(token))
+    }
+    /// The API root (else `LIME_API_BASE`, else the public service).
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        self.configure(|c| c.base_url(url))
+    }
+    /// Per-attempt timeout (30 s).
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.timeout(timeout))
+    }
+    /// Retries per step (3).
+    pub fn max_retries(self, retries: u32) -> Self {
+        self.configure(|c| c.max_retries(retries))
+    }
+    /// PoW time budget (10 s).
+    pub fn pow_timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.pow_timeout(timeout))
+    }
+    /// The PoW scheme (`auto`).
+    pub fn pow_scheme(self, scheme: PowSchemeChoice) -> Self {
+        self.configure(|c| c.pow_scheme(scheme))
+    }
+    /// Any other setting of [`ConfigBuilder`].
+    pub fn configure(mut self, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
+        self.config = f(self.config);
+        self
+    }
+
+    /// Also trusts the certificates in `pem` (a corporate or test CA).
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
+        let mut found = false;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            match cert {
+                Ok(cert) => {
+                    self.roots.push(cert);
+                    found = true;
+                }
+                Err(e) => self.bad_root = Some(e.to_string()),
+            }
+        }
+        if !found && self.bad_root.is_none() {
+            self.bad_root = Some("no certificate in the PEM".to_owned());
+        }
+        self
+    }
+
+    /// Builds the agent.
+    ///
+    /// # Errors
+    /// As [`ConfigBuilder::build`], or [`Error::Config`] for a bad root certificate.
+    pub fn build(mut self) -> Result<LimeAgent, Error> {
+        let config = std::mem::take(&mut self.config).build()?;
+        self.build_with(config)
+    }
+
+    fn build_with(self, config: Config) -> Result<LimeAgent, Error> {
+        if let Some(reason) = self.bad_root {
+            return Err(Error::Config {
+                reason: format!("bad root certificate: {reason}"),
+            });
+        }
+        let tls = tls_config(self.roots)?;
+        Ok(LimeAgent {
+            inner: Arc::new(Inner {
+                config,
+                client: client(tls),
+                agent_id: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+/// rustls with the ring provider, web PKI roots (plus OS roots with the
+/// `os-roots` feature) and any extra roots.
+fn tls_config(extra: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots_store());
+    #[cfg(feature = "os-roots")]
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    for cert in extra {
+        roots.add(cert).map_err(|e| Error::Config {
+            reason: format!("bad root certificate: {e}"),
+        })?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config {
+            reason: e.to_string(),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+fn webpki_roots_store() -> impl Iterator<Item = rustls_pki_types::TrustAnchor<'static>> {
+    webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
+}

@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+
+mod agent;
+mod transport;
+
+pub use agent::{LimeAgent, LimeAgentBuilder};
+pub use lime_core::{AgentProfile, ApprovalResult, Config, Error, PowSchemeChoice, RequestStatus};

@@ -1,0 +1,93 @@
+//! HTTP over hyper 1 + rustls: one attempt, bounded in time and size.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use lime_core::{HttpRequest, HttpResponse, Transmit, TransportError, TransportErrorKind};
+
+/// The pooled client every clone of an agent shares.
+pub(crate) type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A client over `tls`: HTTP/1.1, keep-alive pool, no redirects (hyper never follows them).
+pub(crate) fn client(tls: rustls::ClientConfig) -> HyperClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).build(https)
+}
+
+/// Performs one attempt: connect, headers and the whole body before
+/// `transmit.deadline`, the body refused once it passes `max_body` bytes.
+pub(crate) async fn send(
+    client: &HyperClient,
+    transmit: Transmit,
+    max_body: usize,
+) -> Result<HttpResponse, TransportError> {
+    let deadline = tokio::time::Instant::from_std(transmit.deadline);
+    match tokio::time::timeout_at(deadline, exchange(client, transmit.request, max_body)).await {
+        Ok(result) => result,
+        Err(_) => Err(TransportError::new(
+            TransportErrorKind::Timeout,
+            "no complete response before the attempt's deadline",
+        )),
+    }
+}
+
+async fn exchange(
+    client: &HyperClient,
+    request: HttpRequest,
+    max_body: usize,
+) -> Result<HttpResponse, TransportError> {
+    let (parts, body) = request.into_parts();
+    let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+    let response = client.request(request).await.map_err(|e| classify(&e))?;
+    let (parts, mut body) = response.into_parts();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| TransportError::new(TransportErrorKind::ConnectionLost, e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > max_body {
+                return Err(TransportError::new(
+                    TransportErrorKind::BodyTooLarge,
+                    format!("the response body passed the {max_body}-byte limit"),
+                ));
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(http::Response::from_parts(parts, bytes))
+}
+
+/// A hyper-util error as a transport error kind: TLS failures are not
+/// retried, failed connects are retried and known to be unsent.
+fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<rustls::Error>().is_some() {
+            return TransportError::new(TransportErrorKind::Tls, e.to_string());
+        }
+        source = e.source();
+    }
+    let kind = if error.is_connect() {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::ConnectionLost
+    };
+    // The chain's innermost message names the cause (refused, reset...).
+    let mut message = error.to_string();
+    let mut inner = std::error::Error::source(error);
+    while let Some(e) = inner {
+        message = e.to_string();
+        inner = e.source();
+    }
+    TransportError::new(kind, message)
+}
