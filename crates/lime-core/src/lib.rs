@@ -28,7 +28,7 @@ pub use error::{
 };
 pub use flow::Flow;
 pub use io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
-pub use login::Login;
+pub use login::{Login, PowStats};
 pub use pow::{PowOutcome, PowTask};
 pub use profile::Profile;
 pub use request_id::{MAX_REQUEST_ID_LEN, validate_request_id};

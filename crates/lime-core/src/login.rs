@@ -80,6 +80,23 @@ pub struct Login {
     /// The error of an approve that may have been processed.
     ambiguous: Option<Error>,
     cancel: CancelToken,
+    /// What the solves of this login cost.
+    pow: PowStats,
+}
+
+/// What the proofs of work of one login cost, for reports and progress UIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PowStats {
+    /// Solves run (more than one after a scheme fallback or a new challenge).
+    pub solves: u32,
+    /// The last difficulty solved.
+    pub difficulty: i64,
+    /// The last scheme solved.
+    pub scheme: Option<Scheme>,
+    /// Hashes tried over every solve.
+    pub hashes: u64,
+    /// Time spent solving, over every solve.
+    pub elapsed: std::time::Duration,
 }
 
 impl std::fmt::Debug for Login {
@@ -125,6 +142,7 @@ impl Login {
             agent_id: None,
             ambiguous: None,
             cancel: CancelToken::new(),
+            pow: PowStats::default(),
         })
     }
 
@@ -144,6 +162,11 @@ impl Login {
     /// The agent id learned during this login, to keep for the next ones.
     pub fn agent_id(&self) -> Option<&str> {
         self.agent_id.as_deref()
+    }
+
+    /// What this login's proofs of work cost so far.
+    pub fn pow_stats(&self) -> PowStats {
+        self.pow
     }
 
     /// The validated request id.
@@ -254,6 +277,20 @@ impl Login {
         self.now = now;
         if !self.stepper.take_solution_slot() {
             return;
+        }
+        self.pow.solves += 1;
+        self.pow.difficulty = self.difficulty;
+        self.pow.scheme = Some(self.scheme);
+        match &outcome {
+            Ok(s) => {
+                self.pow.hashes += s.hashes;
+                self.pow.elapsed += s.elapsed;
+            }
+            Err(SolveError::Timeout { hashes, elapsed }) => {
+                self.pow.hashes += hashes;
+                self.pow.elapsed += *elapsed;
+            }
+            Err(_) => {}
         }
         match outcome {
             Ok(solution) => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use lime_core::lime_pow::CancelToken;
 use lime_core::{
     AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
-    PowSchemeChoice, Profile,
+    PowSchemeChoice, PowStats, Profile,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -79,8 +79,20 @@ impl LimeAgent {
     /// # Errors
     /// Every [`Error`] variant the protocol defines; see `lime-core`.
     pub async fn login(&self, request_id: &str) -> Result<ApprovalResult, Error> {
-        let mut login = Login::new(&self.inner.config, request_id, std::time::Instant::now())?
-            .with_jitter_seed(seed());
+        self.login_with_stats(request_id).await.0
+    }
+
+    /// [`login`](Self::login), also returning what the proof of work cost
+    /// (difficulty, hashes, time), whatever the outcome.
+    pub async fn login_with_stats(
+        &self,
+        request_id: &str,
+    ) -> (Result<ApprovalResult, Error>, PowStats) {
+        let mut login = match Login::new(&self.inner.config, request_id, std::time::Instant::now())
+        {
+            Ok(login) => login.with_jitter_seed(seed()),
+            Err(e) => return (Err(e), PowStats::default()),
+        };
         if let Some(id) = self.known_agent_id() {
             login = login.with_agent_id(id);
         }
@@ -89,7 +101,7 @@ impl LimeAgent {
         if let Some(id) = login.agent_id() {
             self.remember_agent_id(id);
         }
-        result
+        (result, login.pow_stats())
     }
 
     /// Reads this agent's profile.

@@ -4,4 +4,6 @@ mod agent;
 mod transport;
 
 pub use agent::{LimeAgent, LimeAgentBuilder};
-pub use lime_core::{AgentProfile, ApprovalResult, Config, Error, PowSchemeChoice, RequestStatus};
+pub use lime_core::{
+    AgentProfile, ApprovalResult, Config, Error, PowSchemeChoice, PowStats, RequestStatus,
+};

@@ -1,0 +1,73 @@
+//! `lime login` and `lime profile`.
+
+use clap::Args;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+
+use crate::client::ClientArgs;
+use crate::report::{self, Failure};
+
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The login request id the site gave you.
+    request_id: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProfileArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failure> {
+    let agent = args.client.agent()?;
+    let approval = agent.login(&args.request_id).await?;
+    let expires = approval.expires_at.format(&Rfc3339).unwrap_or_default();
+    report::success(
+        json_mode,
+        &json!({
+            "request_id": approval.request_id,
+            "site_id": approval.site_id,
+            "status": approval.status.as_str(),
+            "expires_at": expires,
+            "approved_agent_id": approval.approved_agent_id,
+        }),
+        &format!(
+            "login {} confirmed\n  status   {}\n  site     {}\n  expires  {}",
+            approval.request_id, approval.status, approval.site_id, expires
+        ),
+    );
+    Ok(0)
+}
+
+pub(crate) async fn profile(args: ProfileArgs, json_mode: bool) -> Result<u8, Failure> {
+    let agent = args.client.agent()?;
+    let p = agent.get_profile().await?;
+    let text = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".to_owned());
+    let num = |o: &Option<i64>| o.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    report::success(
+        json_mode,
+        &json!({
+            "agent_id": p.agent_id,
+            "owner_id": p.owner_id,
+            "display_name": p.display_name,
+            "avatar_url": p.avatar_url,
+            "description": p.description,
+            "owner_kyc_level": p.owner_kyc_level,
+            "agent_reputation": p.agent_reputation,
+        }),
+        &format!(
+            "agent        {}\nowner        {}\nname         {}\navatar       {}\ndescription  {}\nkyc level    {}\nreputation   {}",
+            p.agent_id,
+            p.owner_id,
+            text(&p.display_name),
+            text(&p.avatar_url),
+            text(&p.description),
+            num(&p.owner_kyc_level),
+            num(&p.agent_reputation)
+        ),
+    );
+    Ok(0)
+}

@@ -1,0 +1,209 @@
+//! `lime demo`: the full login cycle, site and agent, against an embedded emulator.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use lime_core::lime_pow::Scheme;
+use lime_core::{Config, PowSchemeChoice};
+use lime_emulator::Emulator;
+use lime_emulator::passport;
+use lime_emulator::site::{SiteClient, SiteEvent};
+use lime_tokio::LimeAgent;
+use serde_json::json;
+
+use crate::report::{Failure, paint};
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Proof-of-work difficulty the emulator asks for.
+    #[arg(long, default_value_t = 15, allow_negative_numbers = true)]
+    difficulty: i64,
+    /// auto, legacy or v1: the scheme the agent uses (with auto the emulator
+    /// verifies v1 and names it).
+    #[arg(long, default_value = "auto")]
+    scheme: String,
+}
+
+/// Prints timeline lines unless `--json`.
+struct Timeline {
+    start: Instant,
+    quiet: bool,
+}
+
+impl Timeline {
+    fn step(&self, actor: &str, text: &str) {
+        if !self.quiet {
+            let t = self.start.elapsed().as_secs_f64();
+            println!("{t:>7.3}s  {}  {text}", paint(&format!("{actor:<8}"), "36"));
+        }
+    }
+}
+
+pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> {
+    let choice: PowSchemeChoice = args.scheme.parse()?;
+    let server_scheme = match choice {
+        PowSchemeChoice::Legacy => Scheme::Legacy,
+        _ => Scheme::V1,
+    };
+    let line = Timeline {
+        start: Instant::now(),
+        quiet: json_mode,
+    };
+    if !json_mode {
+        println!("lime demo: one agent login, end to end, against a local LIME emulator\n");
+    }
+    let emulator = Emulator::builder()
+        .difficulty(args.difficulty)
+        .scheme(server_scheme)
+        .start()
+        .await
+        .map_err(|e| Failure::new("transport", 7, format!("cannot start the emulator: {e}")))?;
+    line.step(
+        "emulator",
+        &format!(
+            "listening at {} (difficulty {}, scheme {server_scheme})",
+            emulator.base_url(),
+            args.difficulty
+        ),
+    );
+
+    let site =
+        SiteClient::new(&emulator.base_url(), emulator.site_token()).map_err(site_failure)?;
+    let mut events = site.subscribe(None).await.map_err(site_failure)?;
+    line.step("site", "subscribed to its event stream");
+    let created = site.create_request().await.map_err(site_failure)?;
+    line.step(
+        "site",
+        &format!(
+            "created login request {} ({}, expires {})",
+            created.request_id, created.status, created.expires_at
+        ),
+    );
+
+    let config = Config::builder()
+        .token(emulator.agent_token())
+        .base_url(emulator.base_url())
+        .pow_scheme(choice)
+        .build()?;
+    let agent = LimeAgent::new(config)?;
+    line.step(
+        "agent",
+        &format!(
+            "login {}: reading the challenge, solving, approving",
+            created.request_id
+        ),
+    );
+    let (result, pow) = agent.login_with_stats(&created.request_id).await;
+    let approval = result?;
+    let solve_ms = pow.elapsed.as_secs_f64() * 1000.0;
+    line.step(
+        "agent",
+        &format!(
+            "solved difficulty {} ({}) with {} hashes in {solve_ms:.1} ms",
+            pow.difficulty,
+            pow.scheme.map_or("-", Scheme::as_str),
+            pow.hashes
+        ),
+    );
+    line.step(
+        "agent",
+        &format!(
+            "approved: status {}, site {}",
+            approval.status, approval.site_id
+        ),
+    );
+
+    let event = events
+        .wait_for(&created.request_id, Duration::from_secs(10))
+        .await
+        .map_err(site_failure)?;
+    let SiteEvent::Approved {
+        passport: jwt,
+        event_id,
+        ..
+    } = event
+    else {
+        return Err(Failure::new(
+            "api",
+            4,
+            format!("the site received {event:?} instead of an approval"),
+        ));
+    };
+    line.step(
+        "site",
+        &format!(
+            "received the `approved` event (id {})",
+            event_id.unwrap_or_default()
+        ),
+    );
+    let jwks = site.jwks().await.map_err(site_failure)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = passport::verify(&jwt, &jwks, emulator.origin(), now)
+        .map_err(|e| Failure::new("invalid_response", 7, e.to_string()))?;
+    line.step(
+        "site",
+        &format!(
+            "passport verified with the JWKS: sub={} aud={} iss={} valid {} s",
+            claims["sub"].as_str().unwrap_or_default(),
+            claims["aud"].as_str().unwrap_or_default(),
+            claims["iss"].as_str().unwrap_or_default(),
+            claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0),
+        ),
+    );
+    let status = emulator
+        .request_status(&created.request_id)
+        .unwrap_or("UNKNOWN");
+    line.step(
+        "emulator",
+        &format!("request {} is {status}", created.request_id),
+    );
+    if status != "DELIVERED" {
+        return Err(Failure::new(
+            "api",
+            4,
+            format!("the request ended {status}, not DELIVERED"),
+        ));
+    }
+    if json_mode {
+        println!(
+            "{}",
+            json!({
+                "request_id": created.request_id,
+                "status": status,
+                "hashes": pow.hashes,
+                "solve_ms": solve_ms,
+                "agent_id": claims["sub"],
+            })
+        );
+    } else {
+        println!(
+            "\n{} the login was confirmed end to end in {:.0} ms",
+            paint("done:", "32;1"),
+            line.start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    Ok(0)
+}
+
+pub(crate) fn site_failure(e: lime_emulator::site::SiteError) -> Failure {
+    use lime_emulator::site::SiteError;
+    match e {
+        SiteError::BaseUrl(m) => Failure::new("config", 2, m),
+        SiteError::Api {
+            status,
+            code,
+            message,
+        } => {
+            let (kind, exit) = if status == 401 {
+                ("authentication", 3)
+            } else {
+                ("api", 4)
+            };
+            let mut f = Failure::new(kind, exit, message);
+            f.code = Some(code);
+            f.http_status = Some(status);
+            f
+        }
+        other => Failure::new("transport", 7, other.to_string()),
+    }
+}

@@ -1,0 +1,133 @@
+//! `lime`: the LIME agent-login cycle from the command line.
+
+mod agent;
+mod client;
+mod demo;
+mod pow;
+mod report;
+mod serve;
+mod site;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::report::Failure;
+
+const EXIT_CODES: &str = "\
+Exit codes (error `kind` in --json output):
+  0    success
+  1    pow verify: not valid; site wait: the request expired
+  2    invalid_input, config: bad arguments or request id, bad base URL, plain
+       HTTP off loopback without --allow-http, unreadable token file,
+       pow difficulty over 256
+  3    authentication: token missing or empty, or rejected (401,
+       AGENT_INACTIVE, AGENT_USER_SUSPENDED)
+  4    api, expired, conflict: any other API error, with its code
+  5    pow_timeout: proof of work not solved in time
+  6    rate_limited: 429 after retries
+  7    transport, invalid_response: network failure after retries; malformed,
+       redirecting or oversized response
+  130  cancelled: interrupted (Ctrl-C)
+
+The agent token is read from LIME_AGENT_TOKEN, --token-file PATH or
+--token-stdin (the flags win); it is never accepted as a plain argument.";
+
+/// The LIME agent-login SDK's command line: run the full login cycle locally,
+/// confirm logins as an agent, act as a site, work with proofs of work, and
+/// serve a local LIME API emulator.
+#[derive(Debug, Parser)]
+#[command(name = "lime", version, after_long_help = EXIT_CODES)]
+struct Cli {
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log the SDK's steps to stderr (-v: debug, -vv: trace). Never shows
+    /// the token, the challenge or the nonce.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole login cycle against an embedded emulator: a site asks,
+    /// an agent solves and approves, the site receives a verified passport.
+    Demo(demo::DemoArgs),
+    /// Confirm a login request as the agent.
+    Login(agent::LoginArgs),
+    /// Print the agent's profile.
+    Profile(agent::ProfileArgs),
+    /// The site's side: create a login request, wait for its event.
+    #[command(subcommand)]
+    Site(site::SiteCommand),
+    /// Proof-of-work tools: solve, verify, benchmark.
+    #[command(subcommand)]
+    Pow(pow::PowCommand),
+    /// Run the LIME API emulator until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report::failure(
+                cli.json,
+                &Failure::new("config", 2, format!("cannot start the runtime: {e}")),
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let json = cli.json;
+    let serving = matches!(cli.command, Command::Serve(_));
+    let outcome = runtime.block_on(async move {
+        let work = async {
+            match cli.command {
+                Command::Demo(args) => demo::run(args, json).await,
+                Command::Login(args) => agent::login(args, json).await,
+                Command::Profile(args) => agent::profile(args, json).await,
+                Command::Site(cmd) => site::run(cmd, json).await,
+                Command::Pow(cmd) => pow::run(cmd, json).await,
+                Command::Serve(args) => serve::run(args, json).await,
+            }
+        };
+        if serving {
+            // `serve` handles Ctrl-C itself: a graceful stop, exit 0.
+            return work.await;
+        }
+        tokio::select! {
+            outcome = work => outcome,
+            _ = tokio::signal::ctrl_c() => Err(Failure::new("cancelled", 130, "interrupted")),
+        }
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            report::failure(json, &failure);
+            ExitCode::from(failure.exit)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::prelude::*;
+    let level = match verbose {
+        0 => return,
+        1 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_target("lime", level)
+        .with_target("lime_emulator", level);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(targets)
+        .init();
+}

@@ -1,0 +1,167 @@
+//! `lime pow`: solve, verify and benchmark proofs of work. These commands
+//! print nonces and take challenges as input: that is their job.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use lime_core::lime_pow::{self, Scheme, SolveError, Solver};
+use serde_json::json;
+
+use crate::client::seconds;
+use crate::report::{self, Failure};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PowCommand {
+    /// Find a nonce and print it.
+    Solve(SolveArgs),
+    /// Check a nonce: exit 0 when valid, 1 when not.
+    Verify(VerifyArgs),
+    /// Measure hashes per second for each thread count on this machine.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PuzzleArgs {
+    /// The challenge string.
+    #[arg(long)]
+    challenge: String,
+    /// Leading zero bits required (≤ 0 accepts any nonce; over 256 is refused).
+    #[arg(long, allow_negative_numbers = true)]
+    difficulty: i64,
+    /// legacy or v1.
+    #[arg(long, default_value = "legacy")]
+    scheme: String,
+}
+
+impl PuzzleArgs {
+    fn scheme(&self) -> Result<Scheme, Failure> {
+        self.scheme.parse().map_err(|_| {
+            Failure::invalid_input(format!("unknown scheme {:?} (legacy or v1)", self.scheme))
+        })
+    }
+
+    fn check(&self) -> Result<Scheme, Failure> {
+        if self.difficulty > i64::from(lime_pow::MAX_DIFFICULTY) {
+            return Err(Failure::invalid_input(format!(
+                "difficulty {} can never be met (the maximum is 256)",
+                self.difficulty
+            )));
+        }
+        self.scheme()
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SolveArgs {
+    #[command(flatten)]
+    puzzle: PuzzleArgs,
+    /// Threads (0: every core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Give up after this many seconds.
+    #[arg(long, value_parser = seconds)]
+    timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    puzzle: PuzzleArgs,
+    /// The nonce to check.
+    #[arg(long, allow_hyphen_values = true)]
+    nonce: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Seconds per thread count.
+    #[arg(long, default_value = "1", value_parser = seconds)]
+    seconds: Duration,
+}
+
+pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Failure> {
+    match command {
+        PowCommand::Solve(args) => {
+            let scheme = args.puzzle.check()?;
+            let mut solver = Solver::new().threads(args.threads);
+            if let Some(t) = args.timeout {
+                solver = solver.timeout(t);
+            }
+            let challenge = args.puzzle.challenge.clone();
+            let difficulty = args.puzzle.difficulty;
+            let outcome = tokio::task::spawn_blocking(move || {
+                solver.solve(scheme, challenge.as_bytes(), difficulty)
+            })
+            .await
+            .map_err(|_| Failure::new("cancelled", 130, "the solver stopped"))?;
+            match outcome {
+                Ok(s) => {
+                    report::success(
+                        json_mode,
+                        &json!({
+                            "nonce": s.nonce.as_str(),
+                            "hashes": s.hashes,
+                            "elapsed_ms": s.elapsed.as_millis() as u64,
+                            "threads": s.threads,
+                            "scheme": scheme.as_str(),
+                        }),
+                        s.nonce.as_str(),
+                    );
+                    Ok(0)
+                }
+                Err(SolveError::Timeout { hashes, .. }) => {
+                    let mut f = Failure::new(
+                        "pow_timeout",
+                        5,
+                        format!("not solved in time ({hashes} hashes tried)"),
+                    );
+                    f.code = None;
+                    Err(f)
+                }
+                Err(SolveError::Cancelled { .. }) => {
+                    Err(Failure::new("cancelled", 130, "cancelled"))
+                }
+                Err(e) => Err(Failure::invalid_input(e.to_string())),
+            }
+        }
+        PowCommand::Verify(args) => {
+            let scheme = args.puzzle.scheme()?;
+            let valid = lime_pow::verify(
+                scheme,
+                &args.puzzle.challenge,
+                &args.nonce,
+                args.puzzle.difficulty,
+            );
+            report::success(
+                json_mode,
+                &json!({ "valid": valid }),
+                if valid { "valid" } else { "not valid" },
+            );
+            Ok(if valid { 0 } else { 1 })
+        }
+        PowCommand::Bench(args) => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let mut rates = serde_json::Map::new();
+            let mut text = String::from("threads  hashes/s");
+            for threads in 1..=cores {
+                let window = args.seconds;
+                let outcome = tokio::task::spawn_blocking(move || {
+                    Solver::new().threads(threads).timeout(window).solve(
+                        Scheme::V1,
+                        b"lime-bench",
+                        256,
+                    )
+                })
+                .await
+                .map_err(|_| Failure::new("cancelled", 130, "the benchmark stopped"))?;
+                if let Err(SolveError::Timeout { hashes, elapsed }) = outcome {
+                    let rate = hashes as f64 / elapsed.as_secs_f64();
+                    rates.insert(threads.to_string(), json!(rate.round()));
+                    text.push_str(&format!("\n{threads:>7}  {:.2} M", rate / 1e6));
+                }
+            }
+            report::success(json_mode, &json!({ "rates": rates }), &text);
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `lime serve`: the emulator as a process.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::Args;
+use lime_core::lime_pow::Scheme;
+use lime_emulator::{Emulator, Fault, Route};
+use serde_json::json;
+
+use crate::client::seconds;
+use crate::report::Failure;
+
+#[derive(Debug, Args)]
+#[command(after_long_help = "\
+Fault flags (repeatable) script what the next calls of a route get. Routes:
+read, approve, profile, create, events, jwks, other.
+  --fail ROUTE:STATUS:COUNT    answer STATUS with an error envelope COUNT times
+  --drop ROUTE:COUNT           close the connection without answering
+  --delay ROUTE:MS             wait MS before the headers, on every call
+  --ambiguous-approve COUNT    process the approve, then drop the connection
+  --rate-limit ROUTE:PER_SEC   answer 429 above PER_SEC calls a second")]
+pub(crate) struct ServeArgs {
+    /// Port (0: an ephemeral one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// PoW difficulty of new requests.
+    #[arg(long, default_value_t = 15, allow_negative_numbers = true)]
+    difficulty: i64,
+    /// The scheme approves are verified with: legacy or v1.
+    #[arg(long, default_value = "v1")]
+    scheme: String,
+    /// Leave `pow_scheme` out of request reads.
+    #[arg(long)]
+    hide_scheme: bool,
+    /// Seconds a request stays pending.
+    #[arg(long, default_value = "300", value_parser = seconds)]
+    ttl: Duration,
+    /// The agent token to accept (generated when absent).
+    #[arg(long, value_name = "T")]
+    agent_token: Option<String>,
+    /// The site token to accept (generated when absent).
+    #[arg(long, value_name = "T")]
+    site_token: Option<String>,
+    /// Fail calls: ROUTE:STATUS:COUNT.
+    #[arg(long, value_name = "ROUTE:STATUS:COUNT")]
+    fail: Vec<String>,
+    /// Drop connections: ROUTE:COUNT.
+    #[arg(long, value_name = "ROUTE:COUNT")]
+    drop: Vec<String>,
+    /// Delay headers: ROUTE:MS.
+    #[arg(long, value_name = "ROUTE:MS")]
+    delay: Vec<String>,
+    /// Process approves then drop the connection, COUNT times.
+    #[arg(long, value_name = "COUNT")]
+    ambiguous_approve: Option<u32>,
+    /// Rate-limit: ROUTE:PER_SEC.
+    #[arg(long, value_name = "ROUTE:PER_SEC")]
+    rate_limit: Vec<String>,
+}
+
+fn parts<const N: usize>(spec: &str, flag: &str) -> Result<[String; N], Failure> {
+    let pieces: Vec<String> = spec.split(':').map(str::to_owned).collect();
+    pieces.try_into().map_err(|_| {
+        Failure::invalid_input(format!(
+            "--{flag} {spec:?}: expected {N} parts separated by ':'"
+        ))
+    })
+}
+
+fn route(name: &str) -> Result<Route, Failure> {
+    name.parse().map_err(Failure::invalid_input)
+}
+
+fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, Failure> {
+    s.parse()
+        .map_err(|_| Failure::invalid_input(format!("{what} {s:?} is not a number")))
+}
+
+pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure> {
+    let scheme: Scheme = args.scheme.parse().map_err(|_| {
+        Failure::invalid_input(format!("unknown scheme {:?} (legacy or v1)", args.scheme))
+    })?;
+    let mut builder = Emulator::builder()
+        .bind(SocketAddr::new(args.bind, args.port))
+        .difficulty(args.difficulty)
+        .scheme(scheme)
+        .hide_scheme(args.hide_scheme)
+        .ttl(args.ttl);
+    if let Some(token) = &args.agent_token {
+        builder = builder.agent("agent_local", token);
+    }
+    if let Some(token) = &args.site_token {
+        builder = builder.site("site_local", token);
+    }
+    let emulator = builder
+        .start()
+        .await
+        .map_err(|e| Failure::new("config", 2, e.to_string()))?;
+    for spec in &args.fail {
+        let [r, status, count] = parts::<3>(spec, "fail")?;
+        emulator.inject(
+            route(&r)?,
+            Fault::Status {
+                status: number(&status, "status")?,
+                retry_after: None,
+            },
+            number(&count, "count")?,
+        );
+    }
+    for spec in &args.drop {
+        let [r, count] = parts::<2>(spec, "drop")?;
+        emulator.inject(route(&r)?, Fault::Drop, number(&count, "count")?);
+    }
+    for spec in &args.delay {
+        let [r, ms] = parts::<2>(spec, "delay")?;
+        emulator.inject_always(
+            route(&r)?,
+            Fault::DelayHeaders(Duration::from_millis(number(&ms, "delay")?)),
+        );
+    }
+    if let Some(count) = args.ambiguous_approve {
+        emulator.inject(Route::Approve, Fault::ProcessThenDrop, count);
+    }
+    for spec in &args.rate_limit {
+        let [r, per_second] = parts::<2>(spec, "rate-limit")?;
+        emulator.rate_limit(route(&r)?, number(&per_second, "rate")?);
+    }
+    if json_mode {
+        println!(
+            "{}",
+            json!({
+                "base_url": emulator.base_url(),
+                "agent_token": emulator.agent_token(),
+                "site_token": emulator.site_token(),
+            })
+        );
+    } else {
+        println!("lime emulator listening");
+        println!("  LIME_API_BASE={}", emulator.base_url());
+        println!("  LIME_AGENT_TOKEN={}", emulator.agent_token());
+        println!("  LIME_SITE_TOKEN={}", emulator.site_token());
+        println!("Ctrl-C or SIGTERM stops it.");
+    }
+    wait_for_stop().await;
+    emulator.shutdown();
+    Ok(0)
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

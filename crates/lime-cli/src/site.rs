@@ -1,0 +1,145 @@
+//! `lime site`: the site's side, for operators and tests.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use lime_emulator::passport;
+use lime_emulator::site::{SiteClient, SiteEvent};
+use serde_json::json;
+
+use crate::client::seconds;
+use crate::demo::site_failure;
+use crate::report::{self, Failure};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SiteCommand {
+    /// Create a login request and print its id.
+    Create(SiteArgs),
+    /// Wait for a request's event: exit 0 when approved, 1 when expired.
+    Wait(WaitArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SiteArgs {
+    /// API root (else LIME_API_BASE). Plain http:// only.
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Read the site token from this file (else LIME_SITE_TOKEN).
+    #[arg(long, value_name = "PATH")]
+    site_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WaitArgs {
+    /// The login request to wait for.
+    request_id: String,
+    /// Give up after this many seconds.
+    #[arg(long, default_value = "60", value_parser = seconds)]
+    timeout: Duration,
+    #[command(flatten)]
+    site: SiteArgs,
+}
+
+impl SiteArgs {
+    fn client(&self) -> Result<(SiteClient, String), Failure> {
+        let base = self
+            .base_url
+            .clone()
+            .or_else(|| std::env::var("LIME_API_BASE").ok())
+            .ok_or_else(|| {
+                Failure::new(
+                    "config",
+                    2,
+                    "no base URL: pass --base-url or set LIME_API_BASE",
+                )
+            })?;
+        let token = match &self.site_token_file {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                Failure::new("config", 2, format!("cannot read {}: {e}", path.display()))
+            })?,
+            None => std::env::var("LIME_SITE_TOKEN").unwrap_or_default(),
+        };
+        let token = token.trim().to_owned();
+        if token.is_empty() {
+            return Err(Failure::new(
+                "authentication",
+                3,
+                "no site token: set LIME_SITE_TOKEN or pass --site-token-file PATH",
+            ));
+        }
+        Ok((SiteClient::new(&base, &token).map_err(site_failure)?, base))
+    }
+}
+
+pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Failure> {
+    match command {
+        SiteCommand::Create(args) => {
+            let (client, _) = args.client()?;
+            let created = client.create_request().await.map_err(site_failure)?;
+            report::success(
+                json_mode,
+                &json!({
+                    "request_id": created.request_id,
+                    "status": created.status,
+                    "expires_at": created.expires_at,
+                }),
+                &created.request_id,
+            );
+            Ok(0)
+        }
+        SiteCommand::Wait(args) => {
+            let (client, base) = args.site.client()?;
+            let mut events = client.subscribe(Some("0")).await.map_err(site_failure)?;
+            let event = events
+                .wait_for(&args.request_id, args.timeout)
+                .await
+                .map_err(|e| match e {
+                    lime_emulator::site::SiteError::Timeout(_) => Failure::new(
+                        "transport",
+                        7,
+                        format!("no event for {} within the timeout", args.request_id),
+                    ),
+                    other => site_failure(other),
+                })?;
+            match event {
+                SiteEvent::Approved { passport: jwt, .. } => {
+                    let jwks = client.jwks().await.map_err(site_failure)?;
+                    let issuer = origin_of(&base);
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    let claims = passport::verify(&jwt, &jwks, &issuer, now)
+                        .map_err(|e| Failure::new("invalid_response", 7, e.to_string()))?;
+                    report::success(
+                        json_mode,
+                        &json!({ "event": "approved", "request_id": args.request_id, "claims": claims }),
+                        &format!(
+                            "approved by {} (passport verified: aud {}, iss {}, exp {})",
+                            claims["sub"].as_str().unwrap_or_default(),
+                            claims["aud"].as_str().unwrap_or_default(),
+                            claims["iss"].as_str().unwrap_or_default(),
+                            claims["exp"]
+                        ),
+                    );
+                    Ok(0)
+                }
+                _ => {
+                    report::success(
+                        json_mode,
+                        &json!({ "event": "expired", "request_id": args.request_id }),
+                        "expired",
+                    );
+                    Ok(1)
+                }
+            }
+        }
+    }
+}
+
+/// `scheme://host:port` of a base URL: the passports' expected `iss`.
+fn origin_of(base: &str) -> String {
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    match base[after_scheme..].find('/') {
+        Some(i) => base[..after_scheme + i].to_owned(),
+        None => base.to_owned(),
+    }
+}
