@@ -1,0 +1,350 @@
+//! The built `lime` binary, run as a user would: separate processes,
+//! exit codes provoked for real, JSON parsed, secrets looked for.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn lime() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lime"));
+    for var in [
+        "LIME_AGENT_TOKEN",
+        "LIME_API_BASE",
+        "LIME_POW_SCHEME",
+        "LIME_SITE_TOKEN",
+        "NO_COLOR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (i32, Value, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&stdout).to_string();
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    (
+        status.code().unwrap_or(-1),
+        json,
+        stdout + &String::from_utf8_lossy(&stderr),
+    )
+}
+
+/// `lime serve` in the background; stopped with SIGTERM on drop.
+struct Server {
+    child: Child,
+    base_url: String,
+    agent_token: String,
+    site_token: String,
+}
+
+impl Server {
+    fn start(difficulty: u32, extra: &[&str]) -> Server {
+        let mut child = lime()
+            .args(["serve", "--json", "--difficulty", &difficulty.to_string()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        Server {
+            child,
+            base_url: v["base_url"].as_str().unwrap().to_owned(),
+            agent_token: v["agent_token"].as_str().unwrap().to_owned(),
+            site_token: v["site_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn agent(&self) -> Command {
+        let mut cmd = lime();
+        cmd.env("LIME_API_BASE", &self.base_url)
+            .env("LIME_AGENT_TOKEN", &self.agent_token);
+        cmd
+    }
+
+    fn site(&self) -> Command {
+        let mut cmd = lime();
+        cmd.env("LIME_API_BASE", &self.base_url)
+            .env("LIME_SITE_TOKEN", &self.site_token);
+        cmd
+    }
+
+    fn create(&self) -> String {
+        let (code, json, all) = run(self.site().args(["site", "create", "--json"]));
+        assert_eq!(code, 0, "{all}");
+        json["request_id"].as_str().unwrap().to_owned()
+    }
+
+    fn stop(mut self) -> i32 {
+        terminate(&self.child);
+        let status = self.child.wait().unwrap();
+        status.code().unwrap_or(-1)
+    }
+}
+
+fn terminate(child: &Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// A plain HTTP GET, for reading what the public endpoint says.
+fn http_get(base_url: &str, path: &str) -> Value {
+    let rest = base_url.trim_start_matches("http://");
+    let (host, prefix) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET /{prefix}{path} HTTP/1.0\r\nHost: {host}\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap()
+}
+
+#[test]
+fn demo_completes_the_cycle() {
+    let (code, json, all) = run(lime().args(["demo", "--json", "--difficulty", "12"]));
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(json["status"], "DELIVERED");
+    assert!(json["hashes"].as_u64().unwrap() > 0);
+    assert!(json["request_id"].as_str().unwrap().starts_with("lr_"));
+    let (code, _, text) = run(lime().args(["demo", "--scheme", "legacy", "--difficulty", "10"]));
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("passport verified") && text.contains("DELIVERED"),
+        "{text}"
+    );
+}
+
+#[test]
+fn serve_site_login_wait_and_profile_as_separate_processes() {
+    let server = Server::start(8, &[]);
+    let id = server.create();
+    let (code, json, all) = run(server.agent().args(["login", &id, "--json"]));
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(json["request_id"], id.as_str());
+    assert!(json["status"] == "APPROVED" || json["status"] == "DELIVERED");
+    let (code, json, all) =
+        run(server
+            .site()
+            .args(["site", "wait", &id, "--json", "--timeout", "10"]));
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(json["event"], "approved");
+    assert_eq!(json["claims"]["aud"], "lime-site-login");
+    assert_eq!(json["claims"]["request_id"], id.as_str());
+    let (code, json, all) = run(server.agent().args(["profile", "--json"]));
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(json["agent_id"], "agent_emulated");
+    assert!(json["owner_id"].is_string());
+    assert_eq!(server.stop(), 0, "SIGTERM is a graceful stop");
+}
+
+#[test]
+fn pow_solve_then_verify_round_trips() {
+    let (code, json, all) = run(lime().args([
+        "pow",
+        "solve",
+        "--challenge",
+        "abc",
+        "--difficulty",
+        "16",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{all}");
+    let nonce = json["nonce"].as_str().unwrap().to_owned();
+    assert_eq!(json["scheme"], "legacy");
+    let (code, json, _) = run(lime().args([
+        "pow",
+        "verify",
+        "--challenge",
+        "abc",
+        "--difficulty",
+        "16",
+        "--nonce",
+        &nonce,
+        "--json",
+    ]));
+    assert_eq!((code, json["valid"].as_bool()), (0, Some(true)));
+    let (code, _, _) = run(lime().args([
+        "pow",
+        "verify",
+        "--challenge",
+        "abd",
+        "--difficulty",
+        "16",
+        "--nonce",
+        &nonce,
+    ]));
+    assert_eq!(code, 1);
+    let (code, json, _) = run(lime().args([
+        "pow",
+        "solve",
+        "--challenge",
+        "abc",
+        "--difficulty",
+        "300",
+        "--json",
+    ]));
+    assert_eq!(
+        (code, json["error"]["kind"].as_str()),
+        (2, Some("invalid_input"))
+    );
+    let (code, json, _) = run(lime().args(["pow", "bench", "--seconds", "0.05", "--json"]));
+    assert_eq!(code, 0);
+    assert!(json["rates"]["1"].as_f64().unwrap() > 0.0);
+}
+
+fn error_of(json: &Value) -> (&str, Option<&str>) {
+    let e = &json["error"];
+    for key in ["kind", "code", "message", "http_status"] {
+        assert!(e.get(key).is_some(), "missing {key} in {json}");
+    }
+    (e["kind"].as_str().unwrap(), e["code"].as_str())
+}
+
+#[test]
+fn each_exit_code_is_provoked_for_real() {
+    let server = Server::start(8, &["--fail", "read:429:100"]);
+    // 2: a bad request id, refused before any request.
+    let (code, json, _) = run(server.agent().args(["login", "../etc", "--json"]));
+    assert_eq!((code, error_of(&json).0), (2, "invalid_input"));
+    // 2: plain HTTP off loopback without the opt-in.
+    let (code, json, _) = run(server.agent().args([
+        "login",
+        "lr_x",
+        "--json",
+        "--base-url",
+        "http://lime.example/api/v1",
+    ]));
+    assert_eq!((code, error_of(&json).0), (2, "config"));
+    // 2: an unreadable token file.
+    let (code, json, _) =
+        run(server
+            .agent()
+            .args(["profile", "--json", "--token-file", "/no/such/file"]));
+    assert_eq!((code, error_of(&json).0), (2, "config"));
+    // 3: no token at all, with a message naming where one comes from.
+    let (code, json, _) = run(lime()
+        .env("LIME_API_BASE", &server.base_url)
+        .args(["profile", "--json"]));
+    assert_eq!((code, error_of(&json).0), (3, "authentication"));
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("LIME_AGENT_TOKEN") && message.contains("--token-file"),
+        "{message}"
+    );
+    // 3: a wrong token (through --token-stdin, which wins over the environment).
+    let mut child = server
+        .agent()
+        .args(["profile", "--json", "--token-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"at_wrong-token\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), error_of(&json)),
+        (Some(3), ("authentication", Some("INVALID_AGENT_TOKEN")))
+    );
+    // 6: 429 on every read, after the retries.
+    let id = server.create();
+    let (code, json, _) = run(server
+        .agent()
+        .args(["login", &id, "--json", "--max-retries", "1"]));
+    assert_eq!(
+        (code, error_of(&json)),
+        (6, ("rate_limited", Some("RATE_LIMIT_EXCEEDED")))
+    );
+    drop(server);
+
+    let server = Server::start(64, &[]);
+    // 5: the proof of work not solved in time.
+    let id = server.create();
+    let (code, json, _) =
+        run(server
+            .agent()
+            .args(["login", &id, "--json", "--pow-timeout", "0.2"]));
+    assert_eq!((code, error_of(&json).0), (5, "pow_timeout"));
+    drop(server);
+
+    let server = Server::start(8, &[]);
+    let id = server.create();
+    let (code, _, _) = run(server.agent().args(["login", &id]));
+    assert_eq!(code, 0);
+    // 4: a conflict, and an unknown request.
+    let (code, json, _) = run(server.agent().args(["login", &id, "--json"]));
+    assert_eq!(
+        (code, error_of(&json)),
+        (4, ("conflict", Some("SITE_LOGIN_CONFLICT")))
+    );
+    let (code, json, _) = run(server.agent().args(["login", "lr_unknown", "--json"]));
+    assert_eq!(
+        (code, error_of(&json)),
+        (4, ("api", Some("LOGIN_REQUEST_NOT_FOUND")))
+    );
+    // 7: the emulator stopped.
+    let base = server.base_url.clone();
+    let token = server.agent_token.clone();
+    assert_eq!(server.stop(), 0);
+    let (code, json, _) = run(lime()
+        .env("LIME_API_BASE", &base)
+        .env("LIME_AGENT_TOKEN", &token)
+        .args(["login", "lr_x", "--json", "--max-retries", "0"]));
+    assert_eq!((code, error_of(&json).0), (7, "transport"));
+}
+
+#[test]
+fn no_secret_appears_in_any_output_at_maximum_verbosity() {
+    let server = Server::start(8, &["--fail", "approve:503:1", "--ambiguous-approve", "1"]);
+    let id = server.create();
+    let challenge =
+        http_get(&server.base_url, &format!("/auth/requests/{id}"))["data"]["pow_challenge"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let (code, _, all) = run(server.agent().args(["login", &id, "-vv"]));
+    assert_eq!(code, 0, "{all}");
+    assert!(
+        all.contains("retrying"),
+        "the run logged its retries: {all}"
+    );
+    let (_, _, profile) = run(server.agent().args(["profile", "-vv"]));
+    let (_, _, failed) = run(lime()
+        .env("LIME_API_BASE", &server.base_url)
+        .env("LIME_AGENT_TOKEN", "at_a-secret-that-is-wrong")
+        .args(["login", &server.create(), "-vv"]));
+    for text in [&all, &profile] {
+        assert!(!text.contains(&server.agent_token), "token leaked");
+        assert!(!text.contains(&challenge), "challenge leaked");
+    }
+    assert!(
+        !failed.contains("a-secret-that-is-wrong"),
+        "token leaked: {failed}"
+    );
+}
