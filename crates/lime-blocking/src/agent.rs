@@ -1,0 +1,219 @@
+//! `LimeAgent`: the blocking SDK surface.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lime_core::{
+    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
+    PowSchemeChoice, PowStats, Profile,
+};
+
+use crate::transport::send;
+
+/// An agent for synchronous code: `login` and `get_profile` block the
+/// calling thread (the proof of work also uses `lime-pow` worker threads).
+/// Cheap to clone; clones share the connection pool and the learned agent id.
+///
+/// ```no_run
+/// let agent = lime_blocking::LimeAgent::from_env()?; // LIME_AGENT_TOKEN, LIME_API_BASE
+/// let approval = agent.login("lr_abc123")?;
+/// println!("approved for site {}", approval.site_id);
+/// # Ok::<(), lime_blocking::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct LimeAgent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    http: ureq::Agent,
+    agent_id: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for LimeAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LimeAgent")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LimeAgent {
+    /// A builder; settings it leaves unset come from the environment, then defaults.
+    pub fn builder() -> LimeAgentBuilder {
+        LimeAgentBuilder::default()
+    }
+
+    /// An agent configured from the environment and defaults.
+    ///
+    /// # Errors
+    /// As [`Config::from_env`].
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    /// An agent for an already built [`Config`].
+    pub fn new(config: Config) -> Self {
+        LimeAgentBuilder::default().build_with(config)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Confirms the login request `request_id`.
+    ///
+    /// # Errors
+    /// Every [`Error`] variant the protocol defines; see `lime-core`.
+    pub fn login(&self, request_id: &str) -> Result<ApprovalResult, Error> {
+        self.login_with_stats(request_id).0
+    }
+
+    /// [`login`](Self::login), also returning what the proof of work cost.
+    pub fn login_with_stats(&self, request_id: &str) -> (Result<ApprovalResult, Error>, PowStats) {
+        let mut login = match Login::new(&self.inner.config, request_id, Instant::now()) {
+            Ok(login) => login.with_jitter_seed(seed()),
+            Err(e) => return (Err(e), PowStats::default()),
+        };
+        if let Some(id) = self.inner.agent_id.lock().ok().and_then(|id| id.clone()) {
+            login = login.with_agent_id(id);
+        }
+        let result = self.drive(&mut login);
+        if let Some(id) = login.agent_id() {
+            self.remember(id);
+        }
+        (result, login.pow_stats())
+    }
+
+    /// Reads this agent's profile.
+    ///
+    /// # Errors
+    /// Authentication, transport and invalid-response errors.
+    pub fn get_profile(&self) -> Result<AgentProfile, Error> {
+        let mut profile = Profile::new(&self.inner.config, Instant::now()).with_jitter_seed(seed());
+        let result = self.drive(&mut profile);
+        if let Ok(p) = &result {
+            self.remember(&p.agent_id);
+        }
+        result
+    }
+
+    /// The drive loop: the only place this crate touches the protocol.
+    fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+        loop {
+            match flow.poll_output() {
+                Output::Send(transmit) => match send(
+                    &self.inner.http,
+                    transmit,
+                    self.inner.config.max_body_bytes(),
+                ) {
+                    Ok(response) => flow.handle_response(response, Instant::now()),
+                    Err(error) => flow.handle_transport_error(error, Instant::now()),
+                },
+                Output::Solve(task) => {
+                    let outcome = task.run();
+                    flow.handle_solution(outcome, Instant::now());
+                }
+                Output::Wait(until) => {
+                    std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                    flow.handle_timeout(Instant::now());
+                }
+                Output::Done(result) => return result,
+            }
+        }
+    }
+
+    fn remember(&self, id: &str) {
+        if let Ok(mut known) = self.inner.agent_id.lock() {
+            known.get_or_insert_with(|| id.to_owned());
+        }
+    }
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(Instant::now())
+}
+
+/// Builds a blocking [`LimeAgent`].
+#[derive(Default)]
+pub struct LimeAgentBuilder {
+    config: ConfigBuilder,
+    http: Option<ureq::Agent>,
+}
+
+impl std::fmt::Debug for LimeAgentBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LimeAgentBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LimeAgentBuilder {
+    /// The agent token (else `LIME_AGENT_TOKEN`).
+    pub fn token(self, token: impl Into<String>) -> Self {
+        self.configure(|c| c.token(token))
+    }
+    /// The API root (else `LIME_API_BASE`, else the public service).
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        self.configure(|c| c.base_url(url))
+    }
+    /// Per-attempt timeout (30 s).
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.timeout(timeout))
+    }
+    /// Retries per step (3).
+    pub fn max_retries(self, retries: u32) -> Self {
+        self.configure(|c| c.max_retries(retries))
+    }
+    /// PoW time budget (10 s).
+    pub fn pow_timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.pow_timeout(timeout))
+    }
+    /// The PoW scheme (`auto`).
+    pub fn pow_scheme(self, scheme: PowSchemeChoice) -> Self {
+        self.configure(|c| c.pow_scheme(scheme))
+    }
+    /// Any other setting of [`ConfigBuilder`].
+    pub fn configure(mut self, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
+        self.config = f(self.config);
+        self
+    }
+    /// Uses this ureq agent (its TLS, proxy and pool settings). Whatever it
+    /// says, every request still follows no redirect, gets statuses as
+    /// responses and has the per-attempt timeout.
+    pub fn ureq_agent(mut self, agent: ureq::Agent) -> Self {
+        self.http = Some(agent);
+        self
+    }
+
+    /// Builds the agent.
+    ///
+    /// # Errors
+    /// As [`ConfigBuilder::build`].
+    pub fn build(mut self) -> Result<LimeAgent, Error> {
+        let config = std::mem::take(&mut self.config).build()?;
+        Ok(self.build_with(config))
+    }
+
+    fn build_with(self, config: Config) -> LimeAgent {
+        let http = self.http.unwrap_or_else(|| {
+            ureq::Agent::config_builder()
+                .max_redirects(0)
+                .http_status_as_error(false)
+                .user_agent(config.user_agent())
+                .build()
+                .new_agent()
+        });
+        LimeAgent {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                agent_id: Mutex::new(None),
+            }),
+        }
+    }
+}

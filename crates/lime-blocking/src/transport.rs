@@ -1,0 +1,57 @@
+//! HTTP over ureq 3: one attempt, bounded in time and size.
+
+use lime_core::{HttpResponse, Transmit, TransportError, TransportErrorKind};
+use ureq::RequestExt;
+
+/// Performs one attempt. Whatever agent was injected, this request follows
+/// no redirect, gets statuses as responses, and must complete (connect,
+/// headers and body) before `transmit.deadline`.
+pub(crate) fn send(
+    agent: &ureq::Agent,
+    transmit: Transmit,
+    max_body: usize,
+) -> Result<HttpResponse, TransportError> {
+    let left = transmit
+        .deadline
+        .saturating_duration_since(std::time::Instant::now());
+    if left.is_zero() {
+        return Err(TransportError::new(
+            TransportErrorKind::Timeout,
+            "no time left for the attempt",
+        ));
+    }
+    let response = transmit
+        .request
+        .with_agent(agent)
+        .configure()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(left))
+        .build()
+        .run()
+        .map_err(|e| classify(&e))?;
+    let (parts, mut body) = response.into_parts();
+    let bytes = body
+        .with_config()
+        .limit(max_body as u64)
+        .read_to_vec()
+        .map_err(|e| classify(&e))?;
+    Ok(http::Response::from_parts(parts, bytes))
+}
+
+fn classify(error: &ureq::Error) -> TransportError {
+    use ureq::Error as E;
+    let kind = match error {
+        E::Timeout(_) => TransportErrorKind::Timeout,
+        E::HostNotFound | E::ConnectionFailed => TransportErrorKind::Connect,
+        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            TransportErrorKind::Connect
+        }
+        E::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => TransportErrorKind::Timeout,
+        E::Io(_) | E::Protocol(_) | E::BodyStalled => TransportErrorKind::ConnectionLost,
+        E::Tls(_) | E::Rustls(_) | E::Pem(_) => TransportErrorKind::Tls,
+        E::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
+        _ => TransportErrorKind::Other,
+    };
+    TransportError::new(kind, error.to_string())
+}

@@ -1,0 +1,387 @@
+//! One set of scenarios, run against both adapters over real loopback
+//! sockets to the emulator. Each scenario is written once, generically.
+
+use std::time::Duration;
+
+use lime_core::lime_pow::Scheme;
+use lime_core::{
+    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, PowSchemeChoice, RequestStatus,
+    TransportErrorKind,
+};
+use lime_emulator::{BlockingEmulator, Emulator, Fault, OwnerKey, RawBody, Route};
+
+/// What a scenario needs of an SDK.
+trait Adapter: Sized {
+    fn new(config: Config) -> Self;
+    fn login(&self, id: &str) -> Result<ApprovalResult, Error>;
+    fn profile(&self) -> Result<AgentProfile, Error>;
+}
+
+struct Tokio {
+    agent: lime_tokio::LimeAgent,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Adapter for Tokio {
+    fn new(config: Config) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let agent = lime_tokio::LimeAgent::new(config).unwrap();
+        Tokio { agent, runtime }
+    }
+    fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
+        self.runtime.block_on(self.agent.login(id))
+    }
+    fn profile(&self) -> Result<AgentProfile, Error> {
+        self.runtime.block_on(self.agent.get_profile())
+    }
+}
+
+struct Blocking(lime_blocking::LimeAgent);
+
+impl Adapter for Blocking {
+    fn new(config: Config) -> Self {
+        Blocking(lime_blocking::LimeAgent::new(config))
+    }
+    fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
+        self.0.login(id)
+    }
+    fn profile(&self) -> Result<AgentProfile, Error> {
+        self.0.get_profile()
+    }
+}
+
+fn emulator(difficulty: i64) -> BlockingEmulator {
+    Emulator::builder()
+        .difficulty(difficulty)
+        .start_blocking()
+        .unwrap()
+}
+
+fn agent<A: Adapter>(emu: &Emulator, tweak: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> A {
+    let builder = Config::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .env_lookup(|_| None);
+    A::new(tweak(builder).build().unwrap())
+}
+
+fn plain<A: Adapter>(emu: &Emulator) -> A {
+    agent(emu, |b| b)
+}
+
+fn logs_in_at_difficulty_15_and_20<A: Adapter>() {
+    for difficulty in [15, 20] {
+        let emu = emulator(difficulty);
+        let id = emu.create_request();
+        let approval = plain::<A>(&emu).login(&id).unwrap();
+        assert_eq!(approval.request_id, id);
+        assert_eq!(approval.status, RequestStatus::Approved);
+        assert_eq!(approval.approved_agent_id.as_deref(), Some(emu.agent_id()));
+        assert_eq!(emu.counters().approvals(&id), 1);
+    }
+}
+
+fn both_schemes_in_auto_mode_with_and_without_pow_scheme<A: Adapter>() {
+    for (scheme, hide) in [
+        (Scheme::V1, false),
+        (Scheme::Legacy, false),
+        (Scheme::V1, true),
+        (Scheme::Legacy, true),
+    ] {
+        let emu = Emulator::builder()
+            .difficulty(10)
+            .scheme(scheme)
+            .hide_scheme(hide)
+            .start_blocking()
+            .unwrap();
+        let id = emu.create_request();
+        let result = plain::<A>(&emu).login(&id);
+        assert!(result.is_ok(), "{scheme} hidden={hide}: {result:?}");
+        let expected = if hide && scheme == Scheme::Legacy {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            emu.counters().calls(Route::Approve),
+            expected,
+            "{scheme} hidden={hide}"
+        );
+    }
+}
+
+fn pinned_schemes_never_fall_back<A: Adapter>() {
+    let emu = Emulator::builder()
+        .difficulty(12)
+        .scheme(Scheme::Legacy)
+        .hide_scheme(true)
+        .start_blocking()
+        .unwrap();
+    let id = emu.create_request();
+    let result = agent::<A>(&emu, |b| b.pow_scheme(PowSchemeChoice::V1)).login(&id);
+    if emu.counters().approvals(&id) == 0 {
+        // (a 12-bit v1 nonce passes legacy by chance once in 4096 runs)
+        assert_eq!(result.unwrap_err().code(), Some("INVALID_POW"));
+        assert_eq!(emu.counters().calls(Route::Approve), 1);
+    }
+    let id = emu.create_request();
+    agent::<A>(&emu, |b| b.pow_scheme(PowSchemeChoice::Legacy))
+        .login(&id)
+        .unwrap();
+}
+
+fn every_error_class<A: Adapter>() {
+    let emu = Emulator::builder()
+        .difficulty(6)
+        .ttl(Duration::from_millis(300))
+        .start_blocking()
+        .unwrap();
+    let id = emu.create_request();
+    let wrong = A::new(
+        Config::builder()
+            .token("at_wrong-token")
+            .base_url(emu.base_url())
+            .env_lookup(|_| None)
+            .build()
+            .unwrap(),
+    );
+    assert!(matches!(
+        wrong.login(&id),
+        Err(Error::Authentication {
+            http_status: Some(401),
+            ..
+        })
+    ));
+    assert!(matches!(wrong.profile(), Err(Error::Authentication { .. })));
+    let a = plain::<A>(&emu);
+    let err = a.login("lr_unknown").unwrap_err();
+    assert_eq!(
+        (err.code(), err.http_status()),
+        (Some("LOGIN_REQUEST_NOT_FOUND"), Some(404))
+    );
+    assert!(matches!(a.login("a/b"), Err(Error::InvalidInput { .. })));
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(matches!(a.login(&id), Err(Error::Expired { .. })));
+    let id = emu.create_request();
+    emu.inject(
+        Route::Approve,
+        Fault::Status {
+            status: 429,
+            retry_after: Some(0),
+        },
+        10,
+    );
+    assert!(matches!(
+        agent::<A>(&emu, |b| b.max_retries(1)).login(&id),
+        Err(Error::RateLimited { .. })
+    ));
+    emu.clear_faults();
+    a.login(&id).unwrap();
+    assert!(a.login(&id).unwrap_err().is_conflict());
+}
+
+fn retry_matrix_from_emulator_counters<A: Adapter>() {
+    for status in [408u16, 429, 500, 502, 503, 504] {
+        let emu = emulator(4);
+        emu.inject_always(
+            Route::ReadRequest,
+            Fault::Status {
+                status,
+                retry_after: Some(0),
+            },
+        );
+        let id = emu.create_request();
+        let err = plain::<A>(&emu).login(&id).unwrap_err();
+        assert_eq!(err.http_status(), Some(status));
+        assert_eq!(
+            emu.counters().calls(Route::ReadRequest),
+            4,
+            "status {status}"
+        );
+    }
+    for status in [400u16, 403, 404, 409, 410] {
+        let emu = emulator(4);
+        emu.inject_always(
+            Route::ReadRequest,
+            Fault::Status {
+                status,
+                retry_after: None,
+            },
+        );
+        let id = emu.create_request();
+        assert!(plain::<A>(&emu).login(&id).is_err());
+        assert_eq!(
+            emu.counters().calls(Route::ReadRequest),
+            1,
+            "status {status}"
+        );
+    }
+    // A dropped connection and a timeout are retried too.
+    let emu = emulator(4);
+    emu.inject(Route::ReadRequest, Fault::Drop, 1);
+    emu.inject(
+        Route::Profile,
+        Fault::DelayHeaders(Duration::from_secs(3)),
+        1,
+    );
+    let id = emu.create_request();
+    let a = agent::<A>(&emu, |b| b.timeout(Duration::from_millis(200)));
+    a.login(&id).unwrap();
+    assert_eq!(emu.counters().calls(Route::ReadRequest), 2);
+    a.profile().unwrap();
+    assert_eq!(emu.counters().calls(Route::Profile), 2);
+}
+
+fn retry_after_is_honoured<A: Adapter>() {
+    let emu = emulator(4);
+    emu.inject(
+        Route::ReadRequest,
+        Fault::Status {
+            status: 503,
+            retry_after: Some(1),
+        },
+        1,
+    );
+    let id = emu.create_request();
+    let started = std::time::Instant::now();
+    plain::<A>(&emu).login(&id).unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited the server's Retry-After"
+    );
+    assert_eq!(emu.counters().calls(Route::ReadRequest), 2);
+}
+
+fn an_ambiguous_approve_is_reconciled_without_a_second_approval<A: Adapter>() {
+    let emu = emulator(8);
+    emu.inject(Route::Approve, Fault::ProcessThenDrop, 1);
+    let id = emu.create_request();
+    let approval = plain::<A>(&emu).login(&id).unwrap();
+    assert_eq!(approval.approved_agent_id.as_deref(), Some(emu.agent_id()));
+    let c = emu.counters();
+    assert_eq!(
+        (
+            c.approvals(&id),
+            c.calls(Route::Approve),
+            c.calls(Route::Profile)
+        ),
+        (1, 1, 1)
+    );
+}
+
+fn a_pow_timeout_is_its_own_error<A: Adapter>() {
+    let emu = emulator(64);
+    let id = emu.create_request();
+    let result = agent::<A>(&emu, |b| b.pow_timeout(Duration::from_millis(100))).login(&id);
+    assert!(
+        matches!(result, Err(Error::PowTimeout { difficulty: 64, .. })),
+        "{result:?}"
+    );
+    assert_eq!(emu.counters().calls(Route::Approve), 0);
+}
+
+fn a_redirecting_server_never_receives_the_token<A: Adapter>() {
+    for route in [Route::Approve, Route::Profile, Route::ReadRequest] {
+        let emu = emulator(4);
+        emu.inject_always(route, Fault::Redirect { status: 307 });
+        let id = emu.create_request();
+        let a = plain::<A>(&emu);
+        let err = if route == Route::Profile {
+            a.profile().unwrap_err()
+        } else {
+            a.login(&id).unwrap_err()
+        };
+        assert!(
+            matches!(
+                err,
+                Error::InvalidResponse {
+                    http_status: Some(307),
+                    ..
+                }
+            ),
+            "{route}: {err:?}"
+        );
+        let c = emu.counters();
+        assert_eq!((c.redirect_hits, c.redirect_token_seen), (0, 0), "{route}");
+    }
+}
+
+fn oversized_and_endless_bodies_end_in_typed_errors<A: Adapter>() {
+    let emu = emulator(4);
+    emu.inject_always(
+        Route::ReadRequest,
+        Fault::Raw {
+            status: 200,
+            headers: vec![],
+            body: RawBody::Repeat {
+                byte: b' ',
+                len: 3_000_000,
+            },
+        },
+    );
+    let id = emu.create_request();
+    assert!(matches!(
+        plain::<A>(&emu).login(&id),
+        Err(Error::InvalidResponse { .. })
+    ));
+    assert_eq!(emu.counters().calls(Route::ReadRequest), 1);
+
+    let emu = emulator(4);
+    emu.inject_always(
+        Route::ReadRequest,
+        Fault::Raw {
+            status: 200,
+            headers: vec![],
+            body: RawBody::Endless,
+        },
+    );
+    let id = emu.create_request();
+    let err = agent::<A>(&emu, |b| {
+        b.timeout(Duration::from_millis(150)).max_retries(1)
+    })
+    .login(&id)
+    .unwrap_err();
+    match err {
+        Error::Transport(t) => assert_eq!(t.kind(), TransportErrorKind::Timeout),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(emu.counters().calls(Route::ReadRequest), 2);
+}
+
+fn the_profile_is_read_with_either_owner_spelling<A: Adapter>() {
+    for key in [OwnerKey::UserId, OwnerKey::OwnerId] {
+        let emu = Emulator::builder().owner_key(key).start_blocking().unwrap();
+        let profile = plain::<A>(&emu).profile().unwrap();
+        assert_eq!(profile.agent_id, emu.agent_id());
+        assert_eq!(profile.owner_id, format!("user_{}", emu.agent_id()));
+    }
+}
+
+macro_rules! for_both_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod tokio_adapter {
+            $( #[test] fn $scenario() { super::$scenario::<super::Tokio>() } )*
+        }
+        mod blocking_adapter {
+            $( #[test] fn $scenario() { super::$scenario::<super::Blocking>() } )*
+        }
+    };
+}
+
+for_both_adapters!(
+    logs_in_at_difficulty_15_and_20,
+    both_schemes_in_auto_mode_with_and_without_pow_scheme,
+    pinned_schemes_never_fall_back,
+    every_error_class,
+    retry_matrix_from_emulator_counters,
+    retry_after_is_honoured,
+    an_ambiguous_approve_is_reconciled_without_a_second_approval,
+    a_pow_timeout_is_its_own_error,
+    a_redirecting_server_never_receives_the_token,
+    oversized_and_endless_bodies_end_in_typed_errors,
+    the_profile_is_read_with_either_owner_spelling,
+);
