@@ -40,4 +40,18 @@ impl Body for ResponseBody {
             ResponseBody::Channel(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
         }
     }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, ResponseBody::Full(None))
+    }
+
+    /// Whole bodies have an exact size, so hyper sends `Content-Length`
+    /// rather than chunked encoding.
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            ResponseBody::Full(Some(b)) => http_body::SizeHint::with_exact(b.len() as u64),
+            ResponseBody::Full(None) => http_body::SizeHint::with_exact(0),
+            ResponseBody::Channel(_) => http_body::SizeHint::default(),
+        }
+    }
 }

@@ -424,8 +424,10 @@ impl std::ops::Deref for BlockingEmulator {
 impl Drop for BlockingEmulator {
     fn drop(&mut self) {
         drop(self.emulator.take());
+        // Never blocks, so a BlockingEmulator may be dropped anywhere,
+        // even inside another runtime's task.
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(1));
+            runtime.shutdown_background();
         }
     }
 }

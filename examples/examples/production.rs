@@ -1,0 +1,77 @@
+//! The production pattern: retry once when the proof of work times out
+//! (a fresh attempt gets a fresh challenge budget), and report API errors by
+//! their code so operators can act on them.
+//!
+//! ```text
+//! cargo run -p lime-examples --example production
+//! ```
+#![allow(clippy::print_stdout)]
+
+use std::time::Duration;
+
+use lime_examples::Playground;
+use lime_tokio::{ApprovalResult, Error, LimeAgent};
+
+async fn confirm(agent: &LimeAgent, request_id: &str) -> Result<ApprovalResult, Error> {
+    match agent.login(request_id).await {
+        Err(Error::PowTimeout { difficulty, hashes }) => {
+            println!(
+                "PoW at difficulty {difficulty} timed out after {hashes} hashes; trying once more"
+            );
+            agent.login(request_id).await
+        }
+        other => other,
+    }
+}
+
+/// The emulator (when embedded) runs its own runtime, so start it before ours.
+fn main() {
+    let playground = Playground::start(18);
+    tokio::runtime::Runtime::new()
+        .expect("a tokio runtime")
+        .block_on(run(playground));
+}
+
+async fn run(mut playground: Playground) {
+    let agent = LimeAgent::builder()
+        .token(&playground.token)
+        .base_url(&playground.base_url)
+        .pow_timeout(Duration::from_secs(10))
+        .configure(|c| c.deadline(Duration::from_secs(60)))
+        .build()
+        .expect("valid configuration");
+    let Some(request_id) = playground.next_request() else {
+        println!("pass a request id when LIME_API_BASE is set");
+        std::process::exit(2);
+    };
+    match confirm(&agent, &request_id).await {
+        Ok(approval) => println!(
+            "confirmed {}: {} (site {})",
+            approval.request_id, approval.status, approval.site_id
+        ),
+        Err(e) => {
+            // Operators act on codes, not on prose.
+            match e.code() {
+                Some("SITE_LOGIN_CONFLICT") => {
+                    println!("already approved by someone: nothing to do")
+                }
+                Some("LOGIN_REQUEST_EXPIRED") => println!("the site must start a new login"),
+                Some(code) => println!(
+                    "API error {code} (HTTP {:?}): {}",
+                    e.http_status(),
+                    e.message()
+                ),
+                None => println!("failed: {e}"),
+            }
+            std::process::exit(1);
+        }
+    }
+    // A second try at the same request shows the conflict path.
+    if playground.emulator().is_some() {
+        let again = agent.login(&request_id).await;
+        println!(
+            "second login of the same request: {}",
+            again.map_or_else(|e| e.code().unwrap_or("?").to_owned(), |_| "ok".into())
+        );
+    }
+}
