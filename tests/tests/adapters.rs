@@ -13,6 +13,8 @@ use lime_emulator::{BlockingEmulator, Emulator, Fault, OwnerKey, RawBody, Route}
 /// What a scenario needs of an SDK.
 trait Adapter: Sized {
     fn new(config: Config) -> Self;
+    /// An agent that also trusts `ca_pem`, set up the adapter's own way.
+    fn trusting(config: Config, ca_pem: &str) -> Self;
     fn login(&self, id: &str) -> Result<ApprovalResult, Error>;
     fn profile(&self) -> Result<AgentProfile, Error>;
 }
@@ -32,6 +34,19 @@ impl Adapter for Tokio {
         let agent = lime_tokio::LimeAgent::new(config).unwrap();
         Tokio { agent, runtime }
     }
+    fn trusting(config: Config, ca_pem: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let agent = lime_tokio::LimeAgent::builder()
+            .config(config)
+            .add_root_certificates_pem(ca_pem.as_bytes())
+            .build()
+            .unwrap();
+        Tokio { agent, runtime }
+    }
     fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
         self.runtime.block_on(self.agent.login(id))
     }
@@ -45,6 +60,25 @@ struct Blocking(lime_blocking::LimeAgent);
 impl Adapter for Blocking {
     fn new(config: Config) -> Self {
         Blocking(lime_blocking::LimeAgent::new(config))
+    }
+    fn trusting(config: Config, ca_pem: &str) -> Self {
+        use lime_blocking::ureq::tls::{Certificate, RootCerts, TlsConfig};
+        let ca = Certificate::from_pem(ca_pem.as_bytes()).unwrap();
+        let http = lime_blocking::ureq::Agent::config_builder()
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::new_with_certs(&[ca]))
+                    .build(),
+            )
+            .build()
+            .new_agent();
+        Blocking(
+            lime_blocking::LimeAgent::builder()
+                .config(config)
+                .ureq_agent(http)
+                .build()
+                .unwrap(),
+        )
     }
     fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
         self.0.login(id)
@@ -361,6 +395,39 @@ fn the_profile_is_read_with_either_owner_spelling<A: Adapter>() {
     }
 }
 
+fn https_with_the_emulators_generated_ca<A: Adapter>() {
+    let emu = Emulator::builder()
+        .difficulty(8)
+        .tls(lime_emulator::TlsSource::Generated)
+        .start_blocking()
+        .unwrap();
+    assert!(emu.base_url().starts_with("https://127.0.0.1:"));
+    let ca = emu.ca_pem().unwrap().to_owned();
+    let config = || {
+        Config::builder()
+            .token(emu.agent_token())
+            .base_url(emu.base_url())
+            .env_lookup(|_| None)
+            .build()
+            .unwrap()
+    };
+    let id = emu.create_request();
+    let approval = A::trusting(config(), &ca).login(&id).unwrap();
+    assert_eq!(approval.request_id, id);
+    // Without the CA the certificate is refused, once, as a TLS error.
+    let id = emu.create_request();
+    let err = A::new(config()).login(&id).unwrap_err();
+    match err {
+        Error::Transport(t) => assert_eq!(t.kind(), TransportErrorKind::Tls, "{t}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        emu.counters().calls(Route::ReadRequest),
+        1,
+        "TLS failures are not retried"
+    );
+}
+
 macro_rules! for_both_adapters {
     ($($scenario:ident),* $(,)?) => {
         mod tokio_adapter {
@@ -384,4 +451,5 @@ for_both_adapters!(
     a_redirecting_server_never_receives_the_token,
     oversized_and_endless_bodies_end_in_typed_errors,
     the_profile_is_read_with_either_owner_spelling,
+    https_with_the_emulators_generated_ca,
 );

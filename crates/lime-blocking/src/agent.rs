@@ -141,6 +141,7 @@ fn seed() -> u64 {
 #[derive(Default)]
 pub struct LimeAgentBuilder {
     config: ConfigBuilder,
+    prebuilt: Option<Config>,
     http: Option<ureq::Agent>,
 }
 
@@ -182,6 +183,11 @@ impl LimeAgentBuilder {
         self.config = f(self.config);
         self
     }
+    /// Uses this already built configuration (the setters above then do nothing).
+    pub fn config(mut self, config: Config) -> Self {
+        self.prebuilt = Some(config);
+        self
+    }
     /// Uses this ureq agent (its TLS, proxy and pool settings). Whatever it
     /// says, every request still follows no redirect, gets statuses as
     /// responses and has the per-attempt timeout.
@@ -195,7 +201,10 @@ impl LimeAgentBuilder {
     /// # Errors
     /// As [`ConfigBuilder::build`].
     pub fn build(mut self) -> Result<LimeAgent, Error> {
-        let config = std::mem::take(&mut self.config).build()?;
+        let config = match self.prebuilt.take() {
+            Some(config) => config,
+            None => std::mem::take(&mut self.config).build()?,
+        };
         Ok(self.build_with(config))
     }
 

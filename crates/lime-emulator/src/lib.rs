@@ -7,6 +7,7 @@ mod server;
 pub mod site;
 pub mod sse;
 mod state;
+mod tls;
 
 pub use faults::{Fault, RawBody, Route};
 pub use passport::{PassportError, PassportKey};
@@ -14,3 +15,4 @@ pub use server::{
     API_PREFIX, BlockingEmulator, Emulator, EmulatorBuilder, MAX_REQUEST_BODY, OwnerKey, StartError,
 };
 pub use state::{AgentAccount, Counters, SiteAccount};
+pub use tls::{TlsError, TlsSource};

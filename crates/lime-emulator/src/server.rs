@@ -52,6 +52,9 @@ pub enum StartError {
     /// Generating or loading the signing key failed.
     #[error(transparent)]
     Key(#[from] crate::passport::PassportError),
+    /// Setting up HTTPS failed.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The blocking runtime could not start.
     #[error("cannot start the emulator's runtime: {0}")]
     Runtime(std::io::Error),
@@ -72,6 +75,7 @@ pub struct EmulatorBuilder {
     addr: SocketAddr,
     owner_key: OwnerKey,
     signing_key_pem: Option<String>,
+    tls: Option<crate::tls::TlsSource>,
 }
 
 impl Default for EmulatorBuilder {
@@ -87,6 +91,7 @@ impl Default for EmulatorBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             owner_key: OwnerKey::UserId,
             signing_key_pem: None,
+            tls: None,
         }
     }
 }
@@ -160,6 +165,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves HTTPS: with [`TlsSource::Generated`](crate::TlsSource::Generated)
+    /// a CA made at start signs a certificate for `localhost`/`127.0.0.1`,
+    /// and [`Emulator::ca_pem`] gives the CA for clients to trust.
+    pub fn tls(mut self, source: crate::tls::TlsSource) -> Self {
+        self.tls = Some(source);
+        self
+    }
+
     /// Starts serving on the current tokio runtime.
     ///
     /// # Errors
@@ -195,7 +208,11 @@ impl EmulatorBuilder {
             addr: self.addr,
             source,
         })?;
-        let origin = format!("http://{addr}");
+        let tls = self.tls.as_ref().map(crate::tls::server_tls).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let origin = format!("{scheme}://{addr}");
+        let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
+        let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
         let shared = Arc::new(Shared {
             settings: self,
             origin: origin.clone(),
@@ -203,6 +220,7 @@ impl EmulatorBuilder {
             key,
             store: Mutex::new(Store::default()),
             faults: Mutex::new(FaultPlan::default()),
+            ca_pem,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         tokio::spawn(accept_loop(
@@ -210,8 +228,15 @@ impl EmulatorBuilder {
             shared.clone(),
             shutdown_rx.clone(),
             false,
+            acceptor,
         ));
-        tokio::spawn(accept_loop(sink, shared.clone(), shutdown_rx.clone(), true));
+        tokio::spawn(accept_loop(
+            sink,
+            shared.clone(),
+            shutdown_rx.clone(),
+            true,
+            None,
+        ));
         tokio::spawn(expiry_loop(shared.clone(), shutdown_rx));
         tracing::info!(target: "lime_emulator", %origin, "emulator listening");
         Ok(Emulator {
@@ -264,6 +289,7 @@ struct Shared {
     key: Arc<PassportKey>,
     store: Mutex<Store>,
     faults: Mutex<FaultPlan>,
+    ca_pem: Option<String>,
 }
 
 impl Shared {
@@ -311,6 +337,11 @@ impl Emulator {
     /// The listening address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// With a generated certificate: the CA to trust, in PEM.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.shared.ca_pem.as_deref()
     }
 
     /// The first agent's token.
@@ -437,6 +468,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     sink: bool,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -448,26 +480,43 @@ async fn accept_loop(
             continue;
         };
         let shared = shared.clone();
-        let mut shutdown = shutdown.clone();
+        let shutdown = shutdown.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let shared = shared.clone();
-                async move {
-                    if sink {
-                        Ok(redirect_sink(&shared, &request))
-                    } else {
-                        handle(shared, request).await
+            match tls {
+                // A failed handshake only ends that connection.
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        serve(TokioIo::new(stream), shared, shutdown, sink).await;
                     }
                 }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = connection => {}
-                _ = shutdown.changed() => {}
+                None => serve(TokioIo::new(stream), shared, shutdown, sink).await,
             }
         });
+    }
+}
+
+/// Serves one connection until it ends or the emulator shuts down.
+async fn serve<IO>(io: IO, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, sink: bool)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        async move {
+            if sink {
+                Ok(redirect_sink(&shared, &request))
+            } else {
+                handle(shared, request).await
+            }
+        }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service);
+    tokio::select! {
+        _ = connection => {}
+        _ = shutdown.changed() => {}
     }
 }
 

@@ -181,6 +181,7 @@ fn seed() -> u64 {
 #[derive(Debug, Default)]
 pub struct LimeAgentBuilder {
     config: ConfigBuilder,
+    prebuilt: Option<Config>,
     roots: Vec<CertificateDer<'static>>,
     bad_root: Option<String>,
 }
@@ -216,6 +217,12 @@ impl LimeAgentBuilder {
         self
     }
 
+    /// Uses this already built configuration (the setters above then do nothing).
+    pub fn config(mut self, config: Config) -> Self {
+        self.prebuilt = Some(config);
+        self
+    }
+
     /// Also trusts the certificates in `pem` (a corporate or test CA).
     pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
         let mut found = false;
@@ -239,7 +246,10 @@ impl LimeAgentBuilder {
     /// # Errors
     /// As [`ConfigBuilder::build`], or [`Error::Config`] for a bad root certificate.
     pub fn build(mut self) -> Result<LimeAgent, Error> {
-        let config = std::mem::take(&mut self.config).build()?;
+        let config = match self.prebuilt.take() {
+            Some(config) => config,
+            None => std::mem::take(&mut self.config).build()?,
+        };
         self.build_with(config)
     }
 

@@ -70,24 +70,39 @@ async fn exchange(
 /// A hyper-util error as a transport error kind: TLS failures are not
 /// retried, failed connects are retried and known to be unsent.
 fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if e.downcast_ref::<rustls::Error>().is_some() {
-            return TransportError::new(TransportErrorKind::Tls, e.to_string());
-        }
-        source = e.source();
-    }
-    let kind = if error.is_connect() {
-        TransportErrorKind::Connect
-    } else {
-        TransportErrorKind::ConnectionLost
-    };
-    // The chain's innermost message names the cause (refused, reset...).
+    // The chain's innermost message names the cause (refused, reset, unknown issuer...).
     let mut message = error.to_string();
     let mut inner = std::error::Error::source(error);
     while let Some(e) = inner {
         message = e.to_string();
         inner = e.source();
     }
+    let kind = if is_tls(error) {
+        TransportErrorKind::Tls
+    } else if error.is_connect() {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::ConnectionLost
+    };
     TransportError::new(kind, message)
+}
+
+/// Whether a rustls error sits anywhere in the chain. `io::Error` hides the
+/// error it wraps from `source()`, so it is opened with `get_ref()`.
+fn is_tls(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        let next = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+        match next {
+            Some(next) => error = next,
+            None => return false,
+        }
+    }
 }
