@@ -37,6 +37,9 @@ pub(crate) struct ClientArgs {
     /// Read the agent token from standard input (wins over LIME_AGENT_TOKEN).
     #[arg(long)]
     pub(crate) token_stdin: bool,
+    /// Also trust the CA certificates in this PEM file (e.g. `lime serve --tls`'s).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) ca_cert: Option<PathBuf>,
 }
 
 pub(crate) fn seconds(s: &str) -> Result<Duration, String> {
@@ -88,6 +91,17 @@ impl ClientArgs {
     }
 
     pub(crate) fn agent(&self) -> Result<LimeAgent, Failure> {
-        Ok(LimeAgent::new(self.config()?)?)
+        let mut builder = LimeAgent::builder().config(self.config()?);
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                Failure::new(
+                    "config",
+                    2,
+                    format!("cannot read the CA file {}: {e}", path.display()),
+                )
+            })?;
+            builder = builder.add_root_certificates_pem(&pem);
+        }
+        Ok(builder.build()?)
     }
 }

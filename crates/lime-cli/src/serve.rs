@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use lime_core::lime_pow::Scheme;
-use lime_emulator::{Emulator, Fault, Route};
+use lime_emulator::{Emulator, Fault, Route, TlsSource};
 use serde_json::json;
 
 use crate::client::seconds;
@@ -45,6 +45,16 @@ pub(crate) struct ServeArgs {
     /// The site token to accept (generated when absent).
     #[arg(long, value_name = "T")]
     site_token: Option<String>,
+    /// Serve HTTPS with a certificate signed by a CA generated now; the CA is
+    /// written to a file (printed as ca_pem_path) for clients to trust.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls: bool,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// Fail calls: ROUTE:STATUS:COUNT.
     #[arg(long, value_name = "ROUTE:STATUS:COUNT")]
     fail: Vec<String>,
@@ -96,6 +106,19 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     if let Some(token) = &args.site_token {
         builder = builder.site("site_local", token);
     }
+    if args.tls {
+        builder = builder.tls(TlsSource::Generated);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let read = |p: &std::path::PathBuf| {
+            std::fs::read_to_string(p)
+                .map_err(|e| Failure::new("config", 2, format!("cannot read {}: {e}", p.display())))
+        };
+        builder = builder.tls(TlsSource::Pem {
+            cert_chain: read(cert)?,
+            key: read(key)?,
+        });
+    }
     let emulator = builder
         .start()
         .await
@@ -129,24 +152,46 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         let [r, per_second] = parts::<2>(spec, "rate-limit")?;
         emulator.rate_limit(route(&r)?, number(&per_second, "rate")?);
     }
+    let ca_pem_path = match emulator.ca_pem() {
+        Some(pem) => {
+            let path =
+                std::env::temp_dir().join(format!("lime-emulator-ca-{}.pem", std::process::id()));
+            std::fs::write(&path, pem).map_err(|e| {
+                Failure::new(
+                    "config",
+                    2,
+                    format!("cannot write the CA to {}: {e}", path.display()),
+                )
+            })?;
+            Some(path)
+        }
+        None => None,
+    };
     if json_mode {
-        println!(
-            "{}",
-            json!({
-                "base_url": emulator.base_url(),
-                "agent_token": emulator.agent_token(),
-                "site_token": emulator.site_token(),
-            })
-        );
+        let mut line = json!({
+            "base_url": emulator.base_url(),
+            "agent_token": emulator.agent_token(),
+            "site_token": emulator.site_token(),
+        });
+        if let Some(path) = &ca_pem_path {
+            line["ca_pem_path"] = path.display().to_string().into();
+        }
+        println!("{line}");
     } else {
         println!("lime emulator listening");
         println!("  LIME_API_BASE={}", emulator.base_url());
         println!("  LIME_AGENT_TOKEN={}", emulator.agent_token());
         println!("  LIME_SITE_TOKEN={}", emulator.site_token());
+        if let Some(path) = &ca_pem_path {
+            println!("  CA to trust: {}", path.display());
+        }
         println!("Ctrl-C or SIGTERM stops it.");
     }
     wait_for_stop().await;
     emulator.shutdown();
+    if let Some(path) = ca_pem_path {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(0)
 }
 

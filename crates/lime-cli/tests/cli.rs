@@ -159,6 +159,47 @@ fn serve_site_login_wait_and_profile_as_separate_processes() {
 }
 
 #[test]
+fn serve_tls_and_login_trusting_its_ca() {
+    let mut child = lime()
+        .args(["serve", "--json", "--difficulty", "8", "--tls"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    let base = v["base_url"].as_str().unwrap();
+    assert!(base.starts_with("https://127.0.0.1:"));
+    let ca = v["ca_pem_path"].as_str().unwrap();
+    let agent = |extra: &[&str]| {
+        let mut cmd = lime();
+        cmd.env("LIME_API_BASE", base)
+            .env("LIME_AGENT_TOKEN", v["agent_token"].as_str().unwrap())
+            .args(["profile", "--json", "--max-retries", "0"])
+            .args(extra);
+        run(&mut cmd)
+    };
+    let (code, json, all) = agent(&["--ca-cert", ca]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(json["agent_id"], "agent_emulated");
+    let (code, json, _) = agent(&[]);
+    assert_eq!(
+        (code, error_of(&json).0),
+        (7, "transport"),
+        "an untrusted certificate is refused"
+    );
+    terminate(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(
+        !std::path::Path::new(ca).exists(),
+        "the CA file is removed on stop"
+    );
+}
+
+#[test]
 fn pow_solve_then_verify_round_trips() {
     let (code, json, all) = run(lime().args([
         "pow",
