@@ -15,6 +15,8 @@ trait Adapter: Sized {
     fn new(config: Config) -> Self;
     /// An agent that also trusts `ca_pem`, set up the adapter's own way.
     fn trusting(config: Config, ca_pem: &str) -> Self;
+    /// As `trusting`, sending HTTPS through the proxy at `proxy_url`.
+    fn via_proxy(config: Config, ca_pem: &str, proxy_url: &str) -> Self;
     fn login(&self, id: &str) -> Result<ApprovalResult, Error>;
     fn profile(&self) -> Result<AgentProfile, Error>;
 }
@@ -47,6 +49,20 @@ impl Adapter for Tokio {
             .unwrap();
         Tokio { agent, runtime }
     }
+    fn via_proxy(config: Config, ca_pem: &str, proxy_url: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let agent = lime_tokio::LimeAgent::builder()
+            .config(config)
+            .add_root_certificates_pem(ca_pem.as_bytes())
+            .https_proxy(proxy_url, "")
+            .build()
+            .unwrap();
+        Tokio { agent, runtime }
+    }
     fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
         self.runtime.block_on(self.agent.login(id))
     }
@@ -62,14 +78,31 @@ impl Adapter for Blocking {
         Blocking(lime_blocking::LimeAgent::new(config))
     }
     fn trusting(config: Config, ca_pem: &str) -> Self {
+        Blocking::with_ureq(config, ca_pem, None)
+    }
+    fn via_proxy(config: Config, ca_pem: &str, proxy_url: &str) -> Self {
+        Blocking::with_ureq(config, ca_pem, Some(proxy_url))
+    }
+    fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
+        self.0.login(id)
+    }
+    fn profile(&self) -> Result<AgentProfile, Error> {
+        self.0.get_profile()
+    }
+}
+
+impl Blocking {
+    /// The blocking adapter's way to trust a CA or use a proxy: inject a ureq agent.
+    fn with_ureq(config: Config, ca_pem: &str, proxy: Option<&str>) -> Self {
         use lime_blocking::ureq::tls::{Certificate, RootCerts, TlsConfig};
         let ca = Certificate::from_pem(ca_pem.as_bytes()).unwrap();
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&[ca]))
+            .build();
+        let proxy = proxy.map(|url| lime_blocking::ureq::Proxy::new(url).unwrap());
         let http = lime_blocking::ureq::Agent::config_builder()
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(RootCerts::new_with_certs(&[ca]))
-                    .build(),
-            )
+            .tls_config(tls)
+            .proxy(proxy)
             .build()
             .new_agent();
         Blocking(
@@ -79,12 +112,6 @@ impl Adapter for Blocking {
                 .build()
                 .unwrap(),
         )
-    }
-    fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
-        self.0.login(id)
-    }
-    fn profile(&self) -> Result<AgentProfile, Error> {
-        self.0.get_profile()
     }
 }
 
@@ -428,6 +455,125 @@ fn https_with_the_emulators_generated_ca<A: Adapter>() {
     );
 }
 
+/// A CONNECT proxy that records the tunnels asked for and every byte the
+/// client sent through them.
+struct ConnectProxy {
+    url: String,
+    targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    relayed: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let relayed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (t, r) = (targets.clone(), relayed.clone());
+        runtime.spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let (t, r) = (t.clone(), r.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).to_string();
+                    let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                    t.lock()
+                        .unwrap()
+                        .push(head.lines().next().unwrap_or_default().to_owned());
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut ur, mut uw) = upstream.split();
+                    let up = async {
+                        let mut buf = [0u8; 4096];
+                        loop {
+                            let n = cr.read(&mut buf).await.unwrap_or(0);
+                            if n == 0 || uw.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                            r.lock().unwrap().extend_from_slice(&buf[..n]);
+                        }
+                    };
+                    let down = tokio::io::copy(&mut ur, &mut cw);
+                    let _ = tokio::join!(up, down);
+                });
+            }
+        });
+        ConnectProxy {
+            url,
+            targets,
+            relayed,
+            _runtime: runtime,
+        }
+    }
+}
+
+fn https_through_a_connect_proxy_that_sees_only_the_tunnel<A: Adapter>() {
+    let emu = Emulator::builder()
+        .difficulty(8)
+        .tls(lime_emulator::TlsSource::Generated)
+        .start_blocking()
+        .unwrap();
+    let proxy = ConnectProxy::start();
+    let config = Config::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .env_lookup(|_| None)
+        .build()
+        .unwrap();
+    let id = emu.create_request();
+    let approval = A::via_proxy(config, emu.ca_pem().unwrap(), &proxy.url)
+        .login(&id)
+        .unwrap();
+    assert_eq!(approval.request_id, id);
+    let targets = proxy.targets.lock().unwrap().clone();
+    let authority = emu
+        .base_url()
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(!targets.is_empty());
+    assert!(
+        targets
+            .iter()
+            .all(|t| t == &format!("CONNECT {authority} HTTP/1.1")),
+        "{targets:?}"
+    );
+    let relayed = proxy.relayed.lock().unwrap().clone();
+    assert!(relayed.len() > 100, "the requests went through the tunnel");
+    let seen = String::from_utf8_lossy(&relayed);
+    assert!(
+        !seen.contains(emu.agent_token()) && !seen.contains("/api/v1"),
+        "the proxy saw plaintext"
+    );
+}
+
 macro_rules! for_both_adapters {
     ($($scenario:ident),* $(,)?) => {
         mod tokio_adapter {
@@ -452,4 +598,5 @@ for_both_adapters!(
     oversized_and_endless_bodies_end_in_typed_errors,
     the_profile_is_read_with_either_owner_spelling,
     https_with_the_emulators_generated_ca,
+    https_through_a_connect_proxy_that_sees_only_the_tunnel,
 );

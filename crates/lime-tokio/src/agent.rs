@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hyper_util::client::proxy::matcher::Matcher;
 use lime_core::lime_pow::CancelToken;
 use lime_core::{
     AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
@@ -184,6 +185,19 @@ pub struct LimeAgentBuilder {
     prebuilt: Option<Config>,
     roots: Vec<CertificateDer<'static>>,
     bad_root: Option<String>,
+    proxy: ProxySetting,
+}
+
+/// Where HTTPS requests go through a proxy.
+#[derive(Debug, Default)]
+enum ProxySetting {
+    /// `HTTPS_PROXY`/`https_proxy`, `ALL_PROXY`, `NO_PROXY`, read when built.
+    #[default]
+    FromEnv,
+    /// This proxy, except for hosts in the `NO_PROXY`-style list.
+    Explicit { url: String, no_proxy: String },
+    /// Always connect directly.
+    Off,
 }
 
 impl LimeAgentBuilder {
@@ -220,6 +234,23 @@ impl LimeAgentBuilder {
     /// Uses this already built configuration (the setters above then do nothing).
     pub fn config(mut self, config: Config) -> Self {
         self.prebuilt = Some(config);
+        self
+    }
+
+    /// Sends HTTPS through this proxy (`http://[user:pass@]host:port`) with
+    /// a CONNECT tunnel, except to hosts in `no_proxy` (comma-separated, as
+    /// `NO_PROXY`). Without this, `HTTPS_PROXY`/`NO_PROXY` are honoured.
+    pub fn https_proxy(mut self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
+        self.proxy = ProxySetting::Explicit {
+            url: url.into(),
+            no_proxy: no_proxy.into(),
+        };
+        self
+    }
+
+    /// Ignores proxy settings from the environment.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::Off;
         self
     }
 
@@ -260,10 +291,17 @@ impl LimeAgentBuilder {
             });
         }
         let tls = tls_config(self.roots)?;
+        let proxy = match self.proxy {
+            ProxySetting::FromEnv => Some(Matcher::from_env()),
+            ProxySetting::Explicit { url, no_proxy } => {
+                Some(Matcher::builder().https(url).no(no_proxy).build())
+            }
+            ProxySetting::Off => None,
+        };
         Ok(LimeAgent {
             inner: Arc::new(Inner {
                 config,
-                client: client(tls),
+                client: client(tls, proxy),
                 agent_id: Mutex::new(None),
             }),
         })

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod agent;
+mod proxy;
 mod transport;
 
 pub use agent::{LimeAgent, LimeAgentBuilder};

@@ -5,14 +5,18 @@ use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::proxy::matcher::Matcher;
+
+use crate::proxy::ProxyConnector;
 use hyper_util::rt::TokioExecutor;
 use lime_core::{HttpRequest, HttpResponse, Transmit, TransportError, TransportErrorKind};
 
 /// The pooled client every clone of an agent shares.
-pub(crate) type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HyperClient = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
 
-/// A client over `tls`: HTTP/1.1, keep-alive pool, no redirects (hyper never follows them).
-pub(crate) fn client(tls: rustls::ClientConfig) -> HyperClient {
+/// A client over `tls`: HTTP/1.1, keep-alive pool, no redirects (hyper never
+/// follows them), HTTPS through `proxy` when it names one for the host.
+pub(crate) fn client(tls: rustls::ClientConfig, proxy: Option<Matcher>) -> HyperClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -20,7 +24,7 @@ pub(crate) fn client(tls: rustls::ClientConfig) -> HyperClient {
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
+        .wrap_connector(ProxyConnector::new(http, proxy));
     Client::builder(TokioExecutor::new()).build(https)
 }
 
