@@ -23,7 +23,11 @@ pub(crate) struct ProfileArgs {
 
 pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failure> {
     let agent = args.client.agent()?;
-    let approval = agent.login(&args.request_id).await?;
+    let progress = lime_core::lime_pow::Progress::new();
+    let spinner = crate::spinner::Spinner::start(progress.clone());
+    let (result, _) = agent.login_with_progress(&args.request_id, progress).await;
+    spinner.stop();
+    let approval = result?;
     let expires = approval.expires_at.format(&Rfc3339).unwrap_or_default();
     report::success(
         json_mode,

@@ -7,6 +7,7 @@ mod pow;
 mod report;
 mod serve;
 mod site;
+mod spinner;
 
 use std::process::ExitCode;
 

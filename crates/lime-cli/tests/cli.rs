@@ -200,6 +200,26 @@ fn serve_tls_and_login_trusting_its_ca() {
 }
 
 #[test]
+fn a_spinner_shows_long_solves_on_a_terminal_only() {
+    let server = Server::start(64, &[]);
+    let id = server.create();
+    let login = format!(
+        "LIME_API_BASE={} LIME_AGENT_TOKEN={} {} login {id} --pow-timeout 1",
+        server.base_url,
+        server.agent_token,
+        env!("CARGO_BIN_EXE_lime")
+    );
+    // `script` gives the command a pseudo-terminal (util-linux, on every Debian).
+    let out = Command::new("script").args(["-qec", &login, "/dev/null"]).output().expect("`script` from util-linux");
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(terminal.contains("solving the proof of work"), "{terminal}");
+    assert!(terminal.contains("M hashes"), "{terminal}");
+    let (code, _, piped) = run(server.agent().args(["login", &id, "--pow-timeout", "1"]));
+    assert_eq!(code, 5);
+    assert!(!piped.contains("solving the proof of work"), "no spinner without a terminal: {piped}");
+}
+
+#[test]
 fn pow_solve_then_verify_round_trips() {
     let (code, json, all) = run(lime().args([
         "pow",

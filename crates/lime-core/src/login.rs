@@ -82,6 +82,8 @@ pub struct Login {
     cancel: CancelToken,
     /// What the solves of this login cost.
     pow: PowStats,
+    /// Counts hashes as solves run, for progress displays.
+    progress: Progress,
 }
 
 /// What the proofs of work of one login cost, for reports and progress UIs.
@@ -143,12 +145,20 @@ impl Login {
             ambiguous: None,
             cancel: CancelToken::new(),
             pow: PowStats::default(),
+            progress: Progress::new(),
         })
     }
 
     /// Seeds the backoff jitter (pass randomness to spread clients apart).
     pub fn with_jitter_seed(mut self, seed: u64) -> Self {
         self.stepper.reseed(seed);
+        self
+    }
+
+    /// Counts this login's hashes into `progress` as its solves run (a
+    /// spinner or an ETA can read it from another thread or task).
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
         self
     }
 
@@ -416,7 +426,7 @@ impl Login {
             deadline,
             threads: self.config.pow_threads(),
             cancel: self.cancel.clone(),
-            progress: Progress::new(),
+            progress: self.progress.clone(),
         };
         tracing::debug!(target: "lime", scheme = %self.scheme, difficulty = self.difficulty, "solving proof of work");
         self.stepper.phase = Phase::Solve(Box::new(task));

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper_util::client::proxy::matcher::Matcher;
-use lime_core::lime_pow::CancelToken;
+use lime_core::lime_pow::{CancelToken, Progress};
 use lime_core::{
     AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
     PowSchemeChoice, PowStats, Profile,
@@ -89,9 +89,19 @@ impl LimeAgent {
         &self,
         request_id: &str,
     ) -> (Result<ApprovalResult, Error>, PowStats) {
+        self.login_with_progress(request_id, Progress::new()).await
+    }
+
+    /// [`login_with_stats`](Self::login_with_stats), counting hashes into
+    /// `progress` while the proof of work runs (for a spinner or an ETA).
+    pub async fn login_with_progress(
+        &self,
+        request_id: &str,
+        progress: Progress,
+    ) -> (Result<ApprovalResult, Error>, PowStats) {
         let mut login = match Login::new(&self.inner.config, request_id, std::time::Instant::now())
         {
-            Ok(login) => login.with_jitter_seed(seed()),
+            Ok(login) => login.with_jitter_seed(seed()).with_progress(progress),
             Err(e) => return (Err(e), PowStats::default()),
         };
         if let Some(id) = self.known_agent_id() {
