@@ -210,13 +210,19 @@ fn a_spinner_shows_long_solves_on_a_terminal_only() {
         env!("CARGO_BIN_EXE_lime")
     );
     // `script` gives the command a pseudo-terminal (util-linux, on every Debian).
-    let out = Command::new("script").args(["-qec", &login, "/dev/null"]).output().expect("`script` from util-linux");
+    let out = Command::new("script")
+        .args(["-qec", &login, "/dev/null"])
+        .output()
+        .expect("`script` from util-linux");
     let terminal = String::from_utf8_lossy(&out.stdout);
     assert!(terminal.contains("solving the proof of work"), "{terminal}");
     assert!(terminal.contains("M hashes"), "{terminal}");
     let (code, _, piped) = run(server.agent().args(["login", &id, "--pow-timeout", "1"]));
     assert_eq!(code, 5);
-    assert!(!piped.contains("solving the proof of work"), "no spinner without a terminal: {piped}");
+    assert!(
+        !piped.contains("solving the proof of work"),
+        "no spinner without a terminal: {piped}"
+    );
 }
 
 #[test]
