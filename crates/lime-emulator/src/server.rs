@@ -386,12 +386,18 @@ impl Emulator {
 
     /// Creates a login request for the first site directly (no HTTP), returning its id.
     pub fn create_request(&self) -> String {
+        self.create_request_with(&random_hex(16), self.shared.settings.difficulty)
+    }
+
+    /// Creates a request with this challenge and difficulty (for hostile-input
+    /// tests: huge challenges, negative or impossible difficulties).
+    pub fn create_request_with(&self, challenge: &str, difficulty: i64) -> String {
         let id = format!("lr_{}", random_hex(8));
         let settings = &self.shared.settings;
         self.shared.store().create(
             &settings.sites[0].site_id,
-            random_hex(16),
-            settings.difficulty,
+            challenge.to_owned(),
+            difficulty,
             settings.ttl,
             id.clone(),
         );
