@@ -91,8 +91,11 @@ fn bad_tokens_and_base_urls_are_refused_before_any_request() {
     }
 }
 
-/// A raw answer to the challenge read and the error class it must give.
-fn read_answers() -> Vec<(&'static str, RawBody, u16, fn(&Error) -> bool)> {
+/// A raw answer to the challenge read: its name, body, status, and a check
+/// of the error it must give.
+type Answer = (&'static str, RawBody, u16, fn(&Error) -> bool);
+
+fn read_answers() -> Vec<Answer> {
     let invalid = |e: &Error| matches!(e, Error::InvalidResponse { .. });
     let deep = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000)).into_bytes();
     let data = |d: &str| format!(r#"{{"ok":true,"data":{d}}}"#).into_bytes();
