@@ -379,6 +379,15 @@ impl Emulator {
         self.shared.store().status_of(request_id)
     }
 
+    /// The nonce that approved `request_id`, once approved.
+    pub fn accepted_nonce(&self, request_id: &str) -> Option<String> {
+        self.shared
+            .store()
+            .requests
+            .get(request_id)
+            .and_then(|r| r.accepted_nonce.clone())
+    }
+
     /// Every request id created so far.
     pub fn request_ids(&self) -> Vec<String> {
         self.shared.store().requests.keys().cloned().collect()
@@ -780,6 +789,9 @@ async fn answer(
     let settings = &shared.settings;
     match route {
         Route::ReadRequest => {
+            if request.headers().contains_key("x-agent-token") {
+                shared.store().counters.token_on_public_read += 1;
+            }
             let id = id.unwrap_or_default();
             match shared
                 .store()
@@ -922,7 +934,7 @@ async fn approve(
         "nbf": now,
         "exp": now + crate::passport::MAX_LIFETIME_SECS,
     }));
-    let data = store.approve(id, &agent.agent_id, passport);
+    let data = store.approve(id, &agent.agent_id, nonce, passport);
     envelope_ok(StatusCode::OK, data)
 }
 

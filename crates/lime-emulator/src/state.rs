@@ -73,6 +73,8 @@ pub struct Counters {
     pub redirect_token_seen: u64,
     /// Login requests created.
     pub requests_created: u64,
+    /// Public challenge reads that carried an agent token (must stay 0).
+    pub token_on_public_read: u64,
 }
 
 impl Counters {
@@ -114,6 +116,8 @@ pub(crate) struct LoginRequest {
     pub(crate) status: Status,
     pub(crate) expires_at: OffsetDateTime,
     pub(crate) approved_agent_id: Option<String>,
+    /// The nonce that approved it (for tests that look for it in logs).
+    pub(crate) accepted_nonce: Option<String>,
 }
 
 impl LoginRequest {
@@ -172,6 +176,7 @@ impl Store {
             status: Status::Pending,
             expires_at,
             approved_agent_id: None,
+            accepted_nonce: None,
         };
         let body = json!({ "login_request_id": id, "status": "PENDING", "expires_at": request.expires_at() });
         self.requests.insert(id, request);
@@ -213,12 +218,19 @@ impl Store {
     }
 
     /// Marks the request approved by `agent_id` and queues the approved event.
-    pub(crate) fn approve(&mut self, id: &str, agent_id: &str, passport: String) -> Value {
+    pub(crate) fn approve(
+        &mut self,
+        id: &str,
+        agent_id: &str,
+        nonce: &str,
+        passport: String,
+    ) -> Value {
         *self.counters.approvals.entry(id.to_owned()).or_default() += 1;
         let site_id = match self.requests.get_mut(id) {
             Some(r) => {
                 r.status = Status::Approved;
                 r.approved_agent_id = Some(agent_id.to_owned());
+                r.accepted_nonce = Some(nonce.to_owned());
                 r.site_id.clone()
             }
             None => return Value::Null,
