@@ -36,6 +36,18 @@ impl Route {
         Route::Other,
     ];
 
+    /// The route a request's method and path address, with the request id
+    /// for the two per-request routes. Any input is accepted (unknown → `Other`).
+    ///
+    /// ```
+    /// use lime_emulator::Route;
+    /// let (route, id) = Route::of(&http::Method::GET, "/api/v1/auth/requests/lr_1");
+    /// assert_eq!((route, id.as_deref()), (Route::ReadRequest, Some("lr_1")));
+    /// ```
+    pub fn of(method: &http::Method, path: &str) -> (Route, Option<String>) {
+        crate::server::route_of(method, path)
+    }
+
     /// The short name used by `lime serve` flags.
     pub fn name(self) -> &'static str {
         match self {

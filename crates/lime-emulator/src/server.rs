@@ -574,7 +574,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response<ResponseBody> {
 }
 
 /// Which route a method and path name, and the request id in it.
-fn route_of(method: &Method, path: &str) -> (Route, Option<String>) {
+pub(crate) fn route_of(method: &Method, path: &str) -> (Route, Option<String>) {
     let Some(rest) = path.strip_prefix(API_PREFIX) else {
         return (Route::Other, None);
     };
