@@ -16,22 +16,35 @@ struct Live {
 /// The live settings; panics with what is missing (an ignored test that was
 /// asked to run must not pass quietly).
 fn live() -> Live {
-    assert_eq!(std::env::var("LIME_INTEGRATION").as_deref(), Ok("1"), "set LIME_INTEGRATION=1 to run the live suite");
-    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("the live suite needs {name}"));
+    assert_eq!(
+        std::env::var("LIME_INTEGRATION").as_deref(),
+        Ok("1"),
+        "set LIME_INTEGRATION=1 to run the live suite"
+    );
+    let var =
+        |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("the live suite needs {name}"));
     let _ = var("LIME_AGENT_TOKEN");
-    Live { base: var("LIME_API_BASE"), site_token: var("LIME_SITE_TOKEN") }
+    Live {
+        base: var("LIME_API_BASE"),
+        site_token: var("LIME_SITE_TOKEN"),
+    }
 }
 
 /// Creates a login request as a site, over HTTPS.
 fn create_request(live: &Live) -> String {
-    let mut response = lime_blocking::ureq::post(format!("{}/modules/agent-login/requests", live.base))
-        .header("X-Site-Token", &live.site_token)
-        .header("Accept", "application/json")
-        .header("Content-Type", "application/json")
-        .send("{}")
-        .expect("the site can create a request");
-    let body: serde_json::Value = serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
-    body["data"]["login_request_id"].as_str().expect("a login_request_id").to_owned()
+    let mut response =
+        lime_blocking::ureq::post(format!("{}/modules/agent-login/requests", live.base))
+            .header("X-Site-Token", &live.site_token)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .send("{}")
+            .expect("the site can create a request");
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
+    body["data"]["login_request_id"]
+        .as_str()
+        .expect("a login_request_id")
+        .to_owned()
 }
 
 fn full_cycle<A: Adapter>() {
@@ -42,9 +55,15 @@ fn full_cycle<A: Adapter>() {
     let id = create_request(&live);
     let approval = agent.login(&id).expect("the login is confirmed");
     assert_eq!(approval.request_id, id);
-    assert_eq!(approval.approved_agent_id.as_deref(), Some(profile.agent_id.as_str()));
+    assert_eq!(
+        approval.approved_agent_id.as_deref(),
+        Some(profile.agent_id.as_str())
+    );
     let again = agent.login(&id).unwrap_err();
-    assert!(again.is_conflict(), "a second login of the same request conflicts: {again:?}");
+    assert!(
+        again.is_conflict(),
+        "a second login of the same request conflicts: {again:?}"
+    );
 }
 
 #[test]
