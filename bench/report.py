@@ -1,0 +1,68 @@
+"""Turns bench/out/*.json into bench/results.md and bench/chart.svg."""
+import datetime, json, os, platform, sys
+
+out, quick, levels = sys.argv[1], sys.argv[2] == "true", sys.argv[3].split()
+load = lambda name: json.load(open(os.path.join(out, name + ".json")))
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+cores = os.cpu_count()
+
+pr, pp = load("pow_rust"), load("pow_python")
+lt, lb, lp = load("latency_tokio"), load("latency_blocking"), load("latency_python")
+tr, tp = load("throughput_rust"), load("throughput_python")
+rr, rp, size = load("rss_rust"), load("rss_python"), load("binary_size")
+
+def m(x):
+    return f"{x / 1e6:.2f} M/s"
+
+rows = [
+    ("PoW hash rate, raw SHA-256 block (1 stream)", m(pr["raw_block_rate"]), "—", "—"),
+    ("PoW hash rate, lime-pow portable, 1 thread", m(pr["portable_1t"]), m(pp["solver_1t"]), f"{pr['portable_1t'] / pp['solver_1t']:.0f}×"),
+    (f"PoW hash rate, lime-pow portable, {pr['threads']} threads", m(pr["portable_all"]), m(pp["solver_1t"]), f"{pr['portable_all'] / pp['solver_1t']:.0f}×"),
+]
+for name, r in [("lime-tokio", lt), ("lime-blocking", lb)]:
+    for p in ["p50", "p90", "p99"]:
+        rows.append((f"login latency d=15, {name}, {p}", f"{r[p]:.2f} ms", f"{lp[p]:.2f} ms", f"{lp[p] / r[p]:.1f}× faster"))
+rows.append(("throughput, 64 in flight", f"{tr['per_second']:.0f} logins/s ({tr['ok']}/{tr['logins']})",
+             f"{tp['per_second']:.0f} logins/s ({tp['ok']}/{tp['logins']})", f"{tr['per_second'] / tp['per_second']:.1f}×"))
+for d in levels:
+    sr, sp = load(f"success_rust_{d}"), load(f"success_python_{d}")
+    rows.append((f"success within 10 s PoW budget, d={d}", f"{sr['ok']}/{sr['count']} (mean {sr['mean_ms'] / 1000:.2f} s)",
+                 f"{sp['ok']}/{sp['count']} (mean {sp['mean_ms'] / 1000:.2f} s)", ""))
+rows.append(("peak RSS, one login in a fresh process", f"{rr['max_rss_kib'] / 1024:.1f} MiB", f"{rp['max_rss_kib'] / 1024:.1f} MiB",
+             f"{rr['max_rss_kib'] / rp['max_rss_kib']:.2f} of Python's"))
+rows.append(("release binary size (`lime`)", f"{size['bytes'] / 1e6:.1f} MB", "—", ""))
+
+mode = "quick mode (harness check; figures not meaningful)" if quick else "full run"
+lines = [
+    "# lime vs lime-agents-sdk 0.2.0 (Python)", "",
+    f"Measured {datetime.date.today()} on {cores} cores ({cpu}), {mode}, by `bench/run`.",
+    "Both SDKs against the same `lime serve --scheme legacy` emulator on loopback.", "",
+    "| measure | Rust (lime) | Python (0.2.0) | Rust/Python |", "|---|---|---|---|",
+]
+lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+open("bench/results.md", "w").write("\n".join(lines) + "\n")
+
+# A small SVG: hash rates (log scale) and latency percentiles.
+bars = [("Python solver", pp["solver_1t"]), ("lime 1 thread", pr["portable_1t"]), (f"lime {pr['threads']} threads", pr["portable_all"]), ("raw block", pr["raw_block_rate"])]
+import math
+top = math.log10(max(v for _, v in bars) * 2)
+svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="720" height="420" font-family="sans-serif" font-size="12">',
+       '<text x="10" y="20" font-size="14">PoW hash rate (log scale, hashes/s)</text>']
+for i, (name, v) in enumerate(bars):
+    w = 480 * max(math.log10(max(v, 1)) - 4, 0) / (top - 4)
+    y = 35 + i * 28
+    svg += [f'<text x="10" y="{y + 15}">{name}</text>', f'<rect x="150" y="{y}" width="{w:.0f}" height="20" fill="{"#c44" if "Python" in name else "#4a4"}"/>',
+            f'<text x="{155 + w:.0f}" y="{y + 15}">{v / 1e6:.2f} M</text>']
+svg.append('<text x="10" y="190" font-size="14">Login latency at difficulty 15 (ms, p50 / p90 / p99)</text>')
+series = [("Python", lp, "#c44"), ("lime-tokio", lt, "#4a4"), ("lime-blocking", lb, "#48c")]
+scale = 480 / max(s["p99"] for _, s, _ in series)
+for i, (name, s, colour) in enumerate(series):
+    y = 205 + i * 65
+    svg.append(f'<text x="10" y="{y + 30}">{name}</text>')
+    for j, p in enumerate(["p50", "p90", "p99"]):
+        w = s[p] * scale
+        svg += [f'<rect x="150" y="{y + j * 20}" width="{max(w, 1):.0f}" height="16" fill="{colour}" opacity="{1 - j * 0.25}"/>',
+                f'<text x="{155 + w:.0f}" y="{y + j * 20 + 12}">{p} {s[p]:.1f}</text>']
+svg.append("</svg>")
+open("bench/chart.svg", "w").write("\n".join(svg) + "\n")
+print("\n".join(lines))
