@@ -190,6 +190,46 @@ fn retry_matrix_from_emulator_counters<A: Adapter>() {
     assert_eq!(emu.counters().calls(Route::Profile), 2);
 }
 
+fn a_trickling_body_is_cut_at_the_attempt_deadline_and_retried<A: Adapter>() {
+    let emu = emulator(4);
+    // The jwks-sized read answer, 16 bytes every 100 ms: far past 300 ms.
+    emu.inject(
+        Route::ReadRequest,
+        Fault::TrickleBody {
+            chunk: 16,
+            interval: Duration::from_millis(100),
+        },
+        2,
+    );
+    let id = emu.create_request();
+    let a = agent::<A>(&emu, |b| b.timeout(Duration::from_millis(300)));
+    a.login(&id).unwrap();
+    assert_eq!(
+        emu.counters().calls(Route::ReadRequest),
+        3,
+        "two cut attempts, then a whole answer"
+    );
+    // With no retries left, the cut attempt is the error.
+    emu.inject(
+        Route::ReadRequest,
+        Fault::TrickleBody {
+            chunk: 16,
+            interval: Duration::from_millis(100),
+        },
+        1,
+    );
+    let id = emu.create_request();
+    let err = agent::<A>(&emu, |b| {
+        b.timeout(Duration::from_millis(300)).max_retries(0)
+    })
+    .login(&id)
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport(t) if t.kind() == TransportErrorKind::Timeout),
+        "{err:?}"
+    );
+}
+
 fn retry_after_is_honoured<A: Adapter>() {
     let emu = emulator(4);
     emu.inject(
@@ -485,6 +525,7 @@ for_both_adapters!(
     every_error_class,
     retry_matrix_from_emulator_counters,
     retry_after_is_honoured,
+    a_trickling_body_is_cut_at_the_attempt_deadline_and_retried,
     an_ambiguous_approve_is_reconciled_without_a_second_approval,
     a_pow_timeout_is_its_own_error,
     a_redirecting_server_never_receives_the_token,

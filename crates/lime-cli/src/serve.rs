@@ -19,7 +19,9 @@ read, approve, profile, create, events, jwks, other.
   --drop ROUTE:COUNT           close the connection without answering
   --delay ROUTE:MS             wait MS before the headers, on every call
   --ambiguous-approve COUNT    process the approve, then drop the connection
-  --rate-limit ROUTE:PER_SEC   answer 429 above PER_SEC calls a second")]
+  --rate-limit ROUTE:PER_SEC   answer 429 above PER_SEC calls a second
+  --redirect ROUTE:COUNT       answer 307 to another origin (which counts tokens)
+  --trickle ROUTE:BYTES:MS     send the body BYTES at a time, MS apart, on every call")]
 pub(crate) struct ServeArgs {
     /// Port (0: an ephemeral one).
     #[arg(long, default_value_t = 0)]
@@ -70,6 +72,15 @@ pub(crate) struct ServeArgs {
     /// Rate-limit: ROUTE:PER_SEC.
     #[arg(long, value_name = "ROUTE:PER_SEC")]
     rate_limit: Vec<String>,
+    /// Redirect to another origin: ROUTE:COUNT.
+    #[arg(long, value_name = "ROUTE:COUNT")]
+    redirect: Vec<String>,
+    /// Trickle bodies: ROUTE:BYTES:MS.
+    #[arg(long, value_name = "ROUTE:BYTES:MS")]
+    trickle: Vec<String>,
+    /// Sign passports with this RSA key (PKCS#8 PEM) instead of a generated one.
+    #[arg(long, value_name = "PATH")]
+    signing_key: Option<std::path::PathBuf>,
 }
 
 fn parts<const N: usize>(spec: &str, flag: &str) -> Result<[String; N], Failure> {
@@ -105,6 +116,12 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     }
     if let Some(token) = &args.site_token {
         builder = builder.site("site_local", token);
+    }
+    if let Some(path) = &args.signing_key {
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            Failure::new("config", 2, format!("cannot read {}: {e}", path.display()))
+        })?;
+        builder = builder.signing_key_pem(pem);
     }
     if args.tls {
         builder = builder.tls(TlsSource::Generated);
@@ -147,6 +164,22 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     }
     if let Some(count) = args.ambiguous_approve {
         emulator.inject(Route::Approve, Fault::ProcessThenDrop, count);
+    }
+    for spec in &args.redirect {
+        let [r, count] = parts::<2>(spec, "redirect")?;
+        emulator.inject(
+            route(&r)?,
+            Fault::Redirect { status: 307 },
+            number(&count, "count")?,
+        );
+    }
+    for spec in &args.trickle {
+        let [r, bytes, ms] = parts::<3>(spec, "trickle")?;
+        let fault = Fault::TrickleBody {
+            chunk: number(&bytes, "bytes")?,
+            interval: Duration::from_millis(number(&ms, "interval")?),
+        };
+        emulator.inject_always(route(&r)?, fault);
     }
     for spec in &args.rate_limit {
         let [r, per_second] = parts::<2>(spec, "rate-limit")?;
