@@ -114,3 +114,17 @@ impl Blocking {
         )
     }
 }
+
+/// Instantiates each generic scenario `fn name<A: Adapter>()` as a test for
+/// both adapters, in modules `tokio_adapter` and `blocking_adapter`.
+#[macro_export]
+macro_rules! for_both_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod tokio_adapter {
+            $( #[test] fn $scenario() { super::$scenario::<$crate::Tokio>() } )*
+        }
+        mod blocking_adapter {
+            $( #[test] fn $scenario() { super::$scenario::<$crate::Blocking>() } )*
+        }
+    };
+}

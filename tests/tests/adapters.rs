@@ -6,7 +6,7 @@ use std::time::Duration;
 use lime_core::lime_pow::Scheme;
 use lime_core::{Config, ConfigBuilder, Error, PowSchemeChoice, RequestStatus, TransportErrorKind};
 use lime_emulator::{BlockingEmulator, Emulator, Fault, OwnerKey, RawBody, Route};
-use lime_tests::{Adapter, Blocking, Tokio};
+use lime_tests::Adapter;
 
 fn emulator(difficulty: i64) -> BlockingEmulator {
     Emulator::builder()
@@ -507,18 +507,7 @@ fn https_through_a_connect_proxy_that_sees_only_the_tunnel<A: Adapter>() {
     );
 }
 
-macro_rules! for_both_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod tokio_adapter {
-            $( #[test] fn $scenario() { super::$scenario::<super::Tokio>() } )*
-        }
-        mod blocking_adapter {
-            $( #[test] fn $scenario() { super::$scenario::<super::Blocking>() } )*
-        }
-    };
-}
-
-for_both_adapters!(
+lime_tests::for_both_adapters!(
     logs_in_at_difficulty_15_and_20,
     both_schemes_in_auto_mode_with_and_without_pow_scheme,
     pinned_schemes_never_fall_back,

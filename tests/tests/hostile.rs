@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lime_core::{AgentToken, BaseUrl, Config, Error, TransportErrorKind};
 use lime_emulator::{BlockingEmulator, Emulator, Fault, RawBody, Route};
-use lime_tests::{Adapter, Blocking, Tokio};
+use lime_tests::Adapter;
 
 fn emulator() -> BlockingEmulator {
     Emulator::builder().difficulty(6).start_blocking().unwrap()
@@ -274,18 +274,7 @@ fn hostile_approve_and_profile_answers<A: Adapter>() {
     }
 }
 
-macro_rules! for_both_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod tokio_adapter {
-            $( #[test] fn $scenario() { super::$scenario::<super::Tokio>() } )*
-        }
-        mod blocking_adapter {
-            $( #[test] fn $scenario() { super::$scenario::<super::Blocking>() } )*
-        }
-    };
-}
-
-for_both_adapters!(
+lime_tests::for_both_adapters!(
     bad_request_ids_send_nothing,
     hostile_answers_end_in_typed_errors,
     a_negative_difficulty_is_solved_as_zero,

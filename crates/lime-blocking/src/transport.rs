@@ -44,7 +44,9 @@ fn classify(error: &ureq::Error) -> TransportError {
     let kind = match error {
         E::Timeout(_) => TransportErrorKind::Timeout,
         E::HostNotFound | E::ConnectionFailed => TransportErrorKind::Connect,
-        E::Io(io) if is_tls(io) => TransportErrorKind::Tls,
+        E::Io(io) if lime_core::error_chain_contains::<rustls::Error>(io) => {
+            TransportErrorKind::Tls
+        }
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             TransportErrorKind::Connect
         }
@@ -55,24 +57,4 @@ fn classify(error: &ureq::Error) -> TransportError {
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, error.to_string())
-}
-
-/// Whether a rustls error sits anywhere in the chain. `io::Error` hides the
-/// error it wraps from `source()`, so it is opened with `get_ref()`.
-fn is_tls(mut error: &(dyn std::error::Error + 'static)) -> bool {
-    loop {
-        if error.is::<rustls::Error>() {
-            return true;
-        }
-        let next = match error.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
-        };
-        match next {
-            Some(next) => error = next,
-            None => return false,
-        }
-    }
 }

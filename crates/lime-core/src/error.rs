@@ -262,3 +262,40 @@ impl fmt::Display for TransportErrorKind {
         })
     }
 }
+
+/// Whether an error of type `T` sits anywhere in `error`'s chain, for
+/// drivers classifying their client's errors (a rustls error inside an
+/// `io::Error` inside a client error). `io::Error` hides the error it wraps
+/// from `source()`, so it is opened with `get_ref()`.
+///
+/// ```
+/// use std::io;
+/// #[derive(Debug)]
+/// struct Tls;
+/// impl std::fmt::Display for Tls {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("tls") }
+/// }
+/// impl std::error::Error for Tls {}
+/// let wrapped = io::Error::new(io::ErrorKind::InvalidData, Tls);
+/// assert!(lime_core::error_chain_contains::<Tls>(&wrapped));
+/// assert!(!lime_core::error_chain_contains::<Tls>(&io::Error::other("plain")));
+/// ```
+pub fn error_chain_contains<T: std::error::Error + 'static>(
+    mut error: &(dyn std::error::Error + 'static),
+) -> bool {
+    loop {
+        if error.is::<T>() {
+            return true;
+        }
+        let next = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+        match next {
+            Some(next) => error = next,
+            None => return false,
+        }
+    }
+}

@@ -24,7 +24,7 @@ pub use config::{
 pub use envelope::classify;
 pub use error::{
     CODE_CONFLICT, CODE_EXPIRED, CODE_INVALID_POW, CODE_RATE_LIMITED, Error, TransportError,
-    TransportErrorKind,
+    TransportErrorKind, error_chain_contains,
 };
 pub use flow::Flow;
 pub use io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};

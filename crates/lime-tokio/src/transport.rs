@@ -81,7 +81,7 @@ fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
         message = e.to_string();
         inner = e.source();
     }
-    let kind = if is_tls(error) {
+    let kind = if lime_core::error_chain_contains::<rustls::Error>(error) {
         TransportErrorKind::Tls
     } else if error.is_connect() {
         TransportErrorKind::Connect
@@ -89,24 +89,4 @@ fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
         TransportErrorKind::ConnectionLost
     };
     TransportError::new(kind, message)
-}
-
-/// Whether a rustls error sits anywhere in the chain. `io::Error` hides the
-/// error it wraps from `source()`, so it is opened with `get_ref()`.
-fn is_tls(mut error: &(dyn std::error::Error + 'static)) -> bool {
-    loop {
-        if error.is::<rustls::Error>() {
-            return true;
-        }
-        let next = match error.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
-        };
-        match next {
-            Some(next) => error = next,
-            None => return false,
-        }
-    }
 }
