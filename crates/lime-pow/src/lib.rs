@@ -11,6 +11,8 @@ mod midstate;
 mod nonce;
 mod scheme;
 mod search;
+#[cfg(target_arch = "x86_64")]
+mod shani;
 #[cfg(feature = "std")]
 mod solve;
 mod verify;

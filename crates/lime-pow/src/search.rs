@@ -94,7 +94,13 @@ impl Search {
     /// Hashes up to `count` candidates from `from` upwards, in order, and
     /// returns the first valid one or where to resume.
     pub fn scan(&self, from: u64, count: u64) -> Step {
-        self.scan_with::<Portable>(from, count)
+        self.scan_with::<Portable>(from, count, fast_kernel())
+    }
+
+    /// [`scan`](Self::scan) on the portable path only, to check the fast path against.
+    #[doc(hidden)]
+    pub fn scan_portable(&self, from: u64, count: u64) -> Step {
+        self.scan_with::<Portable>(from, count, None)
     }
 
     /// A start value where every try costs exactly one compression.
@@ -127,7 +133,12 @@ impl Search {
         }
     }
 
-    pub(crate) fn scan_with<B: BlockFn>(&self, from: u64, count: u64) -> Step {
+    pub(crate) fn scan_with<B: BlockFn>(
+        &self,
+        from: u64,
+        count: u64,
+        fast: Option<FastKernel>,
+    ) -> Step {
         if from == u64::MAX {
             return Step::Exhausted;
         }
@@ -139,7 +150,13 @@ impl Search {
             let run = pow10(k);
             let run_end = (value - value % run).saturating_add(run).min(end);
             let found = if blocks == 1 {
-                self.scan_run::<B, 1>(value, run_end, width, k)
+                match fast {
+                    #[cfg(target_arch = "x86_64")]
+                    Some(kernel) => self.scan_run_lanes(kernel, value, run_end, width, k),
+                    #[cfg(not(target_arch = "x86_64"))]
+                    Some(never) => match never {},
+                    None => self.scan_run::<B, 1>(value, run_end, width, k),
+                }
             } else {
                 self.scan_run::<B, 2>(value, run_end, width, k)
             };
@@ -205,6 +222,81 @@ impl Search {
                 return Some(start + u64::from(i));
             }
             write_decimal(&mut buf[t..t + k], first_low.wrapping_add(i + 2));
+        }
+        None
+    }
+}
+
+/// The fast kernel's handle where there is one (x86-64 with SHA extensions).
+#[cfg(target_arch = "x86_64")]
+type FastKernel = crate::shani::Kernel;
+/// No fast kernel on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+type FastKernel = core::convert::Infallible;
+
+fn fast_kernel() -> Option<FastKernel> {
+    #[cfg(target_arch = "x86_64")]
+    return crate::shani::Kernel::detect();
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+impl Search {
+    /// [`Search::scan_run`] for one-block tries on the SHA-extensions kernel:
+    /// four candidates per call, two sets of blocks used in turn so the digit
+    /// stores for a set land long before the kernel loads it again.
+    #[cfg(target_arch = "x86_64")]
+    fn scan_run_lanes(
+        &self,
+        kernel: FastKernel,
+        start: u64,
+        end: u64,
+        width: usize,
+        k: usize,
+    ) -> Option<u64> {
+        use crate::shani::LANES;
+        let digits = Nonce::from_value(start);
+        let (high, low) = digits.as_bytes().split_at(width - k);
+        let mut fixed = self.prefix.clone();
+        fixed.absorb(high);
+        let t = fixed.tail_len;
+        let message_bits = (fixed.total_len + k as u64) * 8;
+        let mut block = [0u8; 64];
+        block[..t].copy_from_slice(&fixed.tail[..t]);
+        block[t..t + k].copy_from_slice(low);
+        block[t + k] = 0x80;
+        block[56..].copy_from_slice(&message_bits.to_be_bytes());
+
+        let mid = fixed.state;
+        let first_low = (start % pow10(k)) as u32;
+        let tries = (end - start) as u32;
+        let mut sets = [[block; LANES]; 2];
+        for (set, blocks) in sets.iter_mut().enumerate() {
+            for (lane, b) in blocks.iter_mut().enumerate() {
+                write_decimal(
+                    &mut b[t..t + k],
+                    first_low.wrapping_add((set * LANES + lane) as u32),
+                );
+            }
+        }
+        let mut states = [[0u32; 8]; LANES];
+        let mut tried = 0u32;
+        let mut set = 0;
+        while tried < tries {
+            kernel.compress4(&mid, &sets[set], &mut states);
+            let live = (tries - tried).min(LANES as u32) as usize;
+            if let Some(lane) = states[..live]
+                .iter()
+                .position(|s| self.difficulty.is_met_by(s))
+            {
+                return Some(start + u64::from(tried) + lane as u64);
+            }
+            for (lane, b) in sets[set].iter_mut().enumerate() {
+                let next = first_low.wrapping_add(tried + (2 * LANES + lane) as u32);
+                write_decimal(&mut b[t..t + k], next);
+            }
+            tried += LANES as u32;
+            set ^= 1;
         }
         None
     }

@@ -159,3 +159,38 @@ fn the_last_candidates_before_u64_max_then_exhausted() {
     let hard = Search::new(Scheme::Legacy, b"x", 200).unwrap();
     assert_eq!(hard.scan(u64::MAX - 5, 100), Step::Exhausted);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The SHA-extensions kernel (where the CPU has it) finds exactly what
+    /// the portable path finds, from any start, for any challenge.
+    #[test]
+    fn the_fast_path_equals_the_portable_path(
+        scheme in any_scheme(),
+        challenge in "\\PC{0,150}",
+        start in prop_oneof![0u64..1_000_000, 1_000_000_000u64..1_000_100_000, (u64::MAX - 1_000_000)..(u64::MAX - 5_000)],
+        difficulty in 0i64..=12,
+    ) {
+        let search = Search::new(scheme, challenge.as_bytes(), difficulty).unwrap();
+        prop_assert_eq!(search.scan(start, 5_000), search.scan_portable(start, 5_000));
+    }
+}
+
+/// Every one of the kernel's four lanes wins sometimes, and agrees when it does.
+#[test]
+fn each_kernel_lane_can_be_the_winner() {
+    let mut lanes_won = [0u32; 4];
+    for start in 0..400u64 {
+        let search = Search::new(Scheme::V1, format!("lane-{start}").as_bytes(), 3).unwrap();
+        let fast = search.scan(1_000_000_000 + start * 1_000, 200);
+        assert_eq!(
+            fast,
+            search.scan_portable(1_000_000_000 + start * 1_000, 200)
+        );
+        if let Step::Found { tried, .. } = fast {
+            lanes_won[((tried - 1) % 4) as usize] += 1;
+        }
+    }
+    assert!(lanes_won.iter().all(|&n| n > 10), "{lanes_won:?}");
+}

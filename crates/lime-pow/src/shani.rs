@@ -1,0 +1,197 @@
+//! The x86-64 SHA-extensions kernel: four candidates compressed at once,
+//! interleaved so the SHA unit's throughput, not its latency, bounds the
+//! rate. This is the only module with `unsafe` in the workspace: every block
+//! calls intrinsics that need CPU features the caller has checked.
+//!
+//! The round sequence follows the SHA extensions' documented use
+//! (`sha256rnds2` on ABEF/CDGH halves, `sha256msg1`/`sha256msg2` for the
+//! message schedule). Tests compare it with the portable compression on
+//! random inputs, and a self-check runs once before first use.
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::*;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+cpufeatures::new!(sha_extensions, "sha", "sse2", "ssse3", "sse4.1");
+
+/// The candidates compressed per call.
+pub(crate) const LANES: usize = 4;
+
+const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// 0: not checked yet; 1: available and self-checked; 2: not used.
+static STATE: AtomicU8 = AtomicU8::new(0);
+
+/// Proof that the kernel may run on this CPU: only [`Kernel::detect`] makes one.
+#[derive(Clone, Copy)]
+pub(crate) struct Kernel(());
+
+impl Kernel {
+    /// The kernel, when the CPU has the SHA extensions and the self-check passed.
+    pub(crate) fn detect() -> Option<Kernel> {
+        available().then_some(Kernel(()))
+    }
+
+    /// Compresses each of four blocks into its own copy of `mid`.
+    #[inline(always)]
+    pub(crate) fn compress4(
+        self,
+        mid: &[u32; 8],
+        blocks: &[[u8; 64]; LANES],
+        out: &mut [[u32; 8]; LANES],
+    ) {
+        // SAFETY: a `Kernel` exists only after `available()` saw the CPU
+        // features `compress4` is compiled for.
+        unsafe { compress4(mid, blocks, out) }
+    }
+}
+
+/// Whether the kernel may be used: the CPU has the SHA extensions and the
+/// kernel agreed with the portable compression on a known input.
+pub(crate) fn available() -> bool {
+    match STATE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let ok = sha_extensions::get() && self_check();
+            STATE.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
+            ok
+        }
+    }
+}
+
+/// One compression of four different blocks from the same midstate, by the
+/// kernel and by the portable path, must agree.
+fn self_check() -> bool {
+    let mid = [
+        0x6a09_e667u32,
+        0xbb67_ae85,
+        0x3c6e_f372,
+        0xa54f_f53a,
+        0x510e_527f,
+        0x9b05_688c,
+        0x1f83_d9ab,
+        0x5be0_cd19,
+    ];
+    let mut blocks = [[0u8; 64]; LANES];
+    for (lane, block) in blocks.iter_mut().enumerate() {
+        for (i, b) in block.iter_mut().enumerate() {
+            *b = (i * 7 + lane * 13) as u8;
+        }
+    }
+    let mut fast = [[0u32; 8]; LANES];
+    // SAFETY: `sha_extensions::get()` was checked true just before.
+    unsafe { compress4(&mid, &blocks, &mut fast) };
+    blocks.iter().zip(&fast).all(|(block, fast)| {
+        let mut portable = mid;
+        sha2::block_api::compress256(&mut portable, core::slice::from_ref(block));
+        portable == *fast
+    })
+}
+
+/// Compresses each of four blocks into its own copy of `mid`.
+///
+/// # Safety
+/// The CPU must support SHA, SSE2, SSSE3 and SSE4.1 (see [`available`]).
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+pub(crate) unsafe fn compress4(
+    mid: &[u32; 8],
+    blocks: &[[u8; 64]; LANES],
+    out: &mut [[u32; 8]; LANES],
+) {
+    // SAFETY (whole body): unaligned loads and stores read and write exactly
+    // the 16-byte ranges of the arrays they are given; the intrinsics need
+    // the features this function is compiled for.
+    unsafe {
+        let swap = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203);
+        // State halves in the layout sha256rnds2 wants: ABEF and CDGH.
+        let abcd = _mm_shuffle_epi32(_mm_loadu_si128(mid.as_ptr().cast()), 0xB1);
+        let efgh = _mm_shuffle_epi32(_mm_loadu_si128(mid.as_ptr().add(4).cast()), 0x1B);
+        let abef0 = _mm_alignr_epi8(abcd, efgh, 8);
+        let cdgh0 = _mm_blend_epi16(efgh, abcd, 0xF0);
+
+        let mut abef = [abef0; LANES];
+        let mut cdgh = [cdgh0; LANES];
+        let mut w = [[_mm_setzero_si128(); 4]; LANES];
+        for (words, block) in w.iter_mut().zip(blocks) {
+            for (g, word) in words.iter_mut().enumerate() {
+                *word = _mm_shuffle_epi8(_mm_loadu_si128(block.as_ptr().add(16 * g).cast()), swap);
+            }
+        }
+        for group in 0..16 {
+            let k = _mm_loadu_si128(K.as_ptr().add(4 * group).cast());
+            for lane in 0..LANES {
+                let slot = group % 4;
+                if group >= 4 {
+                    // W[4g..4g+4] from the four groups before it.
+                    let [w0, w1, w2, w3] = [
+                        w[lane][slot],
+                        w[lane][(slot + 1) % 4],
+                        w[lane][(slot + 2) % 4],
+                        w[lane][(slot + 3) % 4],
+                    ];
+                    let mixed =
+                        _mm_add_epi32(_mm_sha256msg1_epu32(w0, w1), _mm_alignr_epi8(w3, w2, 4));
+                    w[lane][slot] = _mm_sha256msg2_epu32(mixed, w3);
+                }
+                let msg = _mm_add_epi32(w[lane][slot], k);
+                cdgh[lane] = _mm_sha256rnds2_epu32(cdgh[lane], abef[lane], msg);
+                abef[lane] =
+                    _mm_sha256rnds2_epu32(abef[lane], cdgh[lane], _mm_shuffle_epi32(msg, 0x0E));
+            }
+        }
+        for lane in 0..LANES {
+            let abef = _mm_add_epi32(abef[lane], abef0);
+            let cdgh = _mm_add_epi32(cdgh[lane], cdgh0);
+            let feba = _mm_shuffle_epi32(abef, 0x1B);
+            let dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+            let dcba = _mm_blend_epi16(feba, dchg, 0xF0);
+            let hgfe = _mm_alignr_epi8(dchg, feba, 8);
+            _mm_storeu_si128(out[lane].as_mut_ptr().cast(), dcba);
+            _mm_storeu_si128(out[lane].as_mut_ptr().add(4).cast(), hgfe);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_equals_the_portable_compression_on_varied_inputs() {
+        if !sha_extensions::get() {
+            panic!("this test machine lacks the SHA extensions; the kernel cannot be checked here");
+        }
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2_000 {
+            let mut mid = [0u32; 8];
+            mid.iter_mut().for_each(|m| *m = next() as u32);
+            let mut blocks = [[0u8; 64]; LANES];
+            blocks.iter_mut().flatten().for_each(|b| *b = next() as u8);
+            let mut fast = [[0u32; 8]; LANES];
+            // SAFETY: the features were checked above.
+            unsafe { compress4(&mid, &blocks, &mut fast) };
+            for lane in 0..LANES {
+                let mut portable = mid;
+                sha2::block_api::compress256(&mut portable, core::slice::from_ref(&blocks[lane]));
+                assert_eq!(portable, fast[lane], "lane {lane}");
+            }
+        }
+        assert!(available());
+    }
+}
