@@ -110,9 +110,14 @@ impl Search {
     /// The multi-threaded solver starts here instead of at 0; it prefers
     /// widths of 10+ digits (billions of candidates before the width grows).
     pub fn fast_start(&self) -> u64 {
-        let good = |w: usize| self.low_digits(w).1 == 1 && self.low_digits(w).0 == MAX_LOW_DIGITS;
+        let good = |w: usize| self.low_digits(w) == (MAX_LOW_DIGITS, 1);
+        // Among good 10+ digit widths, prefer the one whose digits sit latest
+        // in the block: the SHA-extensions kernel runs the rounds of the
+        // words before them once, not per try.
+        let shared_groups = |w: usize| ((self.prefix.total_len + w as u64) % 64) as usize / 16;
         let width = (10..=19)
-            .find(|&w| good(w))
+            .filter(|&w| good(w))
+            .min_by_key(|&w| (core::cmp::Reverse(shared_groups(w)), w))
             .or_else(|| (20..=MAX_DIGITS).find(|&w| good(w)))
             .or_else(|| (5..=9).rev().find(|&w| good(w)))
             .unwrap_or(10);
@@ -279,11 +284,13 @@ impl Search {
                 );
             }
         }
+        // The 16-byte word groups before the digits are the same for every try.
+        let hot = kernel.hotstart(&mid, &block, t / 16);
         let mut states = [[0u32; 8]; LANES];
         let mut tried = 0u32;
         let mut set = 0;
         while tried < tries {
-            kernel.compress4(&mid, &sets[set], &mut states);
+            kernel.compress4_from(&mid, &hot, &sets[set], &mut states);
             let live = (tries - tried).min(LANES as u32) as usize;
             if let Some(lane) = states[..live]
                 .iter()

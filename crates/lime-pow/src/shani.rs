@@ -41,17 +41,88 @@ impl Kernel {
         available().then_some(Kernel(()))
     }
 
-    /// Compresses each of four blocks into its own copy of `mid`.
+    /// Runs, once, the rounds of `block`'s first `groups` groups of four
+    /// words (at most 3), which every candidate shares when its digits come later.
+    pub(crate) fn hotstart(self, mid: &[u32; 8], block: &[u8; 64], groups: usize) -> Hotstart {
+        // SAFETY: as in `compress4`.
+        unsafe { hotstart(mid, block, groups.min(3)) }
+    }
+
+    /// Compresses each of four blocks into its own copy of `mid`, starting
+    /// from `hot`: the blocks must all equal the one `hot` was made from in
+    /// its first groups.
     #[inline(always)]
-    pub(crate) fn compress4(
+    pub(crate) fn compress4_from(
         self,
         mid: &[u32; 8],
+        hot: &Hotstart,
         blocks: &[[u8; 64]; LANES],
         out: &mut [[u32; 8]; LANES],
     ) {
-        // SAFETY: a `Kernel` exists only after `available()` saw the CPU
-        // features `compress4` is compiled for.
-        unsafe { compress4(mid, blocks, out) }
+        // SAFETY: as in `compress4`. The shared group count is a constant
+        // of each instance, so the round loop unrolls fully.
+        unsafe {
+            match hot.groups {
+                0 => compress4::<0>(mid, hot, blocks, out),
+                1 => compress4::<1>(mid, hot, blocks, out),
+                2 => compress4::<2>(mid, hot, blocks, out),
+                _ => compress4::<3>(mid, hot, blocks, out),
+            }
+        }
+    }
+}
+
+/// The state after the rounds shared by every candidate, in the ABEF/CDGH
+/// layout of `sha256rnds2`.
+#[derive(Clone, Copy)]
+pub(crate) struct Hotstart {
+    abef: __m128i,
+    cdgh: __m128i,
+    groups: usize,
+}
+
+impl Hotstart {
+    /// No shared rounds: start from `mid` itself.
+    fn cold(mid: &[u32; 8]) -> Hotstart {
+        // SAFETY: `halves` needs SSE2/SSSE3/SSE4.1, which every caller's
+        // `Kernel` (or the self-check's detection) has established.
+        let (abef, cdgh) = unsafe { halves(mid) };
+        Hotstart {
+            abef,
+            cdgh,
+            groups: 0,
+        }
+    }
+}
+
+/// `mid` as the ABEF and CDGH halves `sha256rnds2` works on.
+#[target_feature(enable = "sse2,ssse3,sse4.1")]
+unsafe fn halves(mid: &[u32; 8]) -> (__m128i, __m128i) {
+    // SAFETY: unaligned loads of the two 16-byte halves of `mid`.
+    unsafe {
+        let abcd = _mm_shuffle_epi32(_mm_loadu_si128(mid.as_ptr().cast()), 0xB1);
+        let efgh = _mm_shuffle_epi32(_mm_loadu_si128(mid.as_ptr().add(4).cast()), 0x1B);
+        (
+            _mm_alignr_epi8(abcd, efgh, 8),
+            _mm_blend_epi16(efgh, abcd, 0xF0),
+        )
+    }
+}
+
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+unsafe fn hotstart(mid: &[u32; 8], block: &[u8; 64], groups: usize) -> Hotstart {
+    // SAFETY: unaligned loads of `block`'s first `groups` (at most 3)
+    // 16-byte words and of `K`; the intrinsics need the enabled features.
+    unsafe {
+        let swap = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203);
+        let (mut abef, mut cdgh) = halves(mid);
+        for group in 0..groups {
+            let w = _mm_shuffle_epi8(_mm_loadu_si128(block.as_ptr().add(16 * group).cast()), swap);
+            let msg = _mm_add_epi32(w, _mm_loadu_si128(K.as_ptr().add(4 * group).cast()));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(msg, 0x0E));
+        }
+        Hotstart { abef, cdgh, groups }
     }
 }
 
@@ -90,7 +161,7 @@ fn self_check() -> bool {
     }
     let mut fast = [[0u32; 8]; LANES];
     // SAFETY: `sha_extensions::get()` was checked true just before.
-    unsafe { compress4(&mid, &blocks, &mut fast) };
+    unsafe { compress4::<0>(&mid, &Hotstart::cold(&mid), &blocks, &mut fast) };
     blocks.iter().zip(&fast).all(|(block, fast)| {
         let mut portable = mid;
         sha2::block_api::compress256(&mut portable, core::slice::from_ref(block));
@@ -103,8 +174,9 @@ fn self_check() -> bool {
 /// # Safety
 /// The CPU must support SHA, SSE2, SSSE3 and SSE4.1 (see [`available`]).
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-pub(crate) unsafe fn compress4(
+unsafe fn compress4<const SHARED: usize>(
     mid: &[u32; 8],
+    hot: &Hotstart,
     blocks: &[[u8; 64]; LANES],
     out: &mut [[u32; 8]; LANES],
 ) {
@@ -113,14 +185,11 @@ pub(crate) unsafe fn compress4(
     // the features this function is compiled for.
     unsafe {
         let swap = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203);
-        // State halves in the layout sha256rnds2 wants: ABEF and CDGH.
-        let abcd = _mm_shuffle_epi32(_mm_loadu_si128(mid.as_ptr().cast()), 0xB1);
-        let efgh = _mm_shuffle_epi32(_mm_loadu_si128(mid.as_ptr().add(4).cast()), 0x1B);
-        let abef0 = _mm_alignr_epi8(abcd, efgh, 8);
-        let cdgh0 = _mm_blend_epi16(efgh, abcd, 0xF0);
-
-        let mut abef = [abef0; LANES];
-        let mut cdgh = [cdgh0; LANES];
+        // State halves in the layout sha256rnds2 wants (ABEF and CDGH): the
+        // midstate for the final addition, the hotstart to begin the rounds.
+        let (abef0, cdgh0) = halves(mid);
+        let mut abef = [hot.abef; LANES];
+        let mut cdgh = [hot.cdgh; LANES];
         let mut w = [[_mm_setzero_si128(); 4]; LANES];
         for (words, block) in w.iter_mut().zip(blocks) {
             for (g, word) in words.iter_mut().enumerate() {
@@ -142,6 +211,9 @@ pub(crate) unsafe fn compress4(
                     let mixed =
                         _mm_add_epi32(_mm_sha256msg1_epu32(w0, w1), _mm_alignr_epi8(w3, w2, 4));
                     w[lane][slot] = _mm_sha256msg2_epu32(mixed, w3);
+                }
+                if group < SHARED {
+                    continue; // done once, in the hotstart
                 }
                 let msg = _mm_add_epi32(w[lane][slot], k);
                 cdgh[lane] = _mm_sha256rnds2_epu32(cdgh[lane], abef[lane], msg);
@@ -184,8 +256,15 @@ mod tests {
             let mut blocks = [[0u8; 64]; LANES];
             blocks.iter_mut().flatten().for_each(|b| *b = next() as u8);
             let mut fast = [[0u32; 8]; LANES];
-            // SAFETY: the features were checked above.
-            unsafe { compress4(&mid, &blocks, &mut fast) };
+            // Every lane shares the first `groups` groups of words.
+            let groups = (next() % 4) as usize;
+            for lane in 1..LANES {
+                let (head, rest) = blocks.split_at_mut(lane);
+                rest[0][..16 * groups].copy_from_slice(&head[0][..16 * groups]);
+            }
+            let kernel = Kernel::detect().expect("checked above");
+            let hot = kernel.hotstart(&mid, &blocks[0], groups);
+            kernel.compress4_from(&mid, &hot, &blocks, &mut fast);
             for lane in 0..LANES {
                 let mut portable = mid;
                 sha2::block_api::compress256(&mut portable, core::slice::from_ref(&blocks[lane]));
