@@ -10,7 +10,8 @@ use lime_tokio::LimeAgent;
 
 use crate::report::Failure;
 
-/// Client settings.
+/// Client settings. (Doc comments here are `--help` text, so URLs stay bare.)
+#[allow(rustdoc::bare_urls)]
 #[derive(Debug, Args, Clone)]
 pub(crate) struct ClientArgs {
     /// API root (else LIME_API_BASE, else https://lime.pics/api/v1).
