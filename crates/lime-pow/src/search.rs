@@ -180,6 +180,32 @@ impl Search {
         }
     }
 
+    /// For the run of values from `start` (of `width` digits, the low `k`
+    /// varying): the midstate after the prefix and the high digits, the
+    /// offset `t` of the low digits, and the `NB` final blocks
+    /// (tail ‖ low digits ‖ 0x80 ‖ zeros ‖ length) holding `start`'s digits.
+    #[inline(always)]
+    fn final_blocks<const NB: usize>(
+        &self,
+        start: u64,
+        width: usize,
+        k: usize,
+    ) -> ([u32; 8], usize, [u8; 128]) {
+        let digits = Nonce::from_value(start);
+        let (high, low) = digits.as_bytes().split_at(width - k);
+        let mut fixed = self.prefix.clone();
+        fixed.absorb(high);
+        let t = fixed.tail_len;
+        let message_bits = (fixed.total_len + k as u64) * 8;
+        let mut buf = [0u8; 128];
+        buf[..t].copy_from_slice(&fixed.tail[..t]);
+        buf[t..t + k].copy_from_slice(low);
+        buf[t + k] = 0x80;
+        buf[NB * 64 - 8..NB * 64].copy_from_slice(&message_bits.to_be_bytes());
+        debug_assert!(t + k + 9 <= NB * 64);
+        (fixed.state, t, buf)
+    }
+
     /// Tries `start..end`, values of `width` digits that differ only in their
     /// low `k` digits, with `NB` compressions per try.
     #[inline(always)]
@@ -190,23 +216,7 @@ impl Search {
         width: usize,
         k: usize,
     ) -> Option<u64> {
-        let digits = Nonce::from_value(start);
-        let (high, low) = digits.as_bytes().split_at(width - k);
-
-        let mut fixed = self.prefix.clone();
-        fixed.absorb(high);
-        let t = fixed.tail_len;
-        let message_bits = (fixed.total_len + k as u64) * 8;
-
-        // The final block(s): tail ‖ low digits ‖ 0x80 ‖ zeros ‖ length.
-        let mut buf = [0u8; 128];
-        buf[..t].copy_from_slice(&fixed.tail[..t]);
-        buf[t..t + k].copy_from_slice(low);
-        buf[t + k] = 0x80;
-        buf[NB * 64 - 8..NB * 64].copy_from_slice(&message_bits.to_be_bytes());
-        debug_assert!(t + k + 9 <= NB * 64);
-
-        let mid = fixed.state;
+        let (mid, t, buf) = self.final_blocks::<NB>(start, width, k);
         let difficulty = self.difficulty;
         let first_low = (start % pow10(k)) as u32;
         let tries = (end - start) as u32; // at most 10^k
@@ -260,19 +270,8 @@ impl Search {
         k: usize,
     ) -> Option<u64> {
         use crate::shani::LANES;
-        let digits = Nonce::from_value(start);
-        let (high, low) = digits.as_bytes().split_at(width - k);
-        let mut fixed = self.prefix.clone();
-        fixed.absorb(high);
-        let t = fixed.tail_len;
-        let message_bits = (fixed.total_len + k as u64) * 8;
-        let mut block = [0u8; 64];
-        block[..t].copy_from_slice(&fixed.tail[..t]);
-        block[t..t + k].copy_from_slice(low);
-        block[t + k] = 0x80;
-        block[56..].copy_from_slice(&message_bits.to_be_bytes());
-
-        let mid = fixed.state;
+        let (mid, t, buf) = self.final_blocks::<1>(start, width, k);
+        let block: [u8; 64] = buf[..64].try_into().unwrap_or([0; 64]);
         let first_low = (start % pow10(k)) as u32;
         let tries = (end - start) as u32;
         let mut sets = [[block; LANES]; 2];
