@@ -24,42 +24,39 @@ pub struct Tokio {
     runtime: tokio::runtime::Runtime,
 }
 
+impl Tokio {
+    /// An agent from `builder`, on a two-worker runtime of its own.
+    fn with(builder: lime_tokio::LimeAgentBuilder) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        Tokio {
+            agent: builder.build().unwrap(),
+            runtime,
+        }
+    }
+}
+
 impl Adapter for Tokio {
     fn new(config: Config) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let agent = lime_tokio::LimeAgent::new(config).unwrap();
-        Tokio { agent, runtime }
+        Tokio::with(lime_tokio::LimeAgent::builder().config(config))
     }
     fn trusting(config: Config, ca_pem: &str) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let agent = lime_tokio::LimeAgent::builder()
-            .config(config)
-            .add_root_certificates_pem(ca_pem.as_bytes())
-            .build()
-            .unwrap();
-        Tokio { agent, runtime }
+        Tokio::with(
+            lime_tokio::LimeAgent::builder()
+                .config(config)
+                .add_root_certificates_pem(ca_pem.as_bytes()),
+        )
     }
     fn via_proxy(config: Config, ca_pem: &str, proxy_url: &str) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let agent = lime_tokio::LimeAgent::builder()
-            .config(config)
-            .add_root_certificates_pem(ca_pem.as_bytes())
-            .https_proxy(proxy_url, "")
-            .build()
-            .unwrap();
-        Tokio { agent, runtime }
+        Tokio::with(
+            lime_tokio::LimeAgent::builder()
+                .config(config)
+                .add_root_certificates_pem(ca_pem.as_bytes())
+                .https_proxy(proxy_url, ""),
+        )
     }
     fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
         self.runtime.block_on(self.agent.login(id))
