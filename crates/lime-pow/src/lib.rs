@@ -5,7 +5,6 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-mod block;
 mod difficulty;
 mod midstate;
 mod nonce;

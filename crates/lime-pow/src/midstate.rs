@@ -4,7 +4,7 @@
 use sha2::block_api::compress256;
 
 /// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
-const IV: [u32; 8] = [
+pub(crate) const IV: [u32; 8] = [
     0x6a09_e667,
     0xbb67_ae85,
     0x3c6e_f372,

@@ -7,7 +7,6 @@
 //! prepared final block, so each try costs one SHA-256 compression whenever
 //! the message length leaves room for the padding in that block.
 
-use crate::block::{BlockFn, Portable};
 use crate::midstate::Midstate;
 use crate::nonce::{MAX_DIGITS, decimal_len, pow10};
 use crate::{Difficulty, Nonce, Scheme, Unsolvable};
@@ -94,13 +93,13 @@ impl Search {
     /// Hashes up to `count` candidates from `from` upwards, in order, and
     /// returns the first valid one or where to resume.
     pub fn scan(&self, from: u64, count: u64) -> Step {
-        self.scan_with::<Portable>(from, count, fast_kernel())
+        self.scan_with(from, count, fast_kernel())
     }
 
     /// [`scan`](Self::scan) on the portable path only, to check the fast path against.
     #[doc(hidden)]
     pub fn scan_portable(&self, from: u64, count: u64) -> Step {
-        self.scan_with::<Portable>(from, count, None)
+        self.scan_with(from, count, None)
     }
 
     /// A start value where every try costs exactly one compression.
@@ -138,12 +137,7 @@ impl Search {
         }
     }
 
-    pub(crate) fn scan_with<B: BlockFn>(
-        &self,
-        from: u64,
-        count: u64,
-        fast: Option<FastKernel>,
-    ) -> Step {
+    fn scan_with(&self, from: u64, count: u64, fast: Option<FastKernel>) -> Step {
         if from == u64::MAX {
             return Step::Exhausted;
         }
@@ -160,10 +154,10 @@ impl Search {
                     Some(kernel) => self.scan_run_lanes(kernel, value, run_end, width, k),
                     #[cfg(not(target_arch = "x86_64"))]
                     Some(never) => match never {},
-                    None => self.scan_run::<B, 1>(value, run_end, width, k),
+                    None => self.scan_run::<1>(value, run_end, width, k),
                 }
             } else {
-                self.scan_run::<B, 2>(value, run_end, width, k)
+                self.scan_run::<2>(value, run_end, width, k)
             };
             if let Some(nonce) = found {
                 return Step::Found {
@@ -209,7 +203,7 @@ impl Search {
     /// Tries `start..end`, values of `width` digits that differ only in their
     /// low `k` digits, with `NB` compressions per try.
     #[inline(always)]
-    fn scan_run<B: BlockFn, const NB: usize>(
+    fn scan_run<const NB: usize>(
         &self,
         start: u64,
         end: u64,
@@ -232,7 +226,7 @@ impl Search {
             let buf = &mut bufs[(i & 1) as usize];
             let mut state = mid;
             let (blocks, _) = buf[..NB * 64].as_chunks::<64>();
-            B::compress(&mut state, blocks);
+            sha2::block_api::compress256(&mut state, blocks);
             if difficulty.is_met_by(&state) {
                 return Some(start + u64::from(i));
             }
