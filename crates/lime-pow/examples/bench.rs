@@ -22,6 +22,7 @@ fn main() {
     let window = Duration::from_secs_f64(seconds);
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
 
+    println!("Search kernel: {}", lime_pow::search_kernel());
     let raw = raw_block_rate(window);
     println!(
         "Raw `compress256`, one block per call, single stream: {:.2} M blocks/s\n",

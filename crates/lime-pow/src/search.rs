@@ -243,6 +243,25 @@ type FastKernel = crate::shani::Kernel;
 #[cfg(not(target_arch = "x86_64"))]
 type FastKernel = core::convert::Infallible;
 
+/// The search path [`Search::scan`] runs on this CPU: `"portable"`, or the
+/// SHA-extensions kernel's name (`"sha-ni/sse4.1"`, `"sha-ni/avx2"` or
+/// `"sha-ni/avx512vl"`) once it is detected and has passed its self-check.
+///
+/// A CPU with the SHA extensions whose kernel fails the self-check runs the
+/// portable path; this is how a caller can tell (and log it).
+///
+/// ```
+/// let kernel = lime_pow::search_kernel();
+/// assert!(kernel == "portable" || kernel.starts_with("sha-ni/"));
+/// ```
+pub fn search_kernel() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(kernel) = fast_kernel() {
+        return kernel.encoding().name();
+    }
+    "portable"
+}
+
 fn fast_kernel() -> Option<FastKernel> {
     #[cfg(target_arch = "x86_64")]
     return crate::shani::Kernel::detect();
@@ -252,7 +271,7 @@ fn fast_kernel() -> Option<FastKernel> {
 
 impl Search {
     /// [`Search::scan_run`] for one-block tries on the SHA-extensions kernel:
-    /// four candidates per call, two sets of blocks used in turn so the digit
+    /// [`LANES`](crate::shani::LANES) candidates per call, two sets of blocks used in turn so the digit
     /// stores for a set land long before the kernel loads it again.
     #[cfg(target_arch = "x86_64")]
     fn scan_run_lanes(
@@ -283,7 +302,7 @@ impl Search {
         let mut tried = 0u32;
         let mut set = 0;
         while tried < tries {
-            kernel.compress4_from(&mid, &hot, &sets[set], &mut states);
+            kernel.compress_from(&mid, &hot, &sets[set], &mut states);
             let live = (tries - tried).min(LANES as u32) as usize;
             if let Some(lane) = states[..live]
                 .iter()
@@ -323,6 +342,33 @@ mod tests {
         let mut d = *b"xx";
         write_decimal(&mut d, 1234);
         assert_eq!(&d, b"34");
+    }
+
+    /// Each kernel encoding the CPU runs finds what the portable path
+    /// finds, at every prefix length (so every digit position and shared
+    /// group count) and from starts that cut runs and sets short.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_kernel_encoding_finds_what_the_portable_path_finds() {
+        let challenge = [b'k'; 140];
+        let mut compared = 0;
+        for kernel in crate::shani::Kernel::each() {
+            for len in 0..challenge.len() {
+                for scheme in [Scheme::Legacy, Scheme::V1] {
+                    let search = Search::new(scheme, &challenge[..len], 6).unwrap();
+                    for from in [0, 7, search.fast_start() + 9_995, u64::MAX - 40] {
+                        let fast = search.scan_with(from, 700, Some(kernel));
+                        assert_eq!(fast, search.scan_with(from, 700, None), "{kernel:?} {len}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            compared,
+            3 * 140 * 2 * 4,
+            "one of the encodings was not checked"
+        );
     }
 
     #[test]
