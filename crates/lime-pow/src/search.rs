@@ -271,8 +271,8 @@ fn fast_kernel() -> Option<FastKernel> {
 
 impl Search {
     /// [`Search::scan_run`] for one-block tries on the SHA-extensions kernel:
-    /// [`LANES`](crate::shani::LANES) candidates per call, two sets of blocks used in turn so the digit
-    /// stores for a set land long before the kernel loads it again.
+    /// [`LANES`](crate::shani::LANES) candidates per call, each lane's
+    /// digits kept as a decimal counter the kernel puts into its block.
     #[cfg(target_arch = "x86_64")]
     fn scan_run_lanes(
         &self,
@@ -282,27 +282,19 @@ impl Search {
         width: usize,
         k: usize,
     ) -> Option<u64> {
-        use crate::shani::LANES;
+        use crate::shani::{DigitCounter, LANES};
         let (mid, t, buf) = self.final_blocks::<1>(start, width, k);
-        let block: [u8; 64] = buf[..64].try_into().unwrap_or([0; 64]);
+        let mut block: [u8; 64] = buf[..64].try_into().unwrap_or([0; 64]);
+        block[t..t + k].fill(b'0');
+        let run = kernel.prepare(&mid, &block, t, k);
         let first_low = (start % pow10(k)) as u32;
         let tries = (end - start) as u32;
-        let mut sets = [[block; LANES]; 2];
-        for (set, blocks) in sets.iter_mut().enumerate() {
-            for (lane, b) in blocks.iter_mut().enumerate() {
-                write_decimal(
-                    &mut b[t..t + k],
-                    first_low.wrapping_add((set * LANES + lane) as u32),
-                );
-            }
-        }
-        // The 16-byte word groups before the digits are the same for every try.
-        let hot = kernel.hotstart(&mid, &block, t / 16);
+        let mut digits: [u32; LANES] =
+            core::array::from_fn(|lane| DigitCounter::new(first_low + lane as u32).0);
         let mut states = [[0u32; 8]; LANES];
         let mut tried = 0u32;
-        let mut set = 0;
         while tried < tries {
-            kernel.compress_from(&mid, &hot, &sets[set], &mut states);
+            kernel.compress(&mid, &run, &digits, &mut states);
             let live = (tries - tried).min(LANES as u32) as usize;
             if let Some(lane) = states[..live]
                 .iter()
@@ -310,12 +302,10 @@ impl Search {
             {
                 return Some(start + u64::from(tried) + lane as u64);
             }
-            for (lane, b) in sets[set].iter_mut().enumerate() {
-                let next = first_low.wrapping_add(tried + (2 * LANES + lane) as u32);
-                write_decimal(&mut b[t..t + k], next);
+            for d in &mut digits {
+                *d = DigitCounter(*d).add(LANES as u32).0;
             }
             tried += LANES as u32;
-            set ^= 1;
         }
         None
     }

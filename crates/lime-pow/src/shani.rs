@@ -114,33 +114,46 @@ impl Kernel {
         self.0
     }
 
-    /// Runs, once, the rounds of `block`'s first `groups` groups of four
-    /// words (at most 3), which every candidate shares when its digits come later.
-    pub(crate) fn hotstart(self, mid: &[u32; 8], block: &[u8; 64], groups: usize) -> Hotstart {
-        // SAFETY: a `Kernel` exists only where the SHA extensions and SSE4.1 do.
-        unsafe { hotstart(mid, block, groups.min(3)) }
-    }
-
-    /// Compresses each of the blocks into its own copy of `mid`, starting
-    /// from `hot`: the blocks must all equal the one `hot` was made from in
-    /// its first groups.
-    #[inline(always)]
-    pub(crate) fn compress_from(
+    /// Prepares a run of tries that differ only in `count` (1 to 4) digits
+    /// at `offset` of the final `block`: the rounds of the word groups
+    /// before the digits run once here, not per try.
+    ///
+    /// `block` holds the message tail, padding and length, with `'0'` at
+    /// each digit position.
+    pub(crate) fn prepare(
         self,
         mid: &[u32; 8],
-        hot: &Hotstart,
-        blocks: &[[u8; 64]; LANES],
+        block: &[u8; 64],
+        offset: usize,
+        count: usize,
+    ) -> Run {
+        debug_assert!((1..=4).contains(&count) && offset + count <= 56);
+        // SAFETY: a `Kernel` exists only where the SHA extensions and SSE4.1 do.
+        unsafe { prepare(mid, block, offset, count) }
+    }
+
+    /// Compresses, for each lane, `run`'s block with the lane's digits into
+    /// its own copy of `mid`.
+    ///
+    /// `digits[lane]` holds one digit value (0 to 9) per byte, the last
+    /// digit in the low byte (see [`DigitCounter`]).
+    #[inline(always)]
+    pub(crate) fn compress(
+        self,
+        mid: &[u32; 8],
+        run: &Run,
+        digits: &[u32; LANES],
         out: &mut [[u32; 8]; LANES],
     ) {
         macro_rules! shared_groups {
             ($compress:ident) => {
                 // The shared group count is a constant of each instance, so
                 // the round loop unrolls fully.
-                match hot.groups {
-                    0 => $compress::<0>(mid, hot, blocks, out),
-                    1 => $compress::<1>(mid, hot, blocks, out),
-                    2 => $compress::<2>(mid, hot, blocks, out),
-                    _ => $compress::<3>(mid, hot, blocks, out),
+                match run.group {
+                    0 => $compress::<0>(mid, run, digits, out),
+                    1 => $compress::<1>(mid, run, digits, out),
+                    2 => $compress::<2>(mid, run, digits, out),
+                    _ => $compress::<3>(mid, run, digits, out),
                 }
             };
         }
@@ -156,13 +169,49 @@ impl Kernel {
     }
 }
 
-/// The state after the rounds shared by every candidate, in the ABEF/CDGH
-/// layout of `sha256rnds2`.
+/// The varying digits of a run, one decimal digit per byte, last digit in
+/// the low byte: the form [`Kernel::compress`] inserts into its blocks,
+/// stepped without division.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DigitCounter(pub(crate) u32);
+
+impl DigitCounter {
+    /// The low 4 digits of `n`.
+    pub(crate) fn new(mut n: u32) -> DigitCounter {
+        let mut digits = 0;
+        for i in 0..4 {
+            digits |= (n % 10) << (8 * i);
+            n /= 10;
+        }
+        DigitCounter(digits)
+    }
+
+    /// Adds `step` (at most 9) in decimal, byte by byte: biasing each byte
+    /// by 0xF6 makes a byte carry into the next exactly when its digit
+    /// passes 9; the bias is then taken back from the bytes that did not.
+    #[inline(always)]
+    pub(crate) fn add(self, step: u32) -> DigitCounter {
+        debug_assert!(step <= 9);
+        let biased = self.0.wrapping_add(0xF6F6_F6F6).wrapping_add(step);
+        let kept = (biased >> 7) & 0x0101_0101;
+        DigitCounter(biased - kept * 0xF6)
+    }
+}
+
+/// A prepared run: the state after the rounds shared by every try (in the
+/// ABEF/CDGH layout of `sha256rnds2`), the block's words and where the
+/// digits go in them.
 #[derive(Clone, Copy)]
-pub(crate) struct Hotstart {
+pub(crate) struct Run {
     abef: __m128i,
     cdgh: __m128i,
-    groups: usize,
+    /// The block's four word groups, byte-swapped to big-endian words.
+    words: [__m128i; 4],
+    /// `pshufb` masks moving a `DigitCounter`'s bytes to their places in
+    /// the group holding the first digit and in the group after it.
+    place: [__m128i; 2],
+    /// The group holding the first digit; the groups before it are shared.
+    group: usize,
 }
 
 /// `mid` as the ABEF and CDGH halves `sha256rnds2` works on.
@@ -180,42 +229,58 @@ unsafe fn halves(mid: &[u32; 8]) -> (__m128i, __m128i) {
 }
 
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-unsafe fn hotstart(mid: &[u32; 8], block: &[u8; 64], groups: usize) -> Hotstart {
-    // SAFETY: unaligned loads of `block`'s first `groups` (at most 3)
-    // 16-byte words and of `K`; the intrinsics need the enabled features.
+unsafe fn prepare(mid: &[u32; 8], block: &[u8; 64], offset: usize, count: usize) -> Run {
+    let group = offset / 16;
+    // Byte `q` of a byte-swapped group is byte `4 * (q / 4) + 3 - q % 4` of
+    // the block's group; digit `i` (0 = last) sits at `offset + count - 1 - i`.
+    let mut place = [[0x80u8; 16]; 2];
+    for i in 0..count {
+        let byte = offset + count - 1 - i;
+        let (g, b) = (byte / 16 - group, byte % 16);
+        place[g][4 * (b / 4) + 3 - b % 4] = i as u8;
+    }
+    // SAFETY: unaligned loads of the four 16-byte groups of `block`, of
+    // `place` and of `K`; the intrinsics need the enabled features.
     unsafe {
         let swap = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203);
+        let words: [__m128i; 4] = core::array::from_fn(|g| {
+            _mm_shuffle_epi8(_mm_loadu_si128(block.as_ptr().add(16 * g).cast()), swap)
+        });
         let (mut abef, mut cdgh) = halves(mid);
-        for group in 0..groups {
-            let w = _mm_shuffle_epi8(_mm_loadu_si128(block.as_ptr().add(16 * group).cast()), swap);
-            let msg = _mm_add_epi32(w, _mm_loadu_si128(K.as_ptr().add(4 * group).cast()));
+        for (g, &w) in words.iter().enumerate().take(group) {
+            let msg = _mm_add_epi32(w, _mm_loadu_si128(K.as_ptr().add(4 * g).cast()));
             cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);
             abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(msg, 0x0E));
         }
-        Hotstart { abef, cdgh, groups }
+        Run {
+            abef,
+            cdgh,
+            words,
+            place: place.map(|p| _mm_loadu_si128(p.as_ptr().cast())),
+            group,
+        }
     }
 }
 
-/// One compression of different blocks from the same midstate, by the
-/// kernel and by the portable path, must agree.
+/// A run's compressions by the kernel and by the portable path must agree.
 fn self_check(kernel: Kernel) -> bool {
     let mid = crate::midstate::IV;
-    let mut blocks = [[0u8; 64]; LANES];
-    for (lane, block) in blocks.iter_mut().enumerate() {
-        for (i, b) in block.iter_mut().enumerate() {
-            *b = (i * 7 + lane * 13) as u8;
-        }
-    }
+    let block: [u8; 64] = core::array::from_fn(|i| (i * 7 + 13) as u8);
+    let (offset, count) = (29, 4); // digits across two words and two groups
+    let mut template = block;
+    template[offset..offset + count].fill(b'0');
+    let run = kernel.prepare(&mid, &template, offset, count);
+    let digits: [u32; LANES] =
+        core::array::from_fn(|lane| DigitCounter::new(lane as u32 * 1_111 + 98).0);
     let mut fast = [[0u32; 8]; LANES];
-    kernel.compress_from(
-        &mid,
-        &kernel.hotstart(&mid, &blocks[0], 0),
-        &blocks,
-        &mut fast,
-    );
-    blocks.iter().zip(&fast).all(|(block, fast)| {
+    kernel.compress(&mid, &run, &digits, &mut fast);
+    digits.iter().zip(&fast).all(|(&digits, fast)| {
+        let mut block = template;
+        for (i, byte) in block[offset..offset + count].iter_mut().rev().enumerate() {
+            *byte |= (digits >> (8 * i)) as u8;
+        }
         let mut portable = mid;
-        sha2::block_api::compress256(&mut portable, core::slice::from_ref(block));
+        sha2::block_api::compress256(&mut portable, core::slice::from_ref(&block));
         portable == *fast
     })
 }
@@ -230,28 +295,28 @@ macro_rules! compress_instance {
         #[target_feature(enable = $features)]
         unsafe fn $name<const SHARED: usize>(
             mid: &[u32; 8],
-            hot: &Hotstart,
-            blocks: &[[u8; 64]; LANES],
+            run: &Run,
+            digits: &[u32; LANES],
             out: &mut [[u32; 8]; LANES],
         ) {
-            // SAFETY (whole body): unaligned loads and stores read and write
-            // exactly the 16-byte ranges of the arrays they are given; the
-            // intrinsics need the features this function is compiled for.
+            // SAFETY (whole body): loads of `K` and stores to `out` touch
+            // exactly the 16-byte ranges of those arrays; the intrinsics
+            // need the features this function is compiled for.
             unsafe {
-                let swap = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203);
                 // State halves in the layout sha256rnds2 wants (ABEF and
-                // CDGH): the midstate for the final addition, the hotstart to
-                // begin the rounds.
+                // CDGH): the midstate for the final addition, the prepared
+                // state to begin the rounds.
                 let (abef0, cdgh0) = halves(mid);
-                let mut abef = [hot.abef; LANES];
-                let mut cdgh = [hot.cdgh; LANES];
-                let mut w = [[_mm_setzero_si128(); 4]; LANES];
-                for (words, block) in w.iter_mut().zip(blocks) {
-                    for (g, word) in words.iter_mut().enumerate() {
-                        *word = _mm_shuffle_epi8(
-                            _mm_loadu_si128(block.as_ptr().add(16 * g).cast()),
-                            swap,
-                        );
+                let mut abef = [run.abef; LANES];
+                let mut cdgh = [run.cdgh; LANES];
+                // Each lane's words: the run's, with its digits put in place
+                // (the block holds '0' there, and '0' | d is the digit d).
+                let mut w = [run.words; LANES];
+                for (words, &d) in w.iter_mut().zip(digits) {
+                    let d = _mm_cvtsi32_si128(d as i32);
+                    words[SHARED] = _mm_or_si128(words[SHARED], _mm_shuffle_epi8(d, run.place[0]));
+                    if let Some(next) = words.get_mut(SHARED + 1) {
+                        *next = _mm_or_si128(*next, _mm_shuffle_epi8(d, run.place[1]));
                     }
                 }
                 for group in 0..16 {
@@ -273,7 +338,7 @@ macro_rules! compress_instance {
                             w[lane][slot] = _mm_sha256msg2_epu32(mixed, w3);
                         }
                         if group < SHARED {
-                            continue; // done once, in the hotstart
+                            continue; // done once, in `prepare`
                         }
                         let msg = _mm_add_epi32(w[lane][slot], k);
                         cdgh[lane] = _mm_sha256rnds2_epu32(cdgh[lane], abef[lane], msg);
@@ -330,28 +395,43 @@ mod tests {
             seed
         };
         for kernel in kernels.into_iter().flatten() {
-            for _ in 0..2_000 {
+            for _ in 0..4_000 {
                 let mut mid = [0u32; 8];
                 mid.iter_mut().for_each(|m| *m = next() as u32);
-                let mut blocks = [[0u8; 64]; LANES];
-                blocks.iter_mut().flatten().for_each(|b| *b = next() as u8);
-                // Every lane shares the first `groups` groups of words.
-                let groups = (next() % 4) as usize;
-                for lane in 1..LANES {
-                    let (head, rest) = blocks.split_at_mut(lane);
-                    rest[0][..16 * groups].copy_from_slice(&head[0][..16 * groups]);
-                }
-                let hot = kernel.hotstart(&mid, &blocks[0], groups);
+                let mut template = [0u8; 64];
+                template.iter_mut().for_each(|b| *b = next() as u8);
+                // Every place and width digits take in a one-block try.
+                let count = 1 + (next() % 4) as usize;
+                let offset = (next() % (57 - count as u64)) as usize;
+                template[offset..offset + count].fill(b'0');
+                let run = kernel.prepare(&mid, &template, offset, count);
+                let digits: [u32; LANES] =
+                    core::array::from_fn(|_| DigitCounter::new(next() as u32 % 10_000).0);
                 let mut fast = [[0u32; 8]; LANES];
-                kernel.compress_from(&mid, &hot, &blocks, &mut fast);
+                kernel.compress(&mid, &run, &digits, &mut fast);
                 for lane in 0..LANES {
+                    let mut block = template;
+                    let low = &mut block[offset..offset + count];
+                    for (i, byte) in low.iter_mut().rev().enumerate() {
+                        *byte = b'0' + (digits[lane] >> (8 * i)) as u8;
+                    }
                     let mut portable = mid;
-                    sha2::block_api::compress256(
-                        &mut portable,
-                        core::slice::from_ref(&blocks[lane]),
+                    sha2::block_api::compress256(&mut portable, core::slice::from_ref(&block));
+                    assert_eq!(
+                        portable, fast[lane],
+                        "{kernel:?} lane {lane} at {offset}+{count}"
                     );
-                    assert_eq!(portable, fast[lane], "{kernel:?} lane {lane}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_digit_counter_counts_in_decimal() {
+        for n in 0..10_000u32 {
+            for step in 0..=9 {
+                let expected = DigitCounter::new(n + step);
+                assert_eq!(DigitCounter::new(n).add(step), expected, "{n} + {step}");
             }
         }
     }
