@@ -9,6 +9,7 @@
 //! lime-bench once <REQUEST_ID>                            (one login, for the footprint)
 //! ```
 #![allow(clippy::print_stdout)]
+#![forbid(unsafe_code)]
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -5,6 +5,7 @@
 //! cargo run -p lime-examples --example async_worker
 //! ```
 #![allow(clippy::print_stdout)]
+#![forbid(unsafe_code)]
 
 use std::time::Instant;
 

@@ -4,6 +4,7 @@
 //! cargo run -p lime-examples --example blocking_cli
 //! ```
 #![allow(clippy::print_stdout)]
+#![forbid(unsafe_code)]
 
 use lime_blocking::LimeAgent;
 use lime_examples::Playground;

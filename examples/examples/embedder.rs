@@ -6,6 +6,7 @@
 //! cargo run -p lime-examples --example embedder
 //! ```
 #![allow(clippy::print_stdout)]
+#![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -6,6 +6,7 @@
 //! cargo run -p lime-examples --example production
 //! ```
 #![allow(clippy::print_stdout)]
+#![forbid(unsafe_code)]
 
 use std::time::Duration;
 

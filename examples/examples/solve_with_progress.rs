@@ -5,6 +5,7 @@
 //! cargo run --release -p lime-examples --example solve_with_progress [DIFFICULTY]
 //! ```
 #![allow(clippy::print_stdout)]
+#![forbid(unsafe_code)]
 
 use std::sync::mpsc;
 use std::thread;

@@ -3,6 +3,7 @@
 //! Each example talks to `LIME_API_BASE` with `LIME_AGENT_TOKEN` when set
 //! (request ids then come from the command line), and otherwise starts an
 //! embedded emulator, so it runs on a fresh machine with no network.
+#![forbid(unsafe_code)]
 
 use lime_emulator::{BlockingEmulator, Emulator};
 

@@ -1,5 +1,6 @@
 //! Shared harness for the cross-crate suites in `tests/`: one `Adapter`
 //! interface over both SDKs, so each scenario is written once.
+#![forbid(unsafe_code)]
 
 use lime_core::{AgentProfile, ApprovalResult, Config, Error};
 

@@ -1,5 +1,6 @@
 //! One set of scenarios, run against both adapters over real loopback
 //! sockets to the emulator. Each scenario is written once, generically.
+#![forbid(unsafe_code)]
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! Replays every fuzz target's seed corpus on stable, so `cargo test`
 //! covers what the fuzzers check (`fuzz/src/checks.rs`).
+#![forbid(unsafe_code)]
 
 #[path = "../../fuzz/src/checks.rs"]
 mod checks;

@@ -1,6 +1,7 @@
 //! Hostile input, for both adapters: bad local input is refused before any
 //! request; broken or malicious server answers end in typed errors, never a
 //! panic or a hang past the configured timeouts.
+#![forbid(unsafe_code)]
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@
 //! LIME_INTEGRATION=1 LIME_API_BASE=https://lime.pics/api/v1 \
 //! LIME_AGENT_TOKEN=... LIME_SITE_TOKEN=... cargo test -p lime-tests --test live -- --ignored
 //! ```
+#![forbid(unsafe_code)]
 
 use lime_tests::{Adapter, Blocking, Tokio};
 

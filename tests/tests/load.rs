@@ -1,6 +1,7 @@
 //! Load under faults: many concurrent logins through one agent while the
 //! emulator injects mixed faults. Every login completes, every request is
 //! approved exactly once, nothing is left pending, memory stays bounded.
+#![forbid(unsafe_code)]
 
 use std::time::Instant;
 

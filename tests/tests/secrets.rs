@@ -2,6 +2,7 @@
 //! runs (login, profile, retries, reconciliation, errors), the token, the
 //! challenge and the nonce never appear; `Debug`/`Display` of the public
 //! types redact the token; the public read never carries it.
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,4 +1,5 @@
 //! `lime`: the LIME agent-login cycle from the command line.
+#![forbid(unsafe_code)]
 
 mod agent;
 mod client;

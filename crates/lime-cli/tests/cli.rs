@@ -1,5 +1,6 @@
 //! The built `lime` binary, run as a user would: separate processes,
 //! exit codes provoked for real, JSON parsed, secrets looked for.
+#![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Output, Stdio};

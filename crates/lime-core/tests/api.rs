@@ -1,6 +1,7 @@
 //! The public types' small surfaces: accessors, names, redaction, defaults.
 
 #![allow(clippy::disallowed_methods)]
+#![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,5 @@
 //! Configuration: arguments, then environment, then defaults; and refusals.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,4 +1,5 @@
 //! Classification of final responses, in PROTOCOL.md's order.
+#![forbid(unsafe_code)]
 
 mod scenario;
 

@@ -1,4 +1,5 @@
 //! Login scenarios: scripted replies, simulated time, no sockets.
+#![forbid(unsafe_code)]
 
 mod scenario;
 

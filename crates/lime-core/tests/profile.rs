@@ -1,4 +1,5 @@
 //! The profile flow.
+#![forbid(unsafe_code)]
 
 mod scenario;
 

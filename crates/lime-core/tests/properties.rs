@@ -2,6 +2,7 @@
 //! and the token only goes where it belongs.
 
 #![allow(clippy::disallowed_methods)]
+#![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};
 

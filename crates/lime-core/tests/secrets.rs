@@ -1,4 +1,5 @@
 //! The token, the challenge and the nonce never reach logs, `Debug` or errors.
+#![forbid(unsafe_code)]
 
 mod scenario;
 

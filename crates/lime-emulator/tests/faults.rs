@@ -1,5 +1,6 @@
 //! Every fault mode behaves as configured, over real sockets; and the
 //! emulator carries 1,000 concurrent login cycles.
+#![forbid(unsafe_code)]
 
 mod common;
 

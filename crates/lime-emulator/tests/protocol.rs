@@ -1,5 +1,6 @@
 //! The emulator over real loopback sockets: endpoints, errors in precedence
 //! order, both schemes, the lifecycle, passports and the event stream.
+#![forbid(unsafe_code)]
 
 mod common;
 

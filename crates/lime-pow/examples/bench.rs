@@ -6,6 +6,7 @@
 //! cargo run --release -p lime-pow --example bench [-- --seconds S]
 //! ```
 #![allow(missing_docs, clippy::print_stdout)]
+#![forbid(unsafe_code)]
 
 use std::hint::black_box;
 use std::thread;

@@ -1,4 +1,5 @@
 //! Difficulty: how many leading zero bits a digest needs.
+#![forbid(unsafe_code)]
 
 use core::fmt;
 

@@ -10,6 +10,8 @@ mod midstate;
 mod nonce;
 mod scheme;
 mod search;
+// The one module allowed `unsafe` (the SHA-extensions kernel); every other
+// module of this crate, and every other crate root, forbids it.
 #[cfg(target_arch = "x86_64")]
 mod shani;
 #[cfg(feature = "std")]

@@ -1,5 +1,6 @@
 //! Streaming SHA-256 absorption that stops before finalisation, so a fixed
 //! message prefix is compressed once and its state reused for every try.
+#![forbid(unsafe_code)]
 
 use sha2::block_api::compress256;
 

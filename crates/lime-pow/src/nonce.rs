@@ -1,4 +1,5 @@
 //! A found nonce, held without an allocator.
+#![forbid(unsafe_code)]
 
 use core::fmt;
 

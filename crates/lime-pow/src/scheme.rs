@@ -1,4 +1,5 @@
 //! The two hashing schemes LIME servers verify.
+#![forbid(unsafe_code)]
 
 use core::fmt;
 use core::str::FromStr;

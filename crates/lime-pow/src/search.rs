@@ -6,6 +6,7 @@
 //! with the high digits, then edits the low `k` digits in place inside a
 //! prepared final block, so each try costs one SHA-256 compression whenever
 //! the message length leaves room for the padding in that block.
+#![forbid(unsafe_code)]
 
 use crate::midstate::Midstate;
 use crate::nonce::{MAX_DIGITS, decimal_len, pow10};

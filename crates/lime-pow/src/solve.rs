@@ -1,5 +1,6 @@
 //! The multi-threaded solver (`std` feature): threads, deadline, cancellation
 //! and progress around the clock-free [`Search`].
+#![forbid(unsafe_code)]
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! Exact verification against the reference rule.
+#![forbid(unsafe_code)]
 
 use sha2::{Digest, Sha256};
 

@@ -1,4 +1,5 @@
 //! The small public types: difficulty rules, scheme names, error texts.
+#![forbid(unsafe_code)]
 
 use lime_pow::{
     Difficulty, MAX_DIFFICULTY, Scheme, Search, SolveError, Step, UnknownScheme, Unsolvable,

@@ -1,4 +1,5 @@
 //! Property tests: the fast paths agree with plain whole-message hashing.
+#![forbid(unsafe_code)]
 
 use lime_pow::{Scheme, Search, Solver, Step, leading_zero_bits, verify_bytes};
 use proptest::prelude::*;

@@ -1,4 +1,5 @@
 //! The threaded solver's limits: deadline, cancellation, unsolvable, trivial.
+#![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};
 

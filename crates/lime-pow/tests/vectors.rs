@@ -1,4 +1,5 @@
 //! The reference vectors (a copy of the shared `pow.json`).
+#![forbid(unsafe_code)]
 
 use lime_pow::{Scheme, Search, Solver, Step, digest, verify};
 use serde::Deserialize;

@@ -1,6 +1,7 @@
 //! What only the async adapter has: cancellation by dropping the future,
 //! and one agent shared by many tasks. The scenarios both adapters share
 //! run in `tests/tests/adapters.rs` at the workspace root.
+#![forbid(unsafe_code)]
 
 use std::time::Duration;
 

@@ -1,13 +1,11 @@
 //! Uses lime-pow's allocation-free API from a `#![no_std]` staticlib.
 #![no_std]
+#![forbid(unsafe_code)]
 
 use lime_pow::{Scheme, Search, Step, verify_bytes};
 
-/// Exported so the search and verify paths are linked, not optimised away.
-#[unsafe(no_mangle)]
-pub extern "C" fn lime_pow_check(challenge: *const u8, len: usize, difficulty: i64) -> u64 {
-    // SAFETY: the C caller passes a valid buffer of `len` bytes.
-    let challenge = unsafe { core::slice::from_raw_parts(challenge, len) };
+/// Public, so the search and verify paths are compiled into the library.
+pub fn lime_pow_check(challenge: &[u8], difficulty: i64) -> u64 {
     let Ok(search) = Search::new(Scheme::V1, challenge, difficulty) else {
         return u64::MAX;
     };
