@@ -85,13 +85,9 @@ impl Kernel {
     pub(crate) fn detect() -> Option<Kernel> {
         let state = match STATE.load(Ordering::Relaxed) {
             0 => {
-                let best = Encoding::ALL
-                    .iter()
-                    .rev()
-                    .position(|&e| e.supported() && self_check(Kernel(e)))
-                    .map_or(NONE, |from_end| (Encoding::ALL.len() - from_end) as u8);
-                STATE.store(best, Ordering::Relaxed);
-                best
+                let chosen = choose(self_check);
+                STATE.store(chosen, Ordering::Relaxed);
+                chosen
             }
             known => known,
         };
@@ -262,6 +258,32 @@ unsafe fn prepare(mid: &[u32; 8], block: &[u8; 64], offset: usize, count: usize)
     }
 }
 
+/// The widest encoding this CPU runs that passes `check`, as `STATE`
+/// holds it (`NONE`: the portable path), saying which at DEBUG.
+fn choose(check: impl Fn(Kernel) -> bool) -> u8 {
+    for (index, &encoding) in Encoding::ALL.iter().enumerate().rev() {
+        if !encoding.supported() {
+            continue;
+        }
+        if check(Kernel(encoding)) {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(
+                kernel = encoding.name(),
+                "proof-of-work search on the SHA-extensions kernel"
+            );
+            return index as u8 + 1;
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            kernel = encoding.name(),
+            "the SHA-extensions kernel failed its self-check against the portable path; not using it"
+        );
+    }
+    #[cfg(feature = "tracing")]
+    tracing::debug!("proof-of-work search on the portable path");
+    NONE
+}
+
 /// A run's compressions by the kernel and by the portable path must agree.
 fn self_check(kernel: Kernel) -> bool {
     let mid = crate::midstate::IV;
@@ -424,6 +446,49 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Captures what `choose` says at DEBUG.
+    fn choose_logged(check: impl Fn(Kernel) -> bool) -> (u8, std::string::String) {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<std::vec::Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let chosen = tracing::subscriber::with_default(subscriber, || choose(check));
+        let log = captured.0.lock().unwrap().clone();
+        (chosen, std::string::String::from_utf8(log).unwrap())
+    }
+
+    #[test]
+    fn a_failed_self_check_falls_back_and_says_so_at_debug() {
+        let (chosen, log) = choose_logged(|k| k.encoding() != Encoding::Avx512);
+        assert_eq!(chosen, 2, "the AVX2 encoding comes next: {log}");
+        assert!(log.contains("DEBUG"), "{log}");
+        assert!(
+            log.contains("failed its self-check") && log.contains("sha-ni/avx512vl"),
+            "{log}"
+        );
+        assert!(log.contains("kernel=\"sha-ni/avx2\""), "{log}");
+
+        let (chosen, log) = choose_logged(|_| false);
+        assert_eq!(chosen, NONE);
+        assert_eq!(log.matches("failed its self-check").count(), 3, "{log}");
+        assert!(log.contains("on the portable path"), "{log}");
     }
 
     #[test]
