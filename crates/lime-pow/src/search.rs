@@ -111,14 +111,16 @@ impl Search {
     /// widths of 10+ digits (billions of candidates before the width grows).
     pub fn fast_start(&self) -> u64 {
         let good = |w: usize| self.low_digits(w) == (MAX_LOW_DIGITS, 1);
-        // Among good 10+ digit widths, prefer the one whose digits sit latest
-        // in the block: the SHA-extensions kernel runs the rounds of the
-        // words before them once, not per try.
-        let shared_groups = |w: usize| ((self.prefix.total_len + w as u64) % 64) as usize / 16;
-        let width = (10..=19)
+        // Among good 10+ digit widths, prefer the one whose varying digits
+        // sit latest in the block: the SHA-extensions kernel runs the rounds
+        // of the 16-byte word groups before them once per run, not per try.
+        let shared_groups = |w: usize| {
+            let digits_at = (self.prefix.total_len + (w - MAX_LOW_DIGITS) as u64) % 64;
+            digits_at as usize / 16
+        };
+        let width = (10..=MAX_DIGITS)
             .filter(|&w| good(w))
             .min_by_key(|&w| (core::cmp::Reverse(shared_groups(w)), w))
-            .or_else(|| (20..=MAX_DIGITS).find(|&w| good(w)))
             .or_else(|| (5..=9).rev().find(|&w| good(w)))
             .unwrap_or(10);
         pow10(width - 1)
@@ -360,6 +362,26 @@ mod tests {
             3 * 140 * 2 * 4,
             "one of the encodings was not checked"
         );
+    }
+
+    /// Where the varying digits of `fast_start`'s width sit in the block.
+    fn digit_group(scheme: Scheme, challenge_len: usize) -> usize {
+        let search = Search::new(scheme, &[b'c'; 64][..challenge_len], 1).unwrap();
+        let width = decimal_len(search.fast_start());
+        let message = search.prefix.total_len as usize + width;
+        (message - MAX_LOW_DIGITS) % 64 / 16
+    }
+
+    #[test]
+    fn fast_start_puts_the_digits_after_as_many_shared_groups_as_fit() {
+        // legacy 64 B: 20 digits from byte 0, the low four from byte 16.
+        assert_eq!(digit_group(Scheme::Legacy, 64), 1);
+        // legacy 32 B: 20 digits from byte 32, the low four at 48..52.
+        assert_eq!(digit_group(Scheme::Legacy, 32), 3);
+        // v1 32 B (45-byte prefix): 10 digits end at byte 55, the last that fits.
+        assert_eq!(digit_group(Scheme::V1, 32), 3);
+        // v1 64 B (13 bytes into the block): at most 20 digits, so group 1.
+        assert_eq!(digit_group(Scheme::V1, 64), 1);
     }
 
     #[test]
