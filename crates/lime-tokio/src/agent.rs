@@ -12,7 +12,7 @@ use lime_core::{
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::transport::{HyperClient, client, send};
+use crate::transport::{HyperClient, RequestBody, client, send};
 
 /// An agent: logs in and reads its profile. Cheap to clone (one `Arc`):
 /// make one per process and share it with every task; clones share the
@@ -196,6 +196,17 @@ pub struct LimeAgentBuilder {
     roots: Vec<CertificateDer<'static>>,
     bad_root: Option<String>,
     proxy: ProxySetting,
+    injected: Option<InjectedClient>,
+}
+
+/// A client the user configured; its connector is theirs, so only its
+/// presence is shown.
+struct InjectedClient(HyperClient);
+
+impl std::fmt::Debug for InjectedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InjectedClient(..)")
+    }
 }
 
 /// Where HTTPS requests go through a proxy.
@@ -264,6 +275,47 @@ impl LimeAgentBuilder {
         self
     }
 
+    /// Sends every request through this hyper-util client instead of the
+    /// built-in one (rustls with web PKI roots, `HTTPS_PROXY`): for a
+    /// connector of your own (a custom resolver, TLS set-up, proxy or
+    /// socket options). The client must be built for [`RequestBody`].
+    ///
+    /// The agent's other guarantees stay: the token goes only to the
+    /// configured API origin, over HTTPS unless the configuration allows
+    /// plain HTTP, and hyper-util's client never follows redirects. The
+    /// per-attempt timeout and body limit still apply. The client brings its
+    /// own TLS and proxy settings, so combining it with
+    /// [`add_root_certificates_pem`](Self::add_root_certificates_pem),
+    /// [`https_proxy`](Self::https_proxy) or [`no_proxy`](Self::no_proxy) is
+    /// a configuration error.
+    ///
+    /// ```no_run
+    /// use hyper_util::client::legacy::{Client, connect::HttpConnector};
+    /// use hyper_util::rt::TokioExecutor;
+    ///
+    /// # fn run() -> Result<(), lime_core::Error> {
+    /// let mut connector = HttpConnector::new();
+    /// connector.set_keepalive(Some(std::time::Duration::from_secs(30)));
+    /// let client = Client::builder(TokioExecutor::new())
+    ///     .build::<_, lime_tokio::RequestBody>(connector);
+    /// let agent = lime_tokio::LimeAgent::builder()
+    ///     .base_url("http://127.0.0.1:8080") // plain HTTP: loopback only
+    ///     .token("lime_agent_example")
+    ///     .http_client(client)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn http_client<C>(
+        mut self,
+        client: hyper_util::client::legacy::Client<C, RequestBody>,
+    ) -> Self
+    where
+        C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+    {
+        self.injected = Some(InjectedClient(Arc::new(client)));
+        self
+    }
+
     /// Also trusts the certificates in `pem` (a corporate or test CA).
     pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
         let mut found = false;
@@ -300,18 +352,33 @@ impl LimeAgentBuilder {
                 reason: format!("bad root certificate: {reason}"),
             });
         }
-        let tls = tls_config(self.roots)?;
-        let proxy = match self.proxy {
-            ProxySetting::FromEnv => Some(Matcher::from_env()),
-            ProxySetting::Explicit { url, no_proxy } => {
-                Some(Matcher::builder().https(url).no(no_proxy).build())
+        let client = match self.injected {
+            Some(InjectedClient(injected)) => {
+                if !self.roots.is_empty() || !matches!(self.proxy, ProxySetting::FromEnv) {
+                    return Err(Error::Config {
+                        reason: "an injected http_client brings its own TLS roots and proxy; \
+                                 root certificates and proxy settings apply to the built-in client only"
+                            .to_owned(),
+                    });
+                }
+                injected
             }
-            ProxySetting::Off => None,
+            None => {
+                let tls = tls_config(self.roots)?;
+                let proxy = match self.proxy {
+                    ProxySetting::FromEnv => Some(Matcher::from_env()),
+                    ProxySetting::Explicit { url, no_proxy } => {
+                        Some(Matcher::builder().https(url).no(no_proxy).build())
+                    }
+                    ProxySetting::Off => None,
+                };
+                client(tls, proxy)
+            }
         };
         Ok(LimeAgent {
             inner: Arc::new(Inner {
                 config,
-                client: client(tls, proxy),
+                client,
                 agent_id: Mutex::new(None),
             }),
         })

@@ -9,3 +9,4 @@ pub use agent::{LimeAgent, LimeAgentBuilder};
 pub use lime_core::{
     AgentProfile, ApprovalResult, Config, Error, PowSchemeChoice, PowStats, RequestStatus,
 };
+pub use transport::RequestBody;

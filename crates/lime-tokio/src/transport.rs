@@ -1,18 +1,39 @@
 //! HTTP over hyper 1 + rustls: one attempt, bounded in time and size.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::client::proxy::matcher::Matcher;
 
 use crate::proxy::ProxyConnector;
 use hyper_util::rt::TokioExecutor;
 use lime_core::{HttpRequest, HttpResponse, Transmit, TransportError, TransportErrorKind};
 
+/// The body type of every request the agent sends: what an injected
+/// hyper-util client must be built for (see
+/// [`LimeAgentBuilder::http_client`](crate::LimeAgentBuilder::http_client)).
+pub type RequestBody = Full<Bytes>;
+
+/// What an attempt needs of a client: hyper-util's pooled client, over the
+/// built-in connector or one the user configured.
+pub(crate) trait SendRequest: Send + Sync {
+    fn send_request(&self, request: http::Request<RequestBody>) -> ResponseFuture;
+}
+
+impl<C> SendRequest for Client<C, RequestBody>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    fn send_request(&self, request: http::Request<RequestBody>) -> ResponseFuture {
+        self.request(request)
+    }
+}
+
 /// The pooled client every clone of an agent shares.
-pub(crate) type HyperClient = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
+pub(crate) type HyperClient = Arc<dyn SendRequest>;
 
 /// A client over `tls`: HTTP/1.1, keep-alive pool, no redirects (hyper never
 /// follows them), HTTPS through `proxy` when it names one for the host.
@@ -25,7 +46,7 @@ pub(crate) fn client(tls: rustls::ClientConfig, proxy: Option<Matcher>) -> Hyper
         .https_or_http()
         .enable_http1()
         .wrap_connector(ProxyConnector::new(http, proxy));
-    Client::builder(TokioExecutor::new()).build(https)
+    Arc::new(Client::builder(TokioExecutor::new()).build(https))
 }
 
 /// Performs one attempt: connect, headers and the whole body before
@@ -52,7 +73,10 @@ async fn exchange(
 ) -> Result<HttpResponse, TransportError> {
     let (parts, body) = request.into_parts();
     let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-    let response = client.request(request).await.map_err(|e| classify(&e))?;
+    let response = client
+        .send_request(request)
+        .await
+        .map_err(|e| classify(&e))?;
     let (parts, mut body) = response.into_parts();
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
