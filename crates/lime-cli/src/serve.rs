@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use lime_core::lime_pow::Scheme;
-use lime_emulator::{Emulator, Fault, Route, TlsSource};
+use lime_emulator::{Emulator, Fault, RawBody, Route, TlsSource};
 use serde_json::json;
 
 use crate::client::seconds;
@@ -15,13 +15,20 @@ use crate::report::Failure;
 #[command(after_long_help = "\
 Fault flags (repeatable) script what the next calls of a route get. Routes:
 read, approve, profile, create, events, jwks, other.
-  --fail ROUTE:STATUS:COUNT    answer STATUS with an error envelope COUNT times
+  --fail ROUTE:STATUS:COUNT[:RETRY_AFTER]
+                               answer STATUS with an error envelope COUNT times
+                               (with Retry-After: RETRY_AFTER seconds when given)
   --drop ROUTE:COUNT           close the connection without answering
   --delay ROUTE:MS             wait MS before the headers, on every call
   --ambiguous-approve COUNT    process the approve, then drop the connection
   --rate-limit ROUTE:PER_SEC   answer 429 above PER_SEC calls a second
   --redirect ROUTE:COUNT       answer 307 to another origin (which counts tokens)
-  --trickle ROUTE:BYTES:MS     send the body BYTES at a time, MS apart, on every call")]
+  --trickle ROUTE:BYTES:MS     send the body BYTES at a time, MS apart, on every call
+  --raw ROUTE:STATUS:COUNT:BODY
+                               answer STATUS with BODY as is (content-type JSON)
+                               COUNT times; BODY is text (colons allowed),
+                               @PATH for a file's bytes, huge:LEN for LEN bytes
+                               of '[', or endless for a body that never ends")]
 pub(crate) struct ServeArgs {
     /// Port (0: an ephemeral one).
     #[arg(long, default_value_t = 0)]
@@ -57,8 +64,8 @@ pub(crate) struct ServeArgs {
     /// The private key (PEM) for --tls-cert.
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
-    /// Fail calls: ROUTE:STATUS:COUNT.
-    #[arg(long, value_name = "ROUTE:STATUS:COUNT")]
+    /// Fail calls: ROUTE:STATUS:COUNT[:RETRY_AFTER].
+    #[arg(long, value_name = "ROUTE:STATUS:COUNT[:RETRY_AFTER]")]
     fail: Vec<String>,
     /// Drop connections: ROUTE:COUNT.
     #[arg(long, value_name = "ROUTE:COUNT")]
@@ -78,6 +85,9 @@ pub(crate) struct ServeArgs {
     /// Trickle bodies: ROUTE:BYTES:MS.
     #[arg(long, value_name = "ROUTE:BYTES:MS")]
     trickle: Vec<String>,
+    /// Raw responses: ROUTE:STATUS:COUNT:BODY.
+    #[arg(long, value_name = "ROUTE:STATUS:COUNT:BODY")]
+    raw: Vec<String>,
     /// Sign passports with this RSA key (PKCS#8 PEM) instead of a generated one.
     #[arg(long, value_name = "PATH")]
     signing_key: Option<std::path::PathBuf>,
@@ -90,6 +100,25 @@ fn parts<const N: usize>(spec: &str, flag: &str) -> Result<[String; N], Failure>
             "--{flag} {spec:?}: expected {N} parts separated by ':'"
         ))
     })
+}
+
+/// A `--raw` body: `@PATH`, `huge:LEN`, `endless`, or the text itself.
+fn raw_body(spec: &str) -> Result<RawBody, Failure> {
+    if let Some(path) = spec.strip_prefix('@') {
+        return std::fs::read(path)
+            .map(RawBody::Bytes)
+            .map_err(|e| Failure::new("config", 2, format!("cannot read {path}: {e}")));
+    }
+    if let Some(len) = spec.strip_prefix("huge:") {
+        return Ok(RawBody::Repeat {
+            byte: b'[',
+            len: number(len, "huge body length")?,
+        });
+    }
+    if spec == "endless" {
+        return Ok(RawBody::Endless);
+    }
+    Ok(RawBody::Bytes(spec.as_bytes().to_vec()))
 }
 
 fn route(name: &str) -> Result<Route, Failure> {
@@ -141,14 +170,38 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         .await
         .map_err(|e| Failure::new("config", 2, e.to_string()))?;
     for spec in &args.fail {
-        let [r, status, count] = parts::<3>(spec, "fail")?;
+        let (spec, retry_after) = match parts::<4>(spec, "fail") {
+            Ok([r, status, count, seconds]) => {
+                ([r, status, count], Some(number(&seconds, "retry-after")?))
+            }
+            Err(_) => (parts::<3>(spec, "fail")?, None),
+        };
+        let [r, status, count] = spec;
         emulator.inject(
             route(&r)?,
             Fault::Status {
                 status: number(&status, "status")?,
-                retry_after: None,
+                retry_after,
             },
             number(&count, "count")?,
+        );
+    }
+    for spec in &args.raw {
+        // The body may hold colons: only the first three separate.
+        let pieces: Vec<&str> = spec.splitn(4, ':').collect();
+        let [r, status, count, body] = pieces[..] else {
+            return Err(Failure::invalid_input(format!(
+                "--raw {spec:?}: expected ROUTE:STATUS:COUNT:BODY"
+            )));
+        };
+        emulator.inject(
+            route(r)?,
+            Fault::Raw {
+                status: number(status, "status")?,
+                headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                body: raw_body(body)?,
+            },
+            number(count, "count")?,
         );
     }
     for spec in &args.drop {

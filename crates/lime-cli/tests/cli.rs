@@ -416,3 +416,50 @@ fn no_secret_appears_in_any_output_at_maximum_verbosity() {
         "token leaked: {failed}"
     );
 }
+
+#[test]
+fn serve_scripts_raw_responses_and_the_agent_reports_them_typed() {
+    let body_file = std::env::temp_dir().join(format!("lime-raw-{}.json", std::process::id()));
+    std::fs::write(&body_file, br#"{"ok": true, "data": {"agent_id": 7}}"#).unwrap();
+    let from_file = format!("profile:200:1:@{}", body_file.display());
+    let server = Server::start(
+        8,
+        &[
+            "--raw",
+            &from_file,
+            "--raw",
+            "profile:200:10:[1, 2, {\"ok\": true}]",
+            "--raw",
+            "read:200:10:huge:3000000",
+            "--fail",
+            "approve:503:1:0",
+        ],
+    );
+    // A profile whose agent_id is a number, then a JSON array where the
+    // envelope should be: both are typed errors, not panics or hangs.
+    let (code, json, all) = run(server
+        .agent()
+        .args(["profile", "--json", "--max-retries", "0"]));
+    assert_eq!((code, error_of(&json).0), (7, "invalid_response"), "{all}");
+    let (code, json, all) = run(server
+        .agent()
+        .args(["profile", "--json", "--max-retries", "0"]));
+    assert_eq!((code, error_of(&json).0), (7, "invalid_response"), "{all}");
+    // A 3 MB body where the request should be: refused while reading.
+    let id = server.create();
+    let (code, json, all) = run(server.agent().args(["login", &id, "--json"]));
+    assert_eq!(code, 7, "{all}");
+    let message = json["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("limit"), "{all}");
+    std::fs::remove_file(&body_file).unwrap();
+    // Bad specs are refused with exit code 2 before serving.
+    for bad in [
+        "read:200",
+        "nowhere:200:1:{}",
+        "read:abc:1:{}",
+        "read:200:1:@/no/such/file",
+    ] {
+        let (code, _, all) = run(lime().args(["serve", "--json", "--raw", bad]));
+        assert_eq!(code, 2, "--raw {bad}: {all}");
+    }
+}
