@@ -64,7 +64,7 @@ pub(crate) struct ServeArgs {
     /// The private key (PEM) for --tls-cert.
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
-    /// Fail calls: ROUTE:STATUS:COUNT[:RETRY_AFTER].
+    /// Fail calls: ROUTE:STATUS:COUNT, optionally :RETRY_AFTER (seconds).
     #[arg(long, value_name = "ROUTE:STATUS:COUNT[:RETRY_AFTER]")]
     fail: Vec<String>,
     /// Drop connections: ROUTE:COUNT.
