@@ -292,8 +292,8 @@ impl Search {
         let run = kernel.prepare(&mid, &block, t, k);
         let first_low = (start % pow10(k)) as u32;
         let tries = (end - start) as u32;
-        let mut digits: [u32; LANES] =
-            core::array::from_fn(|lane| DigitCounter::new(first_low + lane as u32).0);
+        let mut digits: [DigitCounter; LANES] =
+            core::array::from_fn(|lane| DigitCounter::new(first_low + lane as u32));
         let mut states = [[0u32; 8]; LANES];
         let mut tried = 0u32;
         while tried < tries {
@@ -306,7 +306,7 @@ impl Search {
                 return Some(start + u64::from(tried) + lane as u64);
             }
             for d in &mut digits {
-                *d = DigitCounter(*d).add(LANES as u32).0;
+                *d = d.add(LANES as u32);
             }
             tried += LANES as u32;
         }

@@ -142,14 +142,13 @@ impl Kernel {
     /// Compresses, for each lane, `run`'s block with the lane's digits into
     /// its own copy of `mid`.
     ///
-    /// `digits[lane]` holds one digit value (0 to 9) per byte, the last
-    /// digit in the low byte (see [`DigitCounter`]).
+    /// `digits[lane]` holds the lane's digits.
     #[inline(always)]
     pub(crate) fn compress(
         self,
         mid: &[u32; 8],
         run: &Run,
-        digits: &[u32; LANES],
+        digits: &[DigitCounter; LANES],
         out: &mut [[u32; 8]; LANES],
     ) {
         macro_rules! shared_groups {
@@ -180,7 +179,7 @@ impl Kernel {
 /// the low byte: the form [`Kernel::compress`] inserts into its blocks,
 /// stepped without division.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct DigitCounter(pub(crate) u32);
+pub(crate) struct DigitCounter(u32);
 
 impl DigitCounter {
     /// The low 4 digits of `n`.
@@ -191,6 +190,15 @@ impl DigitCounter {
             n /= 10;
         }
         DigitCounter(digits)
+    }
+
+    /// Writes the low `out.len()` digits as ASCII, the last digit last: the
+    /// bytes the kernel puts into its block.
+    fn write_ascii(self, out: &mut [u8]) {
+        debug_assert!(out.len() <= 4);
+        for (i, byte) in out.iter_mut().rev().enumerate() {
+            *byte = b'0' + (self.0 >> (8 * i)) as u8;
+        }
     }
 
     /// Adds `step` (at most 9) in decimal, byte by byte: biasing each byte
@@ -303,15 +311,13 @@ fn self_check(kernel: Kernel) -> bool {
     let mut template = block;
     template[offset..offset + count].fill(b'0');
     let run = kernel.prepare(&mid, &template, offset, count);
-    let digits: [u32; LANES] =
-        core::array::from_fn(|lane| DigitCounter::new(lane as u32 * 1_111 + 98).0);
+    let digits: [DigitCounter; LANES] =
+        core::array::from_fn(|lane| DigitCounter::new(lane as u32 * 1_111 + 98));
     let mut fast = [[0u32; 8]; LANES];
     kernel.compress(&mid, &run, &digits, &mut fast);
-    digits.iter().zip(&fast).all(|(&digits, fast)| {
+    digits.iter().zip(&fast).all(|(digits, fast)| {
         let mut block = template;
-        for (i, byte) in block[offset..offset + count].iter_mut().rev().enumerate() {
-            *byte |= (digits >> (8 * i)) as u8;
-        }
+        digits.write_ascii(&mut block[offset..offset + count]);
         let mut portable = mid;
         sha2::block_api::compress256(&mut portable, core::slice::from_ref(&block));
         portable == *fast
@@ -329,7 +335,7 @@ macro_rules! compress_instance {
         unsafe fn $name<const SHARED: usize>(
             mid: &[u32; 8],
             run: &Run,
-            digits: &[u32; LANES],
+            digits: &[DigitCounter; LANES],
             out: &mut [[u32; 8]; LANES],
         ) {
             // SAFETY (whole body): loads of `K` and stores to `out` touch
@@ -345,8 +351,8 @@ macro_rules! compress_instance {
                 // Each lane's words: the run's, with its digits put in place
                 // (the block holds '0' there, and '0' | d is the digit d).
                 let mut w = [run.words; LANES];
-                for (words, &d) in w.iter_mut().zip(digits) {
-                    let d = _mm_cvtsi32_si128(d as i32);
+                for (words, d) in w.iter_mut().zip(digits) {
+                    let d = _mm_cvtsi32_si128(d.0 as i32);
                     words[SHARED] = _mm_or_si128(words[SHARED], _mm_shuffle_epi8(d, run.place[0]));
                     if let Some(next) = words.get_mut(SHARED + 1) {
                         *next = _mm_or_si128(*next, _mm_shuffle_epi8(d, run.place[1]));
@@ -438,16 +444,13 @@ mod tests {
                 let offset = (next() % (57 - count as u64)) as usize;
                 template[offset..offset + count].fill(b'0');
                 let run = kernel.prepare(&mid, &template, offset, count);
-                let digits: [u32; LANES] =
-                    core::array::from_fn(|_| DigitCounter::new(next() as u32 % 10_000).0);
+                let digits: [DigitCounter; LANES] =
+                    core::array::from_fn(|_| DigitCounter::new(next() as u32 % 10_000));
                 let mut fast = [[0u32; 8]; LANES];
                 kernel.compress(&mid, &run, &digits, &mut fast);
                 for lane in 0..LANES {
                     let mut block = template;
-                    let low = &mut block[offset..offset + count];
-                    for (i, byte) in low.iter_mut().rev().enumerate() {
-                        *byte = b'0' + (digits[lane] >> (8 * i)) as u8;
-                    }
+                    digits[lane].write_ascii(&mut block[offset..offset + count]);
                     let mut portable = mid;
                     sha2::block_api::compress256(&mut portable, core::slice::from_ref(&block));
                     assert_eq!(
