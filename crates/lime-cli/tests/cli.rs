@@ -452,6 +452,21 @@ fn serve_scripts_raw_responses_and_the_agent_reports_them_typed() {
     let message = json["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("limit"), "{all}");
     std::fs::remove_file(&body_file).unwrap();
+    // --fail with a Retry-After: the header goes out with the status.
+    let server = Server::start(8, &["--fail", "read:503:1:7"]);
+    let rest = server.base_url.trim_start_matches("http://");
+    let (host, prefix) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET /{prefix}/auth/requests/lr_x HTTP/1.0\r\nHost: {host}\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let response = response.to_ascii_lowercase();
+    assert!(response.starts_with("http/1.0 503"), "{response}");
+    assert!(response.contains("retry-after: 7\r\n"), "{response}");
     // Bad specs are refused with exit code 2 before serving.
     for bad in [
         "read:200",
