@@ -142,7 +142,8 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
         PowCommand::Bench(args) => {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let mut rates = serde_json::Map::new();
-            let mut text = String::from("threads  hashes/s");
+            let kernel = lime_core::lime_pow::search_kernel();
+            let mut text = format!("search path: {kernel}\nthreads  hashes/s");
             for threads in 1..=cores {
                 let window = args.seconds;
                 let outcome = tokio::task::spawn_blocking(move || {
@@ -160,7 +161,11 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
                     text.push_str(&format!("\n{threads:>7}  {:.2} M", rate / 1e6));
                 }
             }
-            report::success(json_mode, &json!({ "rates": rates }), &text);
+            report::success(
+                json_mode,
+                &json!({ "kernel": kernel, "rates": rates }),
+                &text,
+            );
             Ok(0)
         }
     }

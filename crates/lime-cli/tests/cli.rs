@@ -279,6 +279,7 @@ fn pow_solve_then_verify_round_trips() {
     let (code, json, _) = run(lime().args(["pow", "bench", "--seconds", "0.05", "--json"]));
     assert_eq!(code, 0);
     assert!(json["rates"]["1"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["kernel"], lime_core::lime_pow::search_kernel());
 }
 
 fn error_of(json: &Value) -> (&str, Option<&str>) {
