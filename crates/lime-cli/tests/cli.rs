@@ -108,6 +108,12 @@ impl Drop for Server {
 
 /// A plain HTTP GET, for reading what the public endpoint says.
 fn http_get(base_url: &str, path: &str) -> Value {
+    let response = http_get_raw(base_url, path);
+    serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap()
+}
+
+/// A plain HTTP/1.0 GET: the whole response, status line and headers included.
+fn http_get_raw(base_url: &str, path: &str) -> String {
     let rest = base_url.trim_start_matches("http://");
     let (host, prefix) = rest.split_once('/').unwrap();
     let mut stream = std::net::TcpStream::connect(host).unwrap();
@@ -118,7 +124,7 @@ fn http_get(base_url: &str, path: &str) -> Value {
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap()
+    response
 }
 
 #[test]
@@ -455,16 +461,7 @@ fn serve_scripts_raw_responses_and_the_agent_reports_them_typed() {
     std::fs::remove_file(&body_file).unwrap();
     // --fail with a Retry-After: the header goes out with the status.
     let server = Server::start(8, &["--fail", "read:503:1:7"]);
-    let rest = server.base_url.trim_start_matches("http://");
-    let (host, prefix) = rest.split_once('/').unwrap();
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        stream,
-        "GET /{prefix}/auth/requests/lr_x HTTP/1.0\r\nHost: {host}\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = http_get_raw(&server.base_url, "/auth/requests/lr_x");
     let response = response.to_ascii_lowercase();
     assert!(response.starts_with("http/1.0 503"), "{response}");
     assert!(response.contains("retry-after: 7\r\n"), "{response}");
