@@ -10,8 +10,6 @@ pub trait Adapter: Sized {
     fn new(config: Config) -> Self;
     /// An agent that also trusts `ca_pem`, set up the adapter's own way.
     fn trusting(config: Config, ca_pem: &str) -> Self;
-    /// As `trusting`, sending HTTPS through the proxy at `proxy_url`.
-    fn via_proxy(config: Config, ca_pem: &str, proxy_url: &str) -> Self;
     /// `login(id)`, blocking until done.
     fn login(&self, id: &str) -> Result<ApprovalResult, Error>;
     /// `get_profile()`, blocking until done.
@@ -51,14 +49,6 @@ impl Adapter for Tokio {
                 .add_root_certificates_pem(ca_pem.as_bytes()),
         )
     }
-    fn via_proxy(config: Config, ca_pem: &str, proxy_url: &str) -> Self {
-        Tokio::with(
-            lime_tokio::LimeAgent::builder()
-                .config(config)
-                .add_root_certificates_pem(ca_pem.as_bytes())
-                .https_proxy(proxy_url, ""),
-        )
-    }
     fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
         self.runtime.block_on(self.agent.login(id))
     }
@@ -76,40 +66,19 @@ impl Adapter for Blocking {
         Blocking(lime_blocking::LimeAgent::new(config))
     }
     fn trusting(config: Config, ca_pem: &str) -> Self {
-        Blocking::with_ureq(config, ca_pem, None)
-    }
-    fn via_proxy(config: Config, ca_pem: &str, proxy_url: &str) -> Self {
-        Blocking::with_ureq(config, ca_pem, Some(proxy_url))
+        Blocking(
+            lime_blocking::LimeAgent::builder()
+                .config(config)
+                .add_root_certificates_pem(ca_pem.as_bytes())
+                .build()
+                .unwrap(),
+        )
     }
     fn login(&self, id: &str) -> Result<ApprovalResult, Error> {
         self.0.login(id)
     }
     fn profile(&self) -> Result<AgentProfile, Error> {
         self.0.get_profile()
-    }
-}
-
-impl Blocking {
-    /// The blocking adapter's way to trust a CA or use a proxy: inject a ureq agent.
-    fn with_ureq(config: Config, ca_pem: &str, proxy: Option<&str>) -> Self {
-        use lime_blocking::ureq::tls::{Certificate, RootCerts, TlsConfig};
-        let ca = Certificate::from_pem(ca_pem.as_bytes()).unwrap();
-        let tls = TlsConfig::builder()
-            .root_certs(RootCerts::new_with_certs(&[ca]))
-            .build();
-        let proxy = proxy.map(|url| lime_blocking::ureq::Proxy::new(url).unwrap());
-        let http = lime_blocking::ureq::Agent::config_builder()
-            .tls_config(tls)
-            .proxy(proxy)
-            .build()
-            .new_agent();
-        Blocking(
-            lime_blocking::LimeAgent::builder()
-                .config(config)
-                .ureq_agent(http)
-                .build()
-                .unwrap(),
-        )
     }
 }
 

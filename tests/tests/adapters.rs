@@ -477,10 +477,11 @@ fn https_through_a_connect_proxy_that_sees_only_the_tunnel<A: Adapter>() {
         .token(emu.agent_token())
         .base_url(emu.base_url())
         .env_lookup(|_| None)
+        .https_proxy(&proxy.url, "")
         .build()
         .unwrap();
     let id = emu.create_request();
-    let approval = A::via_proxy(config, emu.ca_pem().unwrap(), &proxy.url)
+    let approval = A::trusting(config, emu.ca_pem().unwrap())
         .login(&id)
         .unwrap();
     assert_eq!(approval.request_id, id);

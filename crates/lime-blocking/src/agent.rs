@@ -143,6 +143,8 @@ pub struct LimeAgentBuilder {
     config: ConfigBuilder,
     prebuilt: Option<Config>,
     http: Option<ureq::Agent>,
+    roots: Vec<ureq::tls::Certificate<'static>>,
+    bad_root: Option<String>,
 }
 
 impl std::fmt::Debug for LimeAgentBuilder {
@@ -188,9 +190,46 @@ impl LimeAgentBuilder {
         self.prebuilt = Some(config);
         self
     }
+    /// Sends HTTPS through this proxy (`http://[user:pass@]host:port`) with
+    /// a CONNECT tunnel, except to hosts in `no_proxy` (comma-separated, as
+    /// `NO_PROXY`). Without this, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`
+    /// are honoured; plain `http://` is never proxied. See
+    /// [`ConfigBuilder::https_proxy`].
+    pub fn https_proxy(self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
+        self.configure(|c| c.https_proxy(url, no_proxy))
+    }
+
+    /// Ignores proxy settings from the environment.
+    pub fn no_proxy(self) -> Self {
+        self.configure(ConfigBuilder::no_proxy)
+    }
+
+    /// Also trusts the certificates in `pem` (a corporate or test CA),
+    /// beside the bundled web PKI roots.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let mut found = false;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            match cert {
+                Ok(cert) => {
+                    self.roots
+                        .push(ureq::tls::Certificate::from_der(cert.as_ref()).to_owned());
+                    found = true;
+                }
+                Err(e) => self.bad_root = Some(e.to_string()),
+            }
+        }
+        if !found && self.bad_root.is_none() {
+            self.bad_root = Some("no certificate in the PEM".to_owned());
+        }
+        self
+    }
+
     /// Uses this ureq agent (its TLS, proxy and pool settings). Whatever it
     /// says, every request still follows no redirect, gets statuses as
-    /// responses and has the per-attempt timeout.
+    /// responses and has the per-attempt timeout, and a plain `http://`
+    /// base URL never goes through its proxy.
     pub fn ureq_agent(mut self, agent: ureq::Agent) -> Self {
         self.http = Some(agent);
         self
@@ -205,15 +244,42 @@ impl LimeAgentBuilder {
             Some(config) => config,
             None => std::mem::take(&mut self.config).build()?,
         };
+        if let Some(reason) = self.bad_root.take() {
+            return Err(Error::Config {
+                reason: format!("bad root certificate: {reason}"),
+            });
+        }
+        if self.http.is_some() && !self.roots.is_empty() {
+            return Err(Error::Config {
+                reason: "an injected ureq_agent brings its own TLS roots; \
+                         add_root_certificates_pem applies to the built-in agent only"
+                    .to_owned(),
+            });
+        }
         Ok(self.build_with(config))
     }
 
     fn build_with(self, config: Config) -> LimeAgent {
+        let roots = self.roots;
         let http = self.http.unwrap_or_else(|| {
+            let mut tls = ureq::tls::TlsConfig::builder();
+            if !roots.is_empty() {
+                let mut all: Vec<ureq::tls::Certificate<'static>> =
+                    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                        .iter()
+                        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+                        .collect();
+                all.extend(roots);
+                tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(all)));
+            }
+            // Never ureq's own proxy from the environment: the proxy is
+            // lime-core's decision, the same in both adapters.
             ureq::Agent::config_builder()
                 .max_redirects(0)
                 .http_status_as_error(false)
                 .user_agent(config.user_agent())
+                .tls_config(tls.build())
+                .proxy(crate::transport::ureq_proxy(config.proxy_route()))
                 .build()
                 .new_agent()
         });

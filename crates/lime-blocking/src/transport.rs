@@ -1,6 +1,6 @@
 //! HTTP over ureq 3: one attempt, bounded in time and size.
 
-use lime_core::{HttpResponse, Transmit, TransportError, TransportErrorKind};
+use lime_core::{HttpResponse, ProxyRoute, Transmit, TransportError, TransportErrorKind};
 use ureq::RequestExt;
 
 /// Performs one attempt. Whatever agent was injected, this request follows
@@ -20,16 +20,19 @@ pub(crate) fn send(
             "no time left for the attempt",
         ));
     }
-    let response = transmit
+    let plain_http = transmit.request.uri().scheme_str() != Some("https");
+    let mut request = transmit
         .request
         .with_agent(agent)
         .configure()
         .max_redirects(0)
         .http_status_as_error(false)
-        .timeout_global(Some(left))
-        .build()
-        .run()
-        .map_err(|e| classify(&e))?;
+        .timeout_global(Some(left));
+    if plain_http {
+        // Whatever proxy an injected agent has, cleartext never reaches it.
+        request = request.proxy(None);
+    }
+    let response = request.build().run().map_err(|e| classify(&e))?;
     let (parts, mut body) = response.into_parts();
     let bytes = body
         .with_config()
@@ -57,4 +60,23 @@ fn classify(error: &ureq::Error) -> TransportError {
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, error.to_string())
+}
+
+/// lime-core's route as ureq's proxy setting: `None` for direct, else the
+/// HTTP proxy that ureq tunnels HTTPS through with CONNECT.
+pub(crate) fn ureq_proxy(route: ProxyRoute<'_>) -> Option<ureq::Proxy> {
+    let ProxyRoute::Tunnel(proxy) = route else {
+        return None;
+    };
+    let mut builder = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
+        .host(proxy.host())
+        .port(proxy.port());
+    if let Some(user) = proxy.username() {
+        builder = builder.username(user);
+    }
+    if let Some(password) = proxy.password() {
+        builder = builder.password(password);
+    }
+    // ureq only refuses a proxy without a host, which lime-core never gives.
+    builder.build().ok()
 }

@@ -32,6 +32,7 @@ pub const DEFAULT_BASE_URL: &str = "https://lime.pics/api/v1";
 pub struct BaseUrl {
     url: String,
     origin: String,
+    host: String,
     https: bool,
 }
 
@@ -42,7 +43,7 @@ impl BaseUrl {
     /// [`Error::Config`] naming what is wrong.
     pub fn parse(url: &str, allow_http: bool) -> Result<Self, Error> {
         let bad = |why: &str| Error::Config {
-            reason: format!("invalid base URL {url:?}: {why}"),
+            reason: format!("invalid base URL {:?}: {why}", redact_url(url)),
         };
         let trimmed = url.trim().trim_end_matches('/');
         if trimmed.contains('#') {
@@ -86,6 +87,7 @@ impl BaseUrl {
         Ok(BaseUrl {
             url: format!("{origin}{path}"),
             origin,
+            host: host.to_ascii_lowercase(),
             https,
         })
     }
@@ -98,6 +100,11 @@ impl BaseUrl {
     /// `scheme://host[:port]`: where the token may go.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The host (an IPv6 address in brackets), lower-cased.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// Whether requests are encrypted.
@@ -116,6 +123,7 @@ impl Default for BaseUrl {
         BaseUrl {
             url: DEFAULT_BASE_URL.to_owned(),
             origin: "https://lime.pics".to_owned(),
+            host: "lime.pics".to_owned(),
             https: true,
         }
     }
@@ -131,6 +139,31 @@ impl fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.url)
     }
+}
+
+/// `url` as it may be shown: user info becomes `***@`, and a query or
+/// fragment `?…` (either can carry a password or a token).
+///
+/// ```
+/// # use lime_core::redact_url;
+/// assert_eq!(redact_url("https://user:pw@host/api?token=x"), "https://***@host/api?…");
+/// assert_eq!(redact_url("https://host/api/v1"), "https://host/api/v1");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let url = url.trim();
+    let (mut shown, cut) = match url.find(['?', '#']) {
+        Some(i) => (url[..i].to_owned(), true),
+        None => (url.to_owned(), false),
+    };
+    let start = shown.find("://").map_or(0, |i| i + 3);
+    let end = shown[start..].find('/').map_or(shown.len(), |i| start + i);
+    if let Some(at) = shown[start..end].rfind('@') {
+        shown.replace_range(start..start + at, "***");
+    }
+    if cut {
+        shown.push_str("?…");
+    }
+    shown
 }
 
 /// `localhost`, `127.0.0.0/8` or `[::1]`.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::base_url::{BASE_URL_ENV, BaseUrl};
+use crate::proxy::{ProxyRoute, ProxyRules};
 use crate::token::{AgentToken, TOKEN_ENV};
 
 /// The environment variable that pins the proof-of-work scheme.
@@ -83,6 +84,7 @@ impl fmt::Display for PowSchemeChoice {
 /// | PoW threads | [`pow_threads`](ConfigBuilder::pow_threads) | | every core |
 /// | user agent | [`user_agent`](ConfigBuilder::user_agent) | | `lime-rust/VERSION` |
 /// | response body limit | [`max_body_bytes`](ConfigBuilder::max_body_bytes) | | 1 MiB |
+/// | HTTPS proxy | [`https_proxy`](ConfigBuilder::https_proxy), [`no_proxy`](ConfigBuilder::no_proxy) | `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` | none |
 ///
 /// ```
 /// use std::time::Duration;
@@ -109,6 +111,22 @@ pub struct Config {
     pow_threads: usize,
     user_agent: String,
     max_body_bytes: usize,
+    proxy: ProxyRules,
+    proxy_source: ProxySource,
+}
+
+/// Where an agent's proxy rules come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxySource {
+    /// `HTTPS_PROXY`, `https_proxy`, `ALL_PROXY`, `all_proxy` and
+    /// `NO_PROXY`, read when the configuration is built.
+    #[default]
+    Environment,
+    /// A proxy given to [`ConfigBuilder::https_proxy`].
+    Explicit,
+    /// Always direct ([`ConfigBuilder::no_proxy`]).
+    Off,
 }
 
 impl Config {
@@ -166,6 +184,33 @@ impl Config {
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes
     }
+    /// The proxy rules, for targets other than the API (the API's own
+    /// route is [`proxy_route`](Self::proxy_route)).
+    pub fn proxy_rules(&self) -> &ProxyRules {
+        &self.proxy
+    }
+    /// Where the proxy rules came from.
+    pub fn proxy_source(&self) -> &ProxySource {
+        &self.proxy_source
+    }
+    /// How connections to the API go: directly, or through a CONNECT tunnel.
+    /// A plain `http://` base URL is always direct.
+    pub fn proxy_route(&self) -> ProxyRoute<'_> {
+        self.proxy
+            .route(self.base_url.is_https(), self.base_url.host())
+    }
+}
+
+/// What the builder was told about proxies.
+#[derive(Clone, Default)]
+enum ProxyChoice {
+    #[default]
+    Environment,
+    Explicit {
+        url: zeroize::Zeroizing<String>,
+        no_proxy: String,
+    },
+    Off,
 }
 
 /// Where the builder reads "environment variables" from.
@@ -185,6 +230,7 @@ pub struct ConfigBuilder {
     pow_threads: usize,
     user_agent: Option<String>,
     max_body_bytes: Option<usize>,
+    proxy: ProxyChoice,
     env: Option<Box<EnvLookup>>,
 }
 
@@ -199,6 +245,14 @@ impl fmt::Debug for ConfigBuilder {
             .field("pow_timeout", &self.pow_timeout)
             .field("deadline", &self.deadline)
             .field("pow_scheme", &self.pow_scheme)
+            .field(
+                "proxy",
+                &match &self.proxy {
+                    ProxyChoice::Environment => "environment",
+                    ProxyChoice::Explicit { .. } => "explicit (redacted)",
+                    ProxyChoice::Off => "off",
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -258,6 +312,22 @@ impl ConfigBuilder {
     /// The largest response body accepted.
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = Some(bytes);
+        self
+    }
+    /// Sends HTTPS through this `http://[user:pass@]host:port` proxy with a
+    /// CONNECT tunnel, except to hosts in `no_proxy` (comma-separated, read
+    /// as `NO_PROXY` is). Without it, `HTTPS_PROXY`, `ALL_PROXY` and
+    /// `NO_PROXY` are honoured. Plain `http://` never goes through a proxy.
+    pub fn https_proxy(mut self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
+        self.proxy = ProxyChoice::Explicit {
+            url: zeroize::Zeroizing::new(url.into()),
+            no_proxy: no_proxy.into(),
+        };
+        self
+    }
+    /// Ignores proxy settings from the environment: always connect directly.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Off;
         self
     }
     /// Reads "environment variables" from `lookup` instead of the process
@@ -321,7 +391,21 @@ impl ConfigBuilder {
                 });
             }
         }
+        // Plain http:// is never proxied, so its environment is not even read:
+        // a SOCKS variable meant for other tools must not break a loopback run.
+        let (proxy, proxy_source) = match &self.proxy {
+            ProxyChoice::Off => (ProxyRules::direct(), ProxySource::Off),
+            ProxyChoice::Explicit { url, no_proxy } => {
+                (ProxyRules::explicit(url, no_proxy)?, ProxySource::Explicit)
+            }
+            ProxyChoice::Environment if base_url.is_https() => {
+                (ProxyRules::from_env(env)?, ProxySource::Environment)
+            }
+            ProxyChoice::Environment => (ProxyRules::direct(), ProxySource::Environment),
+        };
         Ok(Config {
+            proxy,
+            proxy_source,
             token,
             base_url,
             timeout,

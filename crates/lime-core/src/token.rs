@@ -10,10 +10,14 @@ use crate::Error;
 /// The environment variable the agent token is read from.
 pub const TOKEN_ENV: &str = "LIME_AGENT_TOKEN";
 
+/// Token type prefixes that `Debug` may show: public by design, not secret.
+const KNOWN_PREFIXES: [&str; 1] = ["at_"];
+
 /// An agent token (`X-Agent-Token`).
 ///
-/// `Debug` and `Display` show at most its type prefix (`at_…`), never the
-/// secret; the memory is zeroed when the token is dropped.
+/// `Debug` and `Display` show at most its type prefix, and only `at_`
+/// (`AgentToken(at_…)`), never any other part; the memory is zeroed when
+/// the token is dropped.
 ///
 /// ```
 /// use lime_core::AgentToken;
@@ -66,12 +70,14 @@ impl AgentToken {
         value
     }
 
-    /// A short prefix such as `at_` when the token has one, else nothing.
+    /// The type prefix when it is one LIME issues (`at_`), else nothing:
+    /// any other text before a `_` may be part of the secret.
     fn kind_prefix(&self) -> &str {
-        match self.0.find('_') {
-            Some(i) if (1..=4).contains(&i) && self.0.len() > i + 8 => &self.0[..=i],
-            _ => "",
-        }
+        KNOWN_PREFIXES
+            .iter()
+            .find(|p| self.0.starts_with(**p) && self.0.len() > p.len() + 8)
+            .copied()
+            .unwrap_or("")
     }
 }
 

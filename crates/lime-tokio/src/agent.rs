@@ -3,11 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper_util::client::proxy::matcher::Matcher;
 use lime_core::lime_pow::{CancelToken, Progress};
 use lime_core::{
     AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
-    PowSchemeChoice, PowStats, Profile,
+    PowSchemeChoice, PowStats, Profile, ProxySource,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -195,7 +194,6 @@ pub struct LimeAgentBuilder {
     prebuilt: Option<Config>,
     roots: Vec<CertificateDer<'static>>,
     bad_root: Option<String>,
-    proxy: ProxySetting,
     injected: Option<InjectedClient>,
 }
 
@@ -207,18 +205,6 @@ impl std::fmt::Debug for InjectedClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("InjectedClient(..)")
     }
-}
-
-/// Where HTTPS requests go through a proxy.
-#[derive(Debug, Default)]
-enum ProxySetting {
-    /// `HTTPS_PROXY`/`https_proxy`, `ALL_PROXY`, `NO_PROXY`, read when built.
-    #[default]
-    FromEnv,
-    /// This proxy, except for hosts in the `NO_PROXY`-style list.
-    Explicit { url: String, no_proxy: String },
-    /// Always connect directly.
-    Off,
 }
 
 impl LimeAgentBuilder {
@@ -260,19 +246,16 @@ impl LimeAgentBuilder {
 
     /// Sends HTTPS through this proxy (`http://[user:pass@]host:port`) with
     /// a CONNECT tunnel, except to hosts in `no_proxy` (comma-separated, as
-    /// `NO_PROXY`). Without this, `HTTPS_PROXY`/`NO_PROXY` are honoured.
-    pub fn https_proxy(mut self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
-        self.proxy = ProxySetting::Explicit {
-            url: url.into(),
-            no_proxy: no_proxy.into(),
-        };
-        self
+    /// `NO_PROXY`). Without this, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`
+    /// are honoured; plain `http://` is never proxied. See
+    /// [`ConfigBuilder::https_proxy`].
+    pub fn https_proxy(self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
+        self.configure(|c| c.https_proxy(url, no_proxy))
     }
 
     /// Ignores proxy settings from the environment.
-    pub fn no_proxy(mut self) -> Self {
-        self.proxy = ProxySetting::Off;
-        self
+    pub fn no_proxy(self) -> Self {
+        self.configure(ConfigBuilder::no_proxy)
     }
 
     /// Sends every request through this hyper-util client instead of the
@@ -354,7 +337,7 @@ impl LimeAgentBuilder {
         }
         let client = match self.injected {
             Some(InjectedClient(injected)) => {
-                if !self.roots.is_empty() || !matches!(self.proxy, ProxySetting::FromEnv) {
+                if !self.roots.is_empty() || *config.proxy_source() != ProxySource::Environment {
                     return Err(Error::Config {
                         reason: "an injected http_client brings its own TLS roots and proxy; \
                                  root certificates and proxy settings apply to the built-in client only"
@@ -365,14 +348,7 @@ impl LimeAgentBuilder {
             }
             None => {
                 let tls = tls_config(self.roots)?;
-                let proxy = match self.proxy {
-                    ProxySetting::FromEnv => Some(Matcher::from_env()),
-                    ProxySetting::Explicit { url, no_proxy } => {
-                        Some(Matcher::builder().https(url).no(no_proxy).build())
-                    }
-                    ProxySetting::Off => None,
-                };
-                client(tls, proxy)
+                client(tls, config.proxy_rules().clone())
             }
         };
         Ok(LimeAgent {

@@ -1,5 +1,6 @@
 //! HTTPS through a proxy: a CONNECT tunnel (the proxy sees only encrypted
-//! bytes), chosen per destination like curl does (`HTTPS_PROXY`, `NO_PROXY`).
+//! bytes), chosen per destination by lime-core's [`ProxyRules`], the same
+//! decision the blocking adapter makes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,27 +10,27 @@ use std::task::{Context, Poll};
 use http::Uri;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioIo;
+use lime_core::{ProxyRoute, ProxyRules};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Connects directly, or through a CONNECT tunnel when the matcher names a
-/// proxy for an `https://` destination. Plain `http://` (loopback only, by
-/// the core's rules) always connects directly.
+/// Connects directly, or through a CONNECT tunnel when the rules name a
+/// proxy for an `https://` destination. Plain `http://` always connects
+/// directly: the rules never proxy it.
 #[derive(Clone)]
 pub(crate) struct ProxyConnector {
     direct: HttpConnector,
-    matcher: Option<Arc<Matcher>>,
+    rules: Arc<ProxyRules>,
 }
 
 impl ProxyConnector {
-    pub(crate) fn new(direct: HttpConnector, matcher: Option<Matcher>) -> Self {
+    pub(crate) fn new(direct: HttpConnector, rules: ProxyRules) -> Self {
         ProxyConnector {
             direct,
-            matcher: matcher.map(Arc::new),
+            rules: Arc::new(rules),
         }
     }
 }
@@ -44,19 +45,23 @@ impl Service<Uri> for ProxyConnector {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let proxy = match (&self.matcher, dst.scheme_str()) {
-            (Some(matcher), Some("https")) => matcher.intercept(&dst),
-            _ => None,
+        let https = dst.scheme_str() == Some("https");
+        let tunnel = match self.rules.route(https, dst.host().unwrap_or_default()) {
+            ProxyRoute::Direct => None,
+            ProxyRoute::Tunnel(proxy) => {
+                Some((proxy.uri(), proxy.host().to_owned(), proxy.basic_auth()))
+            }
         };
         let mut direct = self.direct.clone();
         Box::pin(async move {
-            match proxy {
-                Some(intercept) => {
-                    let mut tunnel = Tunnel::new(intercept.uri().clone(), direct);
-                    if let Some(auth) = intercept.basic_auth() {
-                        tunnel = tunnel.with_auth(auth.clone());
+            match tunnel {
+                Some((uri, host, auth)) => {
+                    let uri: Uri = uri.parse()?;
+                    let mut tunnel = Tunnel::new(uri, direct);
+                    if let Some(auth) = auth {
+                        tunnel = tunnel.with_auth(auth);
                     }
-                    tracing::debug!(target: "lime", proxy = %intercept.uri().authority().map(|a| a.host()).unwrap_or(""), "connecting through a CONNECT tunnel");
+                    tracing::debug!(target: "lime", proxy = %host, "connecting through a CONNECT tunnel");
                     tunnel.call(dst).await.map_err(Into::into)
                 }
                 None => direct.call(dst).await.map_err(Into::into),

@@ -6,11 +6,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::{Client, ResponseFuture};
-use hyper_util::client::proxy::matcher::Matcher;
 
 use crate::proxy::ProxyConnector;
 use hyper_util::rt::TokioExecutor;
-use lime_core::{HttpRequest, HttpResponse, Transmit, TransportError, TransportErrorKind};
+use lime_core::{
+    HttpRequest, HttpResponse, ProxyRules, Transmit, TransportError, TransportErrorKind,
+};
 
 /// The body type of every request the agent sends: what an injected
 /// hyper-util client must be built for (see
@@ -37,7 +38,7 @@ pub(crate) type HyperClient = Arc<dyn SendRequest>;
 
 /// A client over `tls`: HTTP/1.1, keep-alive pool, no redirects (hyper never
 /// follows them), HTTPS through `proxy` when it names one for the host.
-pub(crate) fn client(tls: rustls::ClientConfig, proxy: Option<Matcher>) -> HyperClient {
+pub(crate) fn client(tls: rustls::ClientConfig, proxy: ProxyRules) -> HyperClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
