@@ -509,7 +509,31 @@ fn https_through_a_connect_proxy_that_sees_only_the_tunnel<A: Adapter>() {
     );
 }
 
+/// `Duration::MAX` is a common "no limit": every duration setting takes it
+/// (and the emulator's ttl) without overflowing an `Instant`.
+fn duration_max_everywhere_means_no_limit<A: Adapter>() {
+    let emu = Emulator::builder()
+        .difficulty(8)
+        .ttl(Duration::MAX)
+        .start_blocking()
+        .unwrap();
+    let config = Config::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .timeout(Duration::MAX)
+        .pow_timeout(Duration::MAX)
+        .deadline(Duration::MAX)
+        .env_lookup(|_| None)
+        .build()
+        .unwrap();
+    let agent = A::new(config);
+    let id = emu.create_request();
+    assert_eq!(agent.login(&id).unwrap().request_id, id);
+    agent.profile().unwrap();
+}
+
 lime_tests::for_both_adapters!(
+    duration_max_everywhere_means_no_limit,
     logs_in_at_difficulty_15_and_20,
     both_schemes_in_auto_mode_with_and_without_pow_scheme,
     pinned_schemes_never_fall_back,

@@ -5,7 +5,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use crate::client::ClientArgs;
-use crate::report::{self, Failure};
+use crate::report::{self, Failure, escape_controls};
 
 #[derive(Debug, Args)]
 pub(crate) struct LoginArgs {
@@ -40,7 +40,10 @@ pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failur
         }),
         &format!(
             "login {} confirmed\n  status   {}\n  site     {}\n  expires  {}",
-            approval.request_id, approval.status, approval.site_id, expires
+            escape_controls(&approval.request_id),
+            escape_controls(&approval.status.to_string()),
+            escape_controls(&approval.site_id),
+            expires
         ),
     );
     Ok(0)
@@ -49,7 +52,7 @@ pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failur
 pub(crate) async fn profile(args: ProfileArgs, json_mode: bool) -> Result<u8, Failure> {
     let agent = args.client.agent()?;
     let p = agent.get_profile().await?;
-    let text = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".to_owned());
+    let text = |o: &Option<String>| o.as_deref().map_or_else(|| "-".to_owned(), escape_controls);
     let num = |o: &Option<i64>| o.map_or_else(|| "-".to_owned(), |n| n.to_string());
     report::success(
         json_mode,
@@ -64,8 +67,8 @@ pub(crate) async fn profile(args: ProfileArgs, json_mode: bool) -> Result<u8, Fa
         }),
         &format!(
             "agent        {}\nowner        {}\nname         {}\navatar       {}\ndescription  {}\nkyc level    {}\nreputation   {}",
-            p.agent_id,
-            p.owner_id,
+            escape_controls(&p.agent_id),
+            escape_controls(&p.owner_id),
             text(&p.display_name),
             text(&p.avatar_url),
             text(&p.description),

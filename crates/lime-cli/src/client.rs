@@ -1,12 +1,13 @@
 //! The settings shared by `login`, `profile` and `site`, and the agent they build.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 use lime_core::{Config, PowSchemeChoice};
 use lime_tokio::LimeAgent;
+use zeroize::Zeroizing;
 
 use crate::report::Failure;
 
@@ -24,13 +25,13 @@ pub(crate) struct ClientArgs {
     #[arg(long)]
     pub(crate) allow_http: bool,
     /// Per-attempt HTTP timeout in seconds [default: 30].
-    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
     pub(crate) timeout: Option<Duration>,
     /// Retries per step [default: 3].
     #[arg(long, value_name = "N")]
     pub(crate) max_retries: Option<u32>,
     /// Proof-of-work time budget in seconds [default: 10].
-    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
     pub(crate) pow_timeout: Option<Duration>,
     /// Read the agent token from this file (wins over LIME_AGENT_TOKEN).
     #[arg(long, value_name = "PATH", conflicts_with = "token_stdin")]
@@ -43,11 +44,78 @@ pub(crate) struct ClientArgs {
     pub(crate) ca_cert: Option<PathBuf>,
 }
 
+/// The longest duration any `SECONDS` option takes: 10⁹ s, about 31 years.
+pub(crate) const MAX_SECONDS: f64 = 1e9;
+
+/// A `SECONDS` option: a finite number from 0 to [`MAX_SECONDS`].
 pub(crate) fn seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
+        .trim()
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() {
+        return Err(format!("{s:?} is not a finite number of seconds"));
+    }
+    if secs < 0.0 {
+        return Err(format!(
+            "{s:?} is negative; durations are 0 or more seconds"
+        ));
+    }
+    if secs > MAX_SECONDS {
+        return Err(format!(
+            "{s:?} is over the maximum of {MAX_SECONDS:.0} seconds (about 31 years)"
+        ));
+    }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a valid duration"))
+}
+
+/// The most a token file or standard input may hold (64 KiB): a token is
+/// far shorter, and `/dev/zero` must not grow memory forever.
+pub(crate) const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
+/// Reads a secret of at most [`MAX_SECRET_BYTES`] into memory that is
+/// zeroed when dropped.
+pub(crate) fn read_secret(reader: impl Read, what: &str) -> Result<Zeroizing<String>, Failure> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    reader
+        .take(MAX_SECRET_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::new("config", 2, format!("cannot read {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_SECRET_BYTES {
+        return Err(Failure::new(
+            "config",
+            2,
+            format!("{what} is over {MAX_SECRET_BYTES} bytes; a token is one short line"),
+        ));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Failure::new("config", 2, format!("{what} is not UTF-8 text")))?;
+    Ok(Zeroizing::new(text.to_owned()))
+}
+
+/// Reads a token file, warning on stderr when others may read it too.
+pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Failure> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        Failure::new(
+            "config",
+            2,
+            format!("cannot read the {what} {}: {e}", path.display()),
+        )
+    })?;
+    #[cfg(unix)]
+    if let Ok(meta) = file.metadata() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if meta.is_file() && mode & 0o077 != 0 {
+            eprintln!(
+                "warning: the {what} {} can be read by other users (mode {:o}); \
+                 run `chmod 600` on it",
+                path.display(),
+                mode & 0o777
+            );
+        }
+    }
+    read_secret(file, &format!("the {what} {}", path.display()))
 }
 
 impl ClientArgs {
@@ -69,24 +137,10 @@ impl ClientArgs {
             builder = builder.pow_timeout(t);
         }
         if let Some(path) = &self.token_file {
-            let token = std::fs::read_to_string(path).map_err(|e| {
-                Failure::new(
-                    "config",
-                    2,
-                    format!("cannot read the token file {}: {e}", path.display()),
-                )
-            })?;
-            builder = builder.token(token);
+            builder = builder.token(read_token_file(path, "token file")?.as_str());
         } else if self.token_stdin {
-            let mut token = String::new();
-            std::io::stdin().read_to_string(&mut token).map_err(|e| {
-                Failure::new(
-                    "config",
-                    2,
-                    format!("cannot read the token from stdin: {e}"),
-                )
-            })?;
-            builder = builder.token(token);
+            let token = read_secret(std::io::stdin(), "the token from stdin")?;
+            builder = builder.token(token.as_str());
         }
         Ok(builder.build()?)
     }

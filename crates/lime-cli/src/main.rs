@@ -30,7 +30,11 @@ Exit codes (error `kind` in --json output):
   6    rate_limited: 429 after retries
   7    transport, invalid_response: network failure after retries; malformed,
        redirecting or oversized response
+  70   internal: a bug in lime (a panic); please report it
   130  cancelled: interrupted (Ctrl-C)
+
+Durations (SECONDS) are finite numbers from 0 to 1000000000 (about 31
+years); anything else exits 2.
 
 The agent token is read from LIME_AGENT_TOKEN, --token-file PATH or
 --token-stdin (the flags win); it is never accepted as a plain argument.";
@@ -72,6 +76,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    install_panic_hook();
+    #[cfg(debug_assertions)]
+    if std::env::var_os("LIME_CLI_TEST_PANIC").is_some() {
+        // Debug builds only: lets the CLI tests prove the hook's exit code.
+        panic!("panic requested by LIME_CLI_TEST_PANIC");
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -109,6 +119,9 @@ fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => Err(Failure::new("cancelled", 130, "interrupted")),
         }
     });
+    // A solve or other blocking work left behind by Ctrl-C has been told to
+    // stop; never wait long for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
@@ -116,6 +129,28 @@ fn main() -> ExitCode {
             ExitCode::from(failure.exit)
         }
     }
+}
+
+/// Any panic, on any thread: one line on stderr and exit 70, never Rust's
+/// backtrace text and exit 101, which the exit table does not list.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "internal error: {}{place}; please report this at https://github.com/lime-sdk/lime/issues",
+            report::escape_controls(&what)
+        );
+        std::process::exit(i32::from(report::EXIT_INTERNAL));
+    }));
 }
 
 fn init_logging(verbose: u8) {

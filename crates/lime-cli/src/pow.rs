@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use lime_core::lime_pow::{self, Scheme, SolveError, Solver};
+use lime_core::lime_pow::{self, CancelToken, Scheme, SolveError, Solver};
 use serde_json::json;
 
 use crate::client::seconds;
@@ -22,8 +22,8 @@ pub(crate) enum PowCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct PuzzleArgs {
-    /// The challenge string.
-    #[arg(long)]
+    /// The challenge string (any text, including one that starts with `-`).
+    #[arg(long, allow_hyphen_values = true)]
     challenge: String,
     /// Leading zero bits required (≤ 0 accepts any nonce; over 256 is refused).
     #[arg(long, allow_negative_numbers = true)]
@@ -59,7 +59,7 @@ pub(crate) struct SolveArgs {
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Give up after this many seconds.
-    #[arg(long, value_parser = seconds)]
+    #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
     timeout: Option<Duration>,
 }
 
@@ -75,7 +75,7 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
     /// Seconds per thread count.
-    #[arg(long, default_value = "1", value_parser = seconds)]
+    #[arg(long, default_value = "1", value_parser = seconds, allow_negative_numbers = true)]
     seconds: Duration,
 }
 
@@ -83,7 +83,11 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
     match command {
         PowCommand::Solve(args) => {
             let scheme = args.puzzle.check()?;
-            let mut solver = Solver::new().threads(args.threads);
+            // Dropping this future (Ctrl-C) stops the solve within a millisecond
+            // instead of leaving it to burn the CPU until the process is killed.
+            let cancel = CancelToken::new();
+            let _stop_on_drop = CancelOnDrop(cancel.clone());
+            let mut solver = Solver::new().threads(args.threads).cancel_token(cancel);
             if let Some(t) = args.timeout {
                 solver = solver.timeout(t);
             }
@@ -93,7 +97,7 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
                 solver.solve(scheme, challenge.as_bytes(), difficulty)
             })
             .await
-            .map_err(|_| Failure::new("cancelled", 130, "the solver stopped"))?;
+            .map_err(|_| Failure::internal("the solver stopped unexpectedly"))?;
             match outcome {
                 Ok(s) => {
                     report::success(
@@ -154,7 +158,7 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
                     )
                 })
                 .await
-                .map_err(|_| Failure::new("cancelled", 130, "the benchmark stopped"))?;
+                .map_err(|_| Failure::internal("the benchmark stopped unexpectedly"))?;
                 if let Err(SolveError::Timeout { hashes, elapsed }) = outcome {
                     let rate = hashes as f64 / elapsed.as_secs_f64();
                     rates.insert(threads.to_string(), json!(rate.round()));
@@ -168,5 +172,14 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
             );
             Ok(0)
         }
+    }
+}
+
+/// Trips the token when dropped: the solve stops when its command does.
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }

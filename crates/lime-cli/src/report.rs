@@ -5,6 +5,9 @@ use std::io::IsTerminal;
 use lime_core::Error;
 use serde_json::{Value, json};
 
+/// The exit code of an internal error or a panic.
+pub(crate) const EXIT_INTERNAL: u8 = 70;
+
 /// An error on its way out: kind, exit code and the four JSON fields.
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -28,6 +31,11 @@ impl Failure {
 
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Failure::new("invalid_input", 2, message)
+    }
+
+    /// A bug in lime itself (exit 70, as sysexits' `EX_SOFTWARE`).
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Failure::new("internal", EXIT_INTERNAL, message)
     }
 }
 
@@ -67,6 +75,22 @@ impl From<Error> for Failure {
     }
 }
 
+/// `text` safe for a terminal: every control character (C0, DEL, C1:
+/// escape sequences, carriage returns, line breaks) shown as `\xNN` or
+/// `\u{NNNN}`, so server-controlled text can neither retitle the terminal
+/// nor fake a line. (`--json` output is escaped by JSON itself.)
+pub(crate) fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c as u32 {
+            code @ (0..=0x1f | 0x7f) => out.push_str(&format!("\\x{code:02x}")),
+            code @ 0x80..=0x9f => out.push_str(&format!("\\u{{{code:04x}}}")),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Prints a success: the JSON object with `--json`, else the text.
 pub(crate) fn success(json_mode: bool, value: &Value, text: &str) {
     if json_mode {
@@ -90,9 +114,10 @@ pub(crate) fn failure(json_mode: bool, failure: &Failure) {
         );
     } else {
         let prefix = paint("error", "31;1");
+        let message = escape_controls(&failure.message);
         match &failure.code {
-            Some(code) => eprintln!("{prefix}: {} [{code}]", failure.message),
-            None => eprintln!("{prefix}: {}", failure.message),
+            Some(code) => eprintln!("{prefix}: {message} [{}]", escape_controls(code)),
+            None => eprintln!("{prefix}: {message}"),
         }
     }
 }

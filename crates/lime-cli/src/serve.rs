@@ -46,7 +46,7 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     hide_scheme: bool,
     /// Seconds a request stays pending.
-    #[arg(long, default_value = "300", value_parser = seconds)]
+    #[arg(long, default_value = "300", value_parser = seconds, allow_negative_numbers = true)]
     ttl: Duration,
     /// The agent token to accept (generated when absent).
     #[arg(long, value_name = "T")]

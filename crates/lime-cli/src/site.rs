@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::client::seconds;
 use crate::demo::site_failure;
-use crate::report::{self, Failure};
+use crate::report::{self, Failure, escape_controls};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SiteCommand {
@@ -35,7 +35,7 @@ pub(crate) struct WaitArgs {
     /// The login request to wait for.
     request_id: String,
     /// Give up after this many seconds.
-    #[arg(long, default_value = "60", value_parser = seconds)]
+    #[arg(long, default_value = "60", value_parser = seconds, allow_negative_numbers = true)]
     timeout: Duration,
     #[command(flatten)]
     site: SiteArgs,
@@ -55,10 +55,8 @@ impl SiteArgs {
                 )
             })?;
         let token = match &self.site_token_file {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                Failure::new("config", 2, format!("cannot read {}: {e}", path.display()))
-            })?,
-            None => std::env::var("LIME_SITE_TOKEN").unwrap_or_default(),
+            Some(path) => crate::client::read_token_file(path, "site token file")?,
+            None => zeroize::Zeroizing::new(std::env::var("LIME_SITE_TOKEN").unwrap_or_default()),
         };
         let token = token.trim().to_owned();
         if token.is_empty() {
@@ -84,7 +82,7 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
                     "status": created.status,
                     "expires_at": created.expires_at,
                 }),
-                &created.request_id,
+                &escape_controls(&created.request_id),
             );
             Ok(0)
         }
@@ -114,9 +112,9 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
                         &json!({ "event": "approved", "request_id": args.request_id, "claims": claims }),
                         &format!(
                             "approved by {} (passport verified: aud {}, iss {}, exp {})",
-                            claims["sub"].as_str().unwrap_or_default(),
-                            claims["aud"].as_str().unwrap_or_default(),
-                            claims["iss"].as_str().unwrap_or_default(),
+                            escape_controls(claims["sub"].as_str().unwrap_or_default()),
+                            escape_controls(claims["aud"].as_str().unwrap_or_default()),
+                            escape_controls(claims["iss"].as_str().unwrap_or_default()),
                             claims["exp"]
                         ),
                     );

@@ -476,3 +476,215 @@ fn serve_scripts_raw_responses_and_the_agent_reports_them_typed() {
         assert_eq!(code, 2, "--raw {bad}: {all}");
     }
 }
+
+#[test]
+fn durations_past_the_maximum_negative_or_not_finite_exit_2() {
+    for value in ["1e19", "-5", "NaN", "inf", "1000000001"] {
+        for args in [
+            vec!["login", "lr_abc", "--timeout", value],
+            vec![
+                "pow",
+                "solve",
+                "--challenge",
+                "c",
+                "--difficulty",
+                "8",
+                "--timeout",
+                value,
+            ],
+            vec!["serve", "--ttl", value],
+            vec!["site", "wait", "lr_abc", "--timeout", value],
+        ] {
+            let (code, _, out) = run(lime().args(&args).env("LIME_AGENT_TOKEN", "at_x"));
+            assert_eq!(code, 2, "{args:?}: {out}");
+            assert!(!out.contains("panicked"), "{args:?}: {out}");
+        }
+    }
+}
+
+#[test]
+fn the_library_takes_huge_durations_without_panicking() {
+    let server = Server::start(6, &["--ttl", "1000000000"]);
+    let (code, json, _) = run(server.site().args(["site", "create", "--json"]));
+    assert_eq!(code, 0);
+    let id = json["request_id"].as_str().unwrap().to_owned();
+    let (code, json, out) = run(server.agent().args([
+        "login",
+        &id,
+        "--json",
+        "--timeout",
+        "1000000000",
+        "--pow-timeout",
+        "1000000000",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json["status"], "APPROVED");
+    let (code, json, out) = run(lime().args([
+        "pow",
+        "solve",
+        "--json",
+        "--challenge",
+        "c",
+        "--difficulty",
+        "8",
+        "--timeout",
+        "1e9",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(json["nonce"].is_string());
+}
+
+#[test]
+fn challenges_and_nonces_may_start_with_a_hyphen() {
+    let (code, json, out) = run(lime().args([
+        "pow",
+        "solve",
+        "--json",
+        "--challenge",
+        "-5ab",
+        "--difficulty",
+        "8",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    let nonce = json["nonce"].as_str().unwrap().to_owned();
+    let (code, _, out) = run(lime().args([
+        "pow",
+        "verify",
+        "--challenge",
+        "-5ab",
+        "--nonce",
+        &nonce,
+        "--difficulty",
+        "8",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    let (code, _, _) = run(lime().args([
+        "pow",
+        "verify",
+        "--challenge",
+        "-5ab",
+        "--nonce",
+        "-1",
+        "--difficulty",
+        "8",
+    ]));
+    assert_eq!(code, 1, "a hyphen nonce is read and found not valid");
+}
+
+#[test]
+fn ctrl_c_stops_a_pow_solve_within_a_second_with_exit_130() {
+    let mut child = lime()
+        .args(["pow", "solve", "--challenge", "c", "--difficulty", "200"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let sent = std::time::Instant::now();
+    // Bounded wait: a solve that ignores the signal would run forever.
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("lime pow solve was still running 10 s after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let stopped_in = sent.elapsed();
+    assert_eq!(status.code(), Some(130));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    eprintln!("pow solve stopped {stopped_in:?} after SIGINT");
+    assert!(
+        stopped_in < std::time::Duration::from_secs(2),
+        "stopped only after {stopped_in:?}"
+    );
+}
+
+#[test]
+fn a_panic_prints_one_line_and_exits_70() {
+    let (code, _, out) = run(lime().arg("--version").env("LIME_CLI_TEST_PANIC", "1"));
+    assert_eq!(code, 70, "{out}");
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+    assert!(out.starts_with("internal error: panic requested"), "{out}");
+    assert!(out.contains("please report"), "{out}");
+}
+
+#[test]
+fn server_text_cannot_drive_the_terminal() {
+    let body = "{\"ok\":false,\"error\":{\"code\":\"EVIL\\u001b]0;pwned\\u0007\",\"message\":\"\\u001b[2K\\rlogin lr_x confirmed\\u009b\\nfake line\"}}";
+    let server = Server::start(6, &["--raw", &format!("profile:400:1:{body}")]);
+    let (code, _, out) = run(server.agent().arg("profile"));
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\u{9b}') && !out.contains('\r'),
+        "{out:?}"
+    );
+    assert!(out.contains("\\x1b[2K"), "{out:?}");
+    assert_eq!(
+        out.trim().lines().count(),
+        1,
+        "a server message faked a line: {out:?}"
+    );
+}
+
+#[test]
+fn base_url_errors_redact_user_info_and_queries() {
+    for url in [
+        "http://user:s3cretpw@lime.example/api/v1",
+        "https://lime.example/api/v1?token=s3cretpw",
+    ] {
+        let (code, _, out) = run(lime()
+            .args(["profile", "--base-url", url])
+            .env("LIME_AGENT_TOKEN", "at_x"));
+        assert_eq!(code, 2, "{out}");
+        assert!(!out.contains("s3cretpw"), "{out}");
+    }
+}
+
+#[test]
+fn token_files_are_capped_and_warned_about_when_others_can_read_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let (code, _, out) = run(lime().args(["profile", "--token-file", "/dev/zero"]));
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("over 65536 bytes"), "{out}");
+    let dir = std::env::temp_dir().join(format!("lime-cli-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("token");
+    std::fs::write(&path, "at_example-token\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, _, out) = run(lime().args([
+        "profile",
+        "--base-url",
+        "http://127.0.0.1:9/api/v1",
+        "--max-retries",
+        "0",
+        "--token-file",
+        path.to_str().unwrap(),
+    ]));
+    assert!(out.contains("can be read by other users"), "{out}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, _, out) = run(lime().args([
+        "profile",
+        "--base-url",
+        "http://127.0.0.1:9/api/v1",
+        "--max-retries",
+        "0",
+        "--token-file",
+        path.to_str().unwrap(),
+    ]));
+    assert!(!out.contains("can be read by other users"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -219,7 +219,7 @@ type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 /// Builds a [`Config`]; see its table for every setting and default.
 #[derive(Default)]
 pub struct ConfigBuilder {
-    token: Option<String>,
+    token: Option<zeroize::Zeroizing<String>>,
     base_url: Option<String>,
     allow_http: bool,
     timeout: Option<Duration>,
@@ -260,7 +260,7 @@ impl fmt::Debug for ConfigBuilder {
 impl ConfigBuilder {
     /// The agent token (else `LIME_AGENT_TOKEN`).
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
+        self.token = Some(zeroize::Zeroizing::new(token.into()));
         self
     }
     /// The API root (else `LIME_API_BASE`, else the public service).
@@ -351,13 +351,10 @@ impl ConfigBuilder {
             Some(lookup) => lookup(name),
             None => std::env::var(name).ok(),
         };
-        let token = AgentToken::new(
-            &self
-                .token
-                .clone()
-                .or_else(|| env(TOKEN_ENV))
-                .unwrap_or_default(),
-        )?;
+        let token = match &self.token {
+            Some(token) => AgentToken::new(token)?,
+            None => AgentToken::new(&zeroize::Zeroizing::new(env(TOKEN_ENV).unwrap_or_default()))?,
+        };
         let base_url = match self.base_url.clone().or_else(|| env(BASE_URL_ENV)) {
             Some(url) if !url.trim().is_empty() => BaseUrl::parse(&url, self.allow_http)?,
             _ => BaseUrl::default(),

@@ -15,7 +15,7 @@ use crate::io::{Output, build_request};
 use crate::pow::{PowOutcome, PowTask};
 use crate::profile::{PROFILE_PATH, now_seed};
 use crate::retry::{approve_not_processed, retry_after};
-use crate::step::{Phase, Stepper, transport_to_error};
+use crate::step::{Phase, Stepper, later, transport_to_error};
 use crate::{
     AgentProfile, ApprovalResult, Config, Error, HttpResponse, PowSchemeChoice, RequestStatus,
     TransportError, validate_request_id,
@@ -123,7 +123,8 @@ impl Login {
     /// characters: no request is ever sent for it.
     pub fn new(config: &Config, request_id: &str, now: Instant) -> Result<Self, Error> {
         let request_id = validate_request_id(request_id)?.to_owned();
-        let deadline = config.deadline().map(|d| now + d);
+        // A deadline past what `Instant` can hold is no deadline at all.
+        let deadline = config.deadline().and_then(|d| now.checked_add(d));
         Ok(Login {
             stepper: Stepper::new(
                 config.max_retries(),
@@ -415,7 +416,7 @@ impl Login {
     }
 
     fn start_solve(&mut self) {
-        let mut deadline = self.now + self.config.pow_timeout();
+        let mut deadline = later(self.now, self.config.pow_timeout());
         if let Some(d) = self.stepper.deadline {
             deadline = deadline.min(d);
         }

@@ -96,7 +96,7 @@ impl<T: Clone> Stepper<T> {
                     return self.poll(now, request);
                 }
                 self.attempts += 1;
-                let mut deadline = now + self.timeout;
+                let mut deadline = later(now, self.timeout);
                 if let Some(d) = self.deadline {
                     deadline = deadline.min(d);
                 }
@@ -185,7 +185,7 @@ impl<T: Clone> Stepper<T> {
         step: &'static str,
         give_up: Error,
     ) {
-        let until = now + wait;
+        let until = later(now, wait);
         if self.deadline.is_some_and(|d| until > d) {
             tracing::warn!(target: "lime", step, "not retrying: the wait would pass the deadline");
             self.finish(Err(give_up));
@@ -207,6 +207,15 @@ impl<T: Clone> Stepper<T> {
     pub(crate) fn backoff(&mut self) -> Duration {
         backoff(self.attempts.max(1), &mut self.jitter)
     }
+}
+
+/// `now + duration`, for any duration: one past what `Instant` can hold (a
+/// "no limit" such as `Duration::MAX`) is read as a century, never a panic.
+pub(crate) fn later(now: Instant, duration: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
 }
 
 /// A log-safe reason: the error's kind, code and status, never a server message.

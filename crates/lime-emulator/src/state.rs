@@ -167,7 +167,10 @@ impl Store {
         ttl: Duration,
         id: String,
     ) -> Value {
-        let expires_at = OffsetDateTime::now_utc() + ttl;
+        let expires_at = time::Duration::try_from(ttl)
+            .ok()
+            .and_then(|ttl| OffsetDateTime::now_utc().checked_add(ttl))
+            .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
         let request = LoginRequest {
             id: id.clone(),
             site_id: site_id.to_owned(),

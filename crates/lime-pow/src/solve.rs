@@ -240,9 +240,11 @@ impl Solver {
                 threads: 0,
             });
         }
-        let deadline = match (self.deadline, self.timeout) {
-            (Some(d), Some(t)) => Some(d.min(started + t)),
-            (d, t) => d.or_else(|| t.map(|t| started + t)),
+        // A timeout past what `Instant` can hold (`Duration::MAX`) is none.
+        let after_timeout = self.timeout.and_then(|t| started.checked_add(t));
+        let deadline = match (self.deadline, after_timeout) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
         };
         let start = if self.smallest {
             0

@@ -111,3 +111,18 @@ fn debug_output_never_shows_the_nonce() {
     let search = lime_pow::Search::new(Scheme::Legacy, b"secret-challenge", 15).unwrap();
     assert!(!format!("{search:?}").contains("secret"));
 }
+
+#[test]
+fn a_timeout_past_what_an_instant_holds_means_no_timeout() {
+    let solution = Solver::new()
+        .threads(1)
+        .timeout(Duration::MAX)
+        .solve(Scheme::V1, b"no-limit", 8)
+        .unwrap();
+    assert!(lime_pow::verify(
+        Scheme::V1,
+        "no-limit",
+        solution.nonce.as_str(),
+        8
+    ));
+}
