@@ -86,6 +86,15 @@ pub struct Login {
     progress: Progress,
 }
 
+/// A pending request's proof of work, as read and validated.
+struct Challenge {
+    challenge: Zeroizing<String>,
+    difficulty: i64,
+    scheme: Scheme,
+    /// `auto` without `pow_scheme`: one `legacy` retry on `INVALID_POW`.
+    fallback: bool,
+}
+
 /// What the proofs of work of one login cost, for reports and progress UIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PowStats {
@@ -244,11 +253,15 @@ impl Login {
                 Err(_) => self.give_up_ambiguous(),
             },
             (Step::Approve, Ok(data)) => {
-                let result = ApprovalResult::from_fields(&Fields {
+                match ApprovalResult::from_fields(&Fields {
                     object: &data,
                     status,
-                });
-                self.stepper.finish(result);
+                }) {
+                    Ok(result) => self.stepper.finish(Ok(result)),
+                    // The approve went through but its answer is unreadable:
+                    // read the request to learn the outcome, never re-send blindly.
+                    Err(e) => self.on_ambiguous(e, now),
+                }
             }
             (Step::Approve, Err(e)) => self.on_approve_error(e, status, wait, now),
             (step @ (Step::Read | Step::AgentId | Step::Reconcile), Err(e)) => {
@@ -358,17 +371,8 @@ impl Login {
 
     /// The challenge read: check the request is pending, pick the scheme, solve.
     fn on_challenge(&mut self, f: &Fields<'_>) {
-        let read = (|| -> Result<_, Error> {
-            Ok((
-                f.opt_string("status")?
-                    .map(|s| RequestStatus::from_wire(&s)),
-                f.string("pow_challenge")?,
-                f.integer("pow_difficulty")?,
-                f.opt_string("pow_scheme")?,
-            ))
-        })();
-        let (status, challenge, difficulty, server_scheme) = match read {
-            Ok(read) => read,
+        let status = match f.opt_string("status") {
+            Ok(status) => status.map(|s| RequestStatus::from_wire(&s)),
             Err(e) => return self.stepper.finish(Err(e)),
         };
         match status {
@@ -386,11 +390,24 @@ impl Login {
             }
             _ => {}
         }
+        match self.read_challenge(f) {
+            Ok(challenge) => self.solve(challenge),
+            Err(e) => self.stepper.finish(Err(e)),
+        }
+    }
+
+    /// The proof-of-work fields of a pending request, validated the same way
+    /// on the first read and on a reconciliation read: challenge, difficulty
+    /// (an integer, at most 256), and the scheme to solve.
+    fn read_challenge(&self, f: &Fields<'_>) -> Result<Challenge, Error> {
+        let challenge = f.string("pow_challenge")?;
+        let difficulty = f.integer("pow_difficulty")?;
+        let server_scheme = f.opt_string("pow_scheme")?;
         if difficulty > i64::from(lime_pow::MAX_DIFFICULTY) {
-            return self.stepper.finish(Err(Error::invalid_response(
+            return Err(Error::invalid_response(
                 Some(f.status),
                 format!("field `pow_difficulty`: {difficulty} is over the maximum of 256"),
-            )));
+            ));
         }
         let (scheme, fallback) = match self.config.pow_scheme() {
             PowSchemeChoice::Legacy => (Scheme::Legacy, false),
@@ -400,18 +417,28 @@ impl Login {
                 Some(name) => match name.parse::<Scheme>() {
                     Ok(scheme) => (scheme, false),
                     Err(_) => {
-                        return self.stepper.finish(Err(Error::invalid_response(
+                        return Err(Error::invalid_response(
                             Some(f.status),
                             "field `pow_scheme`: not a scheme this SDK knows (legacy, v1)",
-                        )));
+                        ));
                     }
                 },
             },
         };
-        self.scheme = scheme;
-        self.fallback_available = fallback;
-        self.difficulty = difficulty;
-        self.challenge = Some(Zeroizing::new(challenge));
+        Ok(Challenge {
+            challenge: Zeroizing::new(challenge),
+            difficulty,
+            scheme,
+            fallback,
+        })
+    }
+
+    /// Adopts a challenge and starts solving it.
+    fn solve(&mut self, challenge: Challenge) {
+        self.scheme = challenge.scheme;
+        self.fallback_available = challenge.fallback;
+        self.difficulty = challenge.difficulty;
+        self.challenge = Some(challenge.challenge);
         self.start_solve();
     }
 
@@ -458,7 +485,8 @@ impl Login {
                 .stepper
                 .retry_or(error.clone(), wait, now, "approve", error);
         }
-        if matches!(status, 500 | 502 | 504) {
+        if matches!(status, 200..=299 | 500 | 502 | 504) {
+            // A 2xx whose body is not a valid envelope: processed, answer lost.
             return self.on_ambiguous(error, now);
         }
         self.stepper.finish(Err(error));
@@ -508,20 +536,23 @@ impl Login {
                 if self.approve_attempts > self.config.max_retries() {
                     return self.give_up_ambiguous();
                 }
-                match f.string("pow_challenge") {
-                    Ok(challenge)
-                        if self.challenge.as_deref().map(String::as_str)
-                            != Some(challenge.as_str()) =>
-                    {
-                        // A new challenge: the old nonce is worthless.
-                        if let Ok(difficulty) = f.integer("pow_difficulty") {
-                            self.difficulty = difficulty.min(i64::from(lime_pow::MAX_DIFFICULTY));
-                        }
-                        self.challenge = Some(Zeroizing::new(challenge));
-                        self.step = Step::Approve;
-                        self.start_solve();
-                    }
-                    _ => self.enter(Step::Approve),
+                let challenge = match self.read_challenge(&f) {
+                    Ok(challenge) => challenge,
+                    Err(e) => return self.stepper.finish(Err(e)),
+                };
+                let same = self.challenge.as_deref().map(String::as_str)
+                    == Some(challenge.challenge.as_str())
+                    && self.difficulty == challenge.difficulty
+                    // No scheme named: the scheme this login settled on
+                    // (after a legacy fallback, legacy) still stands.
+                    && (challenge.fallback || self.scheme == challenge.scheme);
+                if same {
+                    // The nonce still fits: re-send the approve.
+                    self.enter(Step::Approve);
+                } else {
+                    // A new challenge: the old nonce is worthless.
+                    self.step = Step::Approve;
+                    self.solve(challenge);
                 }
             }
             s if s.is_approved() => {

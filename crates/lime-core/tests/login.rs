@@ -575,3 +575,100 @@ fn polling_twice_without_answering_is_a_driver_error_not_a_second_request() {
     };
     assert_eq!(e.code(), Some("LOGIN_REQUEST_NOT_FOUND"));
 }
+
+fn reconcile_read(challenge: &str, difficulty: serde_json::Value, scheme: Option<&str>) -> String {
+    let mut data = serde_json::json!({
+        "request_id": "lr_1", "site_id": "site_1", "status": "PENDING",
+        "expires_at": "2026-11-28T18:00:00Z", "approved_agent_id": null,
+        "pow_challenge": challenge, "pow_difficulty": difficulty,
+    });
+    if let Some(s) = scheme {
+        data["pow_scheme"] = s.into();
+    }
+    ok(data)
+}
+
+#[test]
+fn a_reconciliation_read_is_validated_exactly_as_the_first_read() {
+    for (difficulty, why) in [
+        (serde_json::json!(300), "over the maximum"),
+        (serde_json::Value::Null, "pow_difficulty"),
+        (serde_json::json!("12"), "pow_difficulty"),
+        (serde_json::json!(4.5), "pow_difficulty"),
+    ] {
+        let run = scenario()
+            .agent_id(AGENT)
+            .reply(200, &pending("first", 4, Some("v1")))
+            .reply(502, "")
+            .reply(
+                200,
+                &reconcile_read("second", difficulty.clone(), Some("v1")),
+            )
+            .login("lr_1");
+        match &run.result {
+            Err(Error::InvalidResponse { reason, .. }) => {
+                assert!(reason.contains(why), "{difficulty}: {reason}")
+            }
+            other => panic!("{difficulty}: {other:?}"),
+        }
+        assert_eq!(run.solves.len(), 1, "{difficulty}: nothing searched");
+        assert_eq!(run.count(APPROVE), 1);
+    }
+    let run = scenario()
+        .agent_id(AGENT)
+        .reply(200, &pending("first", 4, Some("v1")))
+        .reply(502, "")
+        .reply(
+            200,
+            &reconcile_read("first", serde_json::json!(4), Some("md5")),
+        )
+        .login("lr_1");
+    assert!(
+        matches!(&run.result, Err(Error::InvalidResponse { reason, .. }) if reason.contains("pow_scheme")),
+        "{:?}",
+        run.result
+    );
+}
+
+#[test]
+fn a_reconciliation_read_naming_another_scheme_is_solved_again_in_it() {
+    let run = scenario()
+        .agent_id(AGENT)
+        .reply(200, &pending("c", 4, Some("v1")))
+        .reply(502, "")
+        .reply(
+            200,
+            &reconcile_read("c", serde_json::json!(6), Some("legacy")),
+        )
+        .reply(200, &approved(AGENT))
+        .login("lr_1");
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(run.solves, [(Scheme::V1, 4), (Scheme::Legacy, 6)]);
+    assert!(verify_nonce_for_tests(
+        Scheme::Legacy,
+        "c",
+        &nonce_sent(&run.requests[3]),
+        6
+    ));
+}
+
+#[test]
+fn a_2xx_approve_with_an_unreadable_body_is_reconciled_not_failed() {
+    for body in [
+        ok(serde_json::json!({ "status": "APPROVED" })),
+        "<html>ok</html>".to_owned(),
+    ] {
+        let run = scenario()
+            .agent_id(AGENT)
+            .reply(200, &pending("c", 4, Some("v1")))
+            .reply(200, &body)
+            .reply(200, &request_state("APPROVED", Some(AGENT), "c"))
+            .login("lr_1");
+        let result = run
+            .result
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{body}: {e:?}"));
+        assert_eq!(result.status, RequestStatus::Approved);
+        assert_eq!(run.calls(), [READ, APPROVE, READ], "{body}");
+    }
+}
