@@ -364,6 +364,33 @@ mod tests {
         );
     }
 
+    /// Every one of each encoding's lanes wins sometimes, and agrees when it
+    /// does (whichever path `detect` measured fastest on this CPU).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn each_kernel_lane_can_be_the_winner() {
+        use crate::shani::{Kernel, LANES};
+        let kernels: std::vec::Vec<Kernel> = Kernel::each().collect();
+        assert!(!kernels.is_empty(), "no kernel on this CPU to check");
+        for kernel in kernels {
+            let mut lanes_won = [0u32; LANES];
+            for start in 0..400u64 {
+                let challenge = std::format!("lane-{start}");
+                let search = Search::new(Scheme::V1, challenge.as_bytes(), 3).unwrap();
+                let from = 1_000_000_000 + start * 1_000;
+                let fast = search.scan_with(from, 200, Some(kernel));
+                assert_eq!(fast, search.scan_with(from, 200, None), "{kernel:?}");
+                if let Step::Found { tried, .. } = fast {
+                    lanes_won[((tried - 1) % LANES as u64) as usize] += 1;
+                }
+            }
+            assert!(
+                lanes_won.iter().all(|&n| n > 10),
+                "{kernel:?}: {lanes_won:?}"
+            );
+        }
+    }
+
     /// Where the varying digits of `fast_start`'s width sit in the block.
     fn digit_group(scheme: Scheme, challenge_len: usize) -> usize {
         let search = Search::new(scheme, &[b'c'; 64][..challenge_len], 1).unwrap();
