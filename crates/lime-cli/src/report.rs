@@ -51,6 +51,7 @@ impl From<Error> for Failure {
             Error::PowTimeout { .. } => ("pow_timeout", 5),
             Error::RateLimited { .. } => ("rate_limited", 6),
             Error::Cancelled => ("cancelled", 130),
+            Error::Internal { .. } => ("internal", EXIT_INTERNAL),
             _ => ("transport_or_response", 7),
         };
         let kind = match (&error, kind) {

@@ -110,6 +110,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A bug in lime itself, such as a panicking solver thread; never caused
+    /// by the server or the caller. Please report it.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl Error {

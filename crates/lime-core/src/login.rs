@@ -331,6 +331,11 @@ impl Login {
                 }))
             }
             Err(SolveError::Cancelled { .. }) => self.stepper.finish(Err(Error::Cancelled)),
+            Err(e @ SolveError::WorkerPanicked { .. }) => {
+                self.stepper.finish(Err(Error::Internal {
+                    reason: e.to_string(),
+                }))
+            }
             Err(e) => self
                 .stepper
                 .finish(Err(Error::invalid_response(None, e.to_string()))),

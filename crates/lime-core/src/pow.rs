@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use lime_pow::{CancelToken, Progress, Scheme, Solution, SolveError, Solver};
+use lime_pow::{CancelToken, CoreLease, Progress, Scheme, Solution, SolveError, Solver};
 use zeroize::Zeroizing;
 
 /// What a solve produced: feed it to [`Login::handle_solution`](crate::Login::handle_solution).
@@ -23,14 +23,32 @@ pub struct PowTask {
 
 impl PowTask {
     /// Solves on this thread plus `lime-pow` worker threads, until found,
-    /// the deadline or cancellation.
+    /// the deadline or cancellation. First waits (blocking this thread) for
+    /// a core of the process's solver budget ([`CoreLease`]).
     pub fn run(self) -> PowOutcome {
+        self.solver()
+            .solve(self.scheme, self.challenge.as_bytes(), self.difficulty)
+    }
+
+    /// [`run`](Self::run) on a core already leased: an async driver waits
+    /// for [`CoreLease::try_acquire`] without blocking a thread, then runs
+    /// this on its blocking pool, so concurrent logins never hold more
+    /// solver threads than there are cores.
+    pub fn run_leased(self, lease: &mut CoreLease) -> PowOutcome {
+        self.solver().solve_leased(
+            lease,
+            self.scheme,
+            self.challenge.as_bytes(),
+            self.difficulty,
+        )
+    }
+
+    fn solver(&self) -> Solver {
         Solver::new()
             .threads(self.threads)
             .deadline(self.deadline)
             .cancel_token(self.cancel.clone())
             .progress(self.progress.clone())
-            .solve(self.scheme, self.challenge.as_bytes(), self.difficulty)
     }
 
     /// The scheme being solved.

@@ -5,6 +5,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+mod cores;
 mod difficulty;
 mod midstate;
 mod nonce;
@@ -18,6 +20,8 @@ mod shani;
 mod solve;
 mod verify;
 
+#[cfg(feature = "std")]
+pub use cores::CoreLease;
 pub use difficulty::{Difficulty, MAX_DIFFICULTY, Unsolvable};
 pub use nonce::Nonce;
 pub use scheme::{Scheme, UnknownScheme};

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use std::vec::Vec;
 use std::{fmt, thread, vec};
 
-use crate::{Nonce, Scheme, Search, Step, Unsolvable};
+use crate::{CoreLease, Nonce, Scheme, Search, Step, Unsolvable};
 
 /// Candidates a thread tries between looks at the stop flag, the deadline and
 /// the cancel token: about a millisecond of work on one core.
@@ -85,7 +86,8 @@ pub struct Solution {
     pub hashes: u64,
     /// Wall time spent.
     pub elapsed: Duration,
-    /// Threads that searched.
+    /// Threads that searched (fewer than asked when other solves held the
+    /// process's cores, see [`CoreLease`]).
     pub threads: usize,
 }
 
@@ -111,6 +113,12 @@ pub enum SolveError {
         /// The difficulty that was asked for.
         difficulty: i64,
     },
+    /// A solver thread panicked (a bug in lime-pow); the other threads were
+    /// stopped at once.
+    WorkerPanicked {
+        /// Hashes tried before stopping.
+        hashes: u64,
+    },
 }
 
 impl fmt::Display for SolveError {
@@ -128,6 +136,10 @@ impl fmt::Display for SolveError {
                 difficulty: *difficulty,
             }
             .fmt(f),
+            SolveError::WorkerPanicked { hashes } => write!(
+                f,
+                "a proof-of-work thread panicked after {hashes} hashes (a bug in lime-pow; please report it)"
+            ),
         }
     }
 }
@@ -214,18 +226,51 @@ impl Solver {
     /// `difficulty <= 0` returns `"0"` without hashing; `difficulty > 256`
     /// returns [`SolveError::Unsolvable`] at once.
     ///
+    /// Every solve in the process shares one budget of solver threads, one
+    /// per core ([`CoreLease`]): this waits for a free core (until the
+    /// deadline or cancellation), then runs on as many of the asked threads
+    /// as are free.
+    ///
     /// # Errors
-    /// [`SolveError::Timeout`], [`SolveError::Cancelled`] or
-    /// [`SolveError::Unsolvable`].
+    /// [`SolveError::Timeout`], [`SolveError::Cancelled`],
+    /// [`SolveError::Unsolvable`] or [`SolveError::WorkerPanicked`].
     pub fn solve(
         &self,
         scheme: Scheme,
         challenge: &[u8],
         difficulty: i64,
     ) -> Result<Solution, SolveError> {
+        self.run(None, scheme, challenge, difficulty)
+    }
+
+    /// [`solve`](Self::solve) on a core already leased (an async driver
+    /// waited for it without blocking a thread). Extra cores the solve took
+    /// are back in the budget when it returns; the lease's own core returns
+    /// when the caller drops it (after its thread is idle again, so a pool
+    /// of threads never grows past the cores).
+    ///
+    /// # Errors
+    /// As [`solve`](Self::solve).
+    pub fn solve_leased(
+        &self,
+        lease: &mut CoreLease,
+        scheme: Scheme,
+        challenge: &[u8],
+        difficulty: i64,
+    ) -> Result<Solution, SolveError> {
+        self.run(Some(lease), scheme, challenge, difficulty)
+    }
+
+    fn run(
+        &self,
+        lease: Option<&mut CoreLease>,
+        scheme: Scheme,
+        challenge: &[u8],
+        difficulty: i64,
+    ) -> Result<Solution, SolveError> {
         let started = Instant::now();
         let search = Search::new(scheme, challenge, difficulty)?;
-        let threads = if self.smallest {
+        let wanted = if self.smallest {
             1
         } else {
             self.threads
@@ -246,11 +291,32 @@ impl Solver {
             (Some(d), Some(t)) => Some(d.min(t)),
             (d, t) => d.or(t),
         };
+        let mut own = None;
+        let lease = match lease {
+            Some(lease) => lease,
+            None => match CoreLease::acquire(deadline, self.cancel.as_ref()) {
+                Some(lease) => own.insert(lease),
+                None if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) => {
+                    return Err(SolveError::Cancelled { hashes: 0 });
+                }
+                None => {
+                    return Err(SolveError::Timeout {
+                        hashes: 0,
+                        elapsed: started.elapsed(),
+                    });
+                }
+            },
+        };
+        lease.grow(wanted.saturating_sub(1));
         let start = if self.smallest {
             0
         } else {
             search.fast_start()
         };
+        #[cfg(test)]
+        let fail_worker = challenge == tests::PANIC_SEAM;
+        #[cfg(not(test))]
+        let fail_worker = false;
         let run = Run {
             search: &search,
             start,
@@ -261,17 +327,34 @@ impl Solver {
             hashes_before: self.progress.as_ref().map_or(0, Progress::hashes),
             deadline,
             cancel: self.cancel.as_ref(),
+            fail_worker,
         };
         let ends: Vec<End> = thread::scope(|scope| {
-            let workers: Vec<_> = (1..threads).map(|_| scope.spawn(|| run.work())).collect();
-            let mut ends = vec![run.work()];
+            let mut workers = Vec::new();
+            for _ in 1..lease.permits() {
+                let spawned = thread::Builder::new()
+                    .name("lime-pow".into())
+                    .spawn_scoped(scope, || run.guarded_work());
+                match spawned {
+                    Ok(worker) => workers.push(worker),
+                    // Fewer threads, never a panic: the search goes on.
+                    Err(_) => lease.shrink(),
+                }
+            }
+            let mut ends = vec![run.guarded_work()];
             ends.extend(
                 workers
                     .into_iter()
-                    .map(|w| w.join().unwrap_or(End::Stopped)),
+                    .map(|w| w.join().unwrap_or(End::Panicked)),
             );
             ends
         });
+        // Every worker is joined: the extra cores go back at once.
+        let threads = lease.permits();
+        while lease.permits() > 1 {
+            lease.shrink();
+        }
+        drop(own);
         // Every worker has been joined: every hash is counted and any find is stored.
         let hashes = run.hashes.hashes() - run.hashes_before;
         let elapsed = started.elapsed();
@@ -284,7 +367,9 @@ impl Solver {
             });
         }
         let ended = |why: End| ends.contains(&why);
-        if ended(End::Cancelled) {
+        if ended(End::Panicked) {
+            Err(SolveError::WorkerPanicked { hashes })
+        } else if ended(End::Cancelled) {
             Err(SolveError::Cancelled { hashes })
         } else if ended(End::Exhausted) {
             Err(SolveError::Unsolvable { difficulty })
@@ -318,6 +403,8 @@ struct Run<'a> {
     hashes_before: u64,
     deadline: Option<Instant>,
     cancel: Option<&'a CancelToken>,
+    /// Tests only: every worker panics, to prove the others stop.
+    fail_worker: bool,
 }
 
 /// Why a worker stopped.
@@ -328,11 +415,20 @@ enum End {
     Timeout,
     Cancelled,
     Exhausted,
+    Panicked,
 }
 
 impl Run<'_> {
+    /// [`work`](Self::work), turning a panic into a stop of every worker.
+    fn guarded_work(&self) -> End {
+        catch_unwind(AssertUnwindSafe(|| self.work())).unwrap_or_else(|_| self.halt(End::Panicked))
+    }
+
     fn work(&self) -> End {
         loop {
+            if self.fail_worker && self.next_batch.load(Ordering::Relaxed) > 8 {
+                panic!("lime-pow test seam: a worker panics");
+            }
             if self.stop.load(Ordering::Relaxed) {
                 return End::Stopped;
             }
@@ -368,5 +464,26 @@ impl Run<'_> {
     fn halt(&self, why: End) -> End {
         self.stop.store(true, Ordering::Relaxed);
         why
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The challenge that makes workers panic in test builds.
+    pub(super) const PANIC_SEAM: &[u8] = b"lime-pow: panic in a worker";
+
+    #[test]
+    fn a_worker_panic_stops_every_worker_and_is_its_own_error() {
+        // At an impossible-in-practice difficulty, only the panic can end
+        // the solve: its return proves the other workers stopped.
+        let outcome = Solver::new().threads(2).solve(Scheme::V1, PANIC_SEAM, 250);
+        assert!(
+            matches!(outcome, Err(SolveError::WorkerPanicked { .. })),
+            "{outcome:?}"
+        );
+        // The permits came back: a later solve still gets a core.
+        assert!(Solver::new().solve(Scheme::V1, b"after", 4).is_ok());
     }
 }

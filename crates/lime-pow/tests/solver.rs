@@ -95,7 +95,8 @@ fn hashes_and_threads_are_reported() {
         .solve(Scheme::V1, b"abc", 14)
         .unwrap();
     assert!(solution.hashes >= 1);
-    assert_eq!(solution.threads, 2);
+    // Two asked; fewer when other tests' solves hold the process's cores.
+    assert!((1..=2).contains(&solution.threads), "{}", solution.threads);
     assert!(verify(Scheme::V1, "abc", solution.nonce.as_str(), 14));
 }
 
@@ -125,4 +126,21 @@ fn a_timeout_past_what_an_instant_holds_means_no_timeout() {
         solution.nonce.as_str(),
         8
     ));
+}
+
+#[test]
+fn concurrent_solves_share_the_process_cores() {
+    let cores = lime_pow::CoreLease::total();
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            scope.spawn(move || {
+                let challenge = format!("share-{i}");
+                let solution = Solver::new()
+                    .solve(Scheme::V1, challenge.as_bytes(), 16)
+                    .unwrap();
+                assert!(verify(Scheme::V1, &challenge, solution.nonce.as_str(), 16));
+                assert!((1..=cores).contains(&solution.threads));
+            });
+        }
+    });
 }

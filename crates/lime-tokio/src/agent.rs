@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lime_core::lime_pow::{CancelToken, Progress};
+use lime_core::lime_pow::{CancelToken, CoreLease, Progress};
 use lime_core::{
     AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
     PowSchemeChoice, PowStats, Profile, ProxySource,
@@ -146,9 +146,19 @@ impl LimeAgent {
                     }
                 }
                 Output::Solve(task) => {
-                    let outcome = tokio::task::spawn_blocking(move || task.run())
-                        .await
-                        .map_err(|_| Error::Cancelled)?;
+                    // Wait for a core without holding a thread, so N concurrent
+                    // logins use about one solver thread per core in total.
+                    let lease = lease_a_core(&task).await;
+                    let (outcome, lease) = tokio::task::spawn_blocking(move || match lease {
+                        Some(mut lease) => (task.run_leased(&mut lease), Some(lease)),
+                        None => (task.run(), None),
+                    })
+                    .await
+                    .map_err(|e| Error::Internal {
+                        reason: format!("the proof-of-work task failed: {e}"),
+                    })?;
+                    // The core goes back once the blocking thread is free again.
+                    drop(lease);
                     flow.handle_solution(outcome, now());
                 }
                 Output::Wait(until) => {
@@ -168,6 +178,23 @@ impl LimeAgent {
         if let Ok(mut known) = self.inner.agent_id.lock() {
             known.get_or_insert_with(|| id.to_owned());
         }
+    }
+}
+
+/// A core of the process's solver budget, awaited without blocking a
+/// thread; `None` once the solve's deadline passes or it is cancelled (the
+/// solve then ends at once with that outcome).
+async fn lease_a_core(task: &lime_core::PowTask) -> Option<CoreLease> {
+    let mut pause = std::time::Duration::from_micros(250);
+    loop {
+        if let Some(lease) = CoreLease::try_acquire() {
+            return Some(lease);
+        }
+        if task.cancel_token().is_cancelled() || std::time::Instant::now() >= task.deadline() {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(5));
     }
 }
 

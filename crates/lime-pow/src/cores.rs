@@ -1,0 +1,136 @@
+//! The process-wide bound on solver threads (`std` feature): one permit per
+//! core, shared by every solve in the process, so that N concurrent logins
+//! never run more than about one solver thread per core in total.
+#![forbid(unsafe_code)]
+
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::CancelToken;
+
+/// Permits of the process's solver threads: as many as the cores
+/// [`std::thread::available_parallelism`] reports.
+struct Budget {
+    free: Mutex<usize>,
+    freed: Condvar,
+    total: usize,
+}
+
+fn budget() -> &'static Budget {
+    static BUDGET: OnceLock<Budget> = OnceLock::new();
+    BUDGET.get_or_init(|| {
+        let total = thread::available_parallelism().map_or(1, |n| n.get());
+        Budget {
+            free: Mutex::new(total),
+            freed: Condvar::new(),
+            total,
+        }
+    })
+}
+
+impl Budget {
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn give_back(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut free = self.lock();
+        *free = (*free + n).min(self.total);
+        drop(free);
+        self.freed.notify_all();
+    }
+}
+
+/// Permission to run solver threads, one per permit, returned to the
+/// process-wide budget when dropped. A solve needs one to start; it takes
+/// more, when free, for its extra threads.
+///
+/// Async drivers wait for one without blocking a thread
+/// ([`CoreLease::try_acquire`] in a loop with a short sleep) and hand it to
+/// [`Solver::lease`](crate::Solver::lease); blocking callers let
+/// [`Solver::solve`](crate::Solver::solve) wait.
+///
+/// ```
+/// let total = lime_pow::CoreLease::total();
+/// let lease = lime_pow::CoreLease::try_acquire().expect("nothing else is solving");
+/// assert_eq!(lease.permits(), 1);
+/// assert!(total >= 1);
+/// ```
+#[derive(Debug)]
+#[must_use = "the permit goes back to the budget when the lease is dropped"]
+pub struct CoreLease {
+    permits: usize,
+}
+
+impl CoreLease {
+    /// One permit, if one is free now.
+    pub fn try_acquire() -> Option<CoreLease> {
+        let mut free = budget().lock();
+        if *free == 0 {
+            return None;
+        }
+        *free -= 1;
+        Some(CoreLease { permits: 1 })
+    }
+
+    /// One permit, waiting for it until `deadline` or `cancel`; `None` when
+    /// either ends the wait first.
+    pub(crate) fn acquire(deadline: Option<Instant>, cancel: Option<&CancelToken>) -> Option<Self> {
+        let budget = budget();
+        let mut free = budget.lock();
+        loop {
+            if *free > 0 {
+                *free -= 1;
+                return Some(CoreLease { permits: 1 });
+            }
+            if cancel.is_some_and(CancelToken::is_cancelled)
+                || deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return None;
+            }
+            // Short slices: cancellation and the deadline are polled, not signalled.
+            let (guard, _) = budget
+                .freed
+                .wait_timeout(free, Duration::from_millis(5))
+                .unwrap_or_else(|e| e.into_inner());
+            free = guard;
+        }
+    }
+
+    /// Adds up to `more` permits that are free now; returns how many it got.
+    pub(crate) fn grow(&mut self, more: usize) -> usize {
+        let mut free = budget().lock();
+        let got = more.min(*free);
+        *free -= got;
+        self.permits += got;
+        got
+    }
+
+    /// Returns one permit early (a worker that could not be spawned).
+    pub(crate) fn shrink(&mut self) {
+        if self.permits > 1 {
+            self.permits -= 1;
+            budget().give_back(1);
+        }
+    }
+
+    /// Permits held: the threads this lease allows.
+    pub fn permits(&self) -> usize {
+        self.permits
+    }
+
+    /// Every permit of the process: its core count.
+    pub fn total() -> usize {
+        budget().total
+    }
+}
+
+impl Drop for CoreLease {
+    fn drop(&mut self) {
+        budget().give_back(self.permits);
+    }
+}
