@@ -72,7 +72,7 @@ enum Command {
     #[command(subcommand)]
     Pow(pow::PowCommand),
     /// Run the LIME API emulator until Ctrl-C or SIGTERM.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
                 Command::Profile(args) => agent::profile(args, json).await,
                 Command::Site(cmd) => site::run(cmd, json).await,
                 Command::Pow(cmd) => pow::run(cmd, json).await,
-                Command::Serve(args) => serve::run(args, json).await,
+                Command::Serve(args) => serve::run(*args, json).await,
             }
         };
         if serving {

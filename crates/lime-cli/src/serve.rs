@@ -1,6 +1,7 @@
 //! `lime serve`: the emulator as a process.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -48,16 +49,28 @@ pub(crate) struct ServeArgs {
     /// Seconds a request stays pending.
     #[arg(long, default_value = "300", value_parser = seconds, allow_negative_numbers = true)]
     ttl: Duration,
-    /// The agent token to accept (generated when absent).
-    #[arg(long, value_name = "T")]
+    /// The agent token to accept (generated when absent). Visible to other
+    /// users in the process list: prefer --agent-token-file.
+    #[arg(long, value_name = "T", conflicts_with = "agent_token_file")]
     agent_token: Option<String>,
-    /// The site token to accept (generated when absent).
-    #[arg(long, value_name = "T")]
+    /// Read the agent token to accept from this file.
+    #[arg(long, value_name = "PATH")]
+    agent_token_file: Option<PathBuf>,
+    /// The site token to accept (generated when absent). Visible to other
+    /// users in the process list: prefer --site-token-file.
+    #[arg(long, value_name = "T", conflicts_with = "site_token_file")]
     site_token: Option<String>,
+    /// Read the site token to accept from this file.
+    #[arg(long, value_name = "PATH")]
+    site_token_file: Option<PathBuf>,
     /// Serve HTTPS with a certificate signed by a CA generated now; the CA is
-    /// written to a file (printed as ca_pem_path) for clients to trust.
+    /// written to a new file (printed as ca_pem_path) for clients to trust:
+    /// --ca-out, else a fresh private directory removed at exit.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     tls: bool,
+    /// With --tls: write the CA here (a new file, mode 0600; never replaced).
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    ca_out: Option<PathBuf>,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, value_name = "PATH", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -140,10 +153,12 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         .scheme(scheme)
         .hide_scheme(args.hide_scheme)
         .ttl(args.ttl);
-    if let Some(token) = &args.agent_token {
+    let agent_token = token_arg(&args.agent_token, &args.agent_token_file, "agent")?;
+    if let Some(token) = &agent_token {
         builder = builder.agent("agent_local", token);
     }
-    if let Some(token) = &args.site_token {
+    let site_token = token_arg(&args.site_token, &args.site_token_file, "site")?;
+    if let Some(token) = &site_token {
         builder = builder.site("site_local", token);
     }
     if let Some(path) = &args.signing_key {
@@ -238,21 +253,11 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         let [r, per_second] = parts::<2>(spec, "rate-limit")?;
         emulator.rate_limit(route(&r)?, number(&per_second, "rate")?);
     }
-    let ca_pem_path = match emulator.ca_pem() {
-        Some(pem) => {
-            let path =
-                std::env::temp_dir().join(format!("lime-emulator-ca-{}.pem", std::process::id()));
-            std::fs::write(&path, pem).map_err(|e| {
-                Failure::new(
-                    "config",
-                    2,
-                    format!("cannot write the CA to {}: {e}", path.display()),
-                )
-            })?;
-            Some(path)
-        }
+    let ca_file = match emulator.ca_pem() {
+        Some(pem) => Some(CaFile::write(pem, args.ca_out.as_deref())?),
         None => None,
     };
+    let ca_pem_path = ca_file.as_ref().map(|f| f.path.clone());
     if json_mode {
         let mut line = json!({
             "base_url": emulator.base_url(),
@@ -275,10 +280,98 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     }
     wait_for_stop().await;
     emulator.shutdown();
-    if let Some(path) = ca_pem_path {
-        let _ = std::fs::remove_file(path);
-    }
+    drop(ca_file);
     Ok(0)
+}
+
+/// A token to accept, from the flag or its file; refused when empty or
+/// holding whitespace (an empty header must never authenticate).
+fn token_arg(
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+    who: &str,
+) -> Result<Option<zeroize::Zeroizing<String>>, Failure> {
+    let token = match (value, file) {
+        (Some(value), _) => zeroize::Zeroizing::new(value.clone()),
+        (None, Some(path)) => {
+            let text = crate::client::read_token_file(path, &format!("{who} token file"))?;
+            zeroize::Zeroizing::new(text.trim().to_owned())
+        }
+        (None, None) => return Ok(None),
+    };
+    if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Failure::invalid_input(format!(
+            "the {who} token is empty or holds whitespace; give a token of visible characters"
+        )));
+    }
+    Ok(Some(token))
+}
+
+/// The generated CA, written where nobody else could have prepared the
+/// path: a file created new with mode 0600 (`--ca-out`), or one inside a
+/// fresh directory of mode 0700. What this process created is removed
+/// when it stops.
+struct CaFile {
+    path: PathBuf,
+    /// The private directory made for it, when `--ca-out` was not given.
+    dir: Option<PathBuf>,
+}
+
+impl CaFile {
+    fn write(pem: &str, out: Option<&Path>) -> Result<CaFile, Failure> {
+        let fail = |path: &Path, e: std::io::Error| {
+            Failure::new(
+                "config",
+                2,
+                format!("cannot write the CA to {}: {e}", path.display()),
+            )
+        };
+        let (path, dir) = match out {
+            Some(path) => (path.to_owned(), None),
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "lime-emulator-{}-{:016x}",
+                    std::process::id(),
+                    random_u64()
+                ));
+                let mut builder = std::fs::DirBuilder::new();
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder.create(&dir).map_err(|e| fail(&dir, e))?;
+                (dir.join("ca.pem"), Some(dir))
+            }
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let written = options
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, pem.as_bytes()));
+        if let Err(e) = written {
+            if let Some(dir) = &dir {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(fail(&path, e));
+        }
+        Ok(CaFile { path, dir })
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        // Only what this process made: the --ca-out file is the user's to keep.
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_file(&self.path);
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// A random number from std's randomly keyed hasher (no extra dependency).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
 async fn wait_for_stop() {

@@ -181,6 +181,17 @@ fn serve_tls_and_login_trusting_its_ca() {
     let base = v["base_url"].as_str().unwrap();
     assert!(base.starts_with("https://127.0.0.1:"));
     let ca = v["ca_pem_path"].as_str().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::fs::metadata(ca).unwrap().permissions().mode() & 0o777;
+        let dir = std::path::Path::new(ca).parent().unwrap();
+        let dir_mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!((file, dir_mode), (0o600, 0o700), "{ca}");
+        assert!(
+            !dir.ends_with(format!("lime-emulator-ca-{}", child.id())),
+            "a predictable path"
+        );
+    }
     let agent = |extra: &[&str]| {
         let mut cmd = lime();
         cmd.env("LIME_API_BASE", base)
@@ -203,6 +214,10 @@ fn serve_tls_and_login_trusting_its_ca() {
     assert!(
         !std::path::Path::new(ca).exists(),
         "the CA file is removed on stop"
+    );
+    assert!(
+        !std::path::Path::new(ca).parent().unwrap().exists(),
+        "its private directory too"
     );
 }
 
@@ -686,5 +701,36 @@ fn token_files_are_capped_and_warned_about_when_others_can_read_them() {
         path.to_str().unwrap(),
     ]));
     assert!(!out.contains("can be read by other users"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serve_refuses_blank_tokens_and_reads_token_files() {
+    for token in ["", "  ", "a b"] {
+        let (code, _, out) = run(lime().args(["serve", "--agent-token", token]));
+        assert_eq!(code, 2, "{token:?}: {out}");
+        let (code, _, out) = run(lime().args(["serve", "--site-token", token]));
+        assert_eq!(code, 2, "{token:?}: {out}");
+    }
+    let dir = std::env::temp_dir().join(format!("lime-cli-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("agent-token");
+    std::fs::write(&file, "at_from-a-file-0123456789\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let server = Server::start(6, &["--agent-token-file", file.to_str().unwrap()]);
+    assert_eq!(server.agent_token, "at_from-a-file-0123456789");
+    let (code, json, out) = run(server.agent().args(["profile", "--json"]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json["agent_id"], "agent_local");
+    // --ca-out never replaces a file that exists.
+    let existing = dir.join("ca.pem");
+    std::fs::write(&existing, "mine").unwrap();
+    let (code, _, out) =
+        run(lime().args(["serve", "--tls", "--ca-out", existing.to_str().unwrap()]));
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "mine");
     std::fs::remove_dir_all(&dir).unwrap();
 }

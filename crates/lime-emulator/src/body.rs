@@ -7,13 +7,17 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{
+    Receiver, Sender, UnboundedReceiver, UnboundedSender, channel, unbounded_channel,
+};
 
 /// The emulator's response body.
 #[derive(Debug)]
 pub(crate) enum ResponseBody {
     Full(Option<Bytes>),
     Channel(UnboundedReceiver<Bytes>),
+    /// An event stream: at most `capacity` frames queued for a slow reader.
+    Bounded(Receiver<Bytes>),
 }
 
 impl ResponseBody {
@@ -24,6 +28,11 @@ impl ResponseBody {
     pub(crate) fn channel() -> (UnboundedSender<Bytes>, Self) {
         let (tx, rx) = unbounded_channel();
         (tx, ResponseBody::Channel(rx))
+    }
+
+    pub(crate) fn bounded(capacity: usize) -> (Sender<Bytes>, Self) {
+        let (tx, rx) = channel(capacity);
+        (tx, ResponseBody::Bounded(rx))
     }
 }
 
@@ -38,6 +47,7 @@ impl Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Channel(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
+            ResponseBody::Bounded(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -51,7 +61,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(Some(b)) => http_body::SizeHint::with_exact(b.len() as u64),
             ResponseBody::Full(None) => http_body::SizeHint::with_exact(0),
-            ResponseBody::Channel(_) => http_body::SizeHint::default(),
+            ResponseBody::Channel(_) | ResponseBody::Bounded(_) => http_body::SizeHint::default(),
         }
     }
 }

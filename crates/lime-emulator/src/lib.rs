@@ -13,7 +13,8 @@ mod tls;
 pub use faults::{Fault, RawBody, Route};
 pub use passport::{PassportError, PassportKey};
 pub use server::{
-    API_PREFIX, BlockingEmulator, Emulator, EmulatorBuilder, MAX_REQUEST_BODY, OwnerKey, StartError,
+    API_PREFIX, BlockingEmulator, DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Emulator,
+    EmulatorBuilder, MAX_REQUEST_BODY, MAX_TTL, OwnerKey, StartError,
 };
 pub use state::{AgentAccount, Counters, SiteAccount};
 pub use tls::{TlsError, TlsSource};

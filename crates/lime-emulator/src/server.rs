@@ -20,12 +20,19 @@ use tokio::sync::watch;
 use crate::body::ResponseBody;
 use crate::faults::{Fault, FaultPlan, RawBody, Route};
 use crate::passport::PassportKey;
-use crate::state::{AgentAccount, ApproveError, Counters, SiteAccount, Store};
+use crate::state::{AgentAccount, ApproveError, Counters, SiteAccount, Store, StoreLimits};
 
 /// The path prefix every endpoint lives under.
 pub const API_PREFIX: &str = "/api/v1";
 /// The largest request body accepted (64 KiB): larger gets 413.
 pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+/// Default time a client has to send a request's headers (and, for TLS, to
+/// finish the handshake; and to send the body once the headers are in).
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap on open connections; more are closed at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
+/// The longest request TTL (ten years): a longer one is cut to it.
+pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// How the profile names the owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,6 +65,10 @@ pub enum StartError {
     /// The blocking runtime could not start.
     #[error("cannot start the emulator's runtime: {0}")]
     Runtime(std::io::Error),
+    /// An agent or site token is empty or holds whitespace (an empty
+    /// `X-Agent-Token` header must never authenticate).
+    #[error("an agent or site token is empty or holds whitespace or control characters")]
+    Token,
 }
 
 /// Configures and starts an [`Emulator`]. Defaults: difficulty 15, scheme
@@ -76,6 +87,9 @@ pub struct EmulatorBuilder {
     owner_key: OwnerKey,
     signing_key_pem: Option<String>,
     tls: Option<crate::tls::TlsSource>,
+    client_timeout: Duration,
+    max_connections: usize,
+    limits: StoreLimits,
 }
 
 impl Default for EmulatorBuilder {
@@ -92,6 +106,9 @@ impl Default for EmulatorBuilder {
             owner_key: OwnerKey::UserId,
             signing_key_pem: None,
             tls: None,
+            client_timeout: DEFAULT_CLIENT_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            limits: StoreLimits::default(),
         }
     }
 }
@@ -112,9 +129,39 @@ impl EmulatorBuilder {
         self.hide_scheme = hide;
         self
     }
-    /// How long new requests stay `PENDING`.
+    /// How long new requests stay `PENDING` (at most [`MAX_TTL`]).
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+        self.ttl = ttl.min(MAX_TTL);
+        self
+    }
+    /// How long a request is still readable after it expired (or would
+    /// have); then it and its events are forgotten. Default 60 s.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.limits.grace = grace;
+        self
+    }
+    /// Pending requests one site may have at once; creates beyond get 429
+    /// `TOO_MANY_PENDING_REQUESTS`. Default 10,000.
+    pub fn max_pending_per_site(mut self, max: usize) -> Self {
+        self.limits.max_pending_per_site = max;
+        self
+    }
+    /// Event streams one site may hold open at once; more get 429
+    /// `TOO_MANY_STREAMS`. Default 64.
+    pub fn max_streams_per_site(mut self, max: usize) -> Self {
+        self.limits.max_streams_per_site = max;
+        self
+    }
+    /// Time a client has for each phase: the TLS handshake, a request's
+    /// headers, its body. Default 10 s ([`DEFAULT_CLIENT_TIMEOUT`]).
+    pub fn client_timeout(mut self, timeout: Duration) -> Self {
+        self.client_timeout = timeout;
+        self
+    }
+    /// Open connections allowed at once; more are closed as they arrive.
+    /// Default 1,024 ([`DEFAULT_MAX_CONNECTIONS`]).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
         self
     }
     /// Adds an agent with this token (the first agent added replaces the generated one).
@@ -176,8 +223,19 @@ impl EmulatorBuilder {
     /// Starts serving on the current tokio runtime.
     ///
     /// # Errors
-    /// [`StartError`] when the address cannot be bound or the key cannot be made.
+    /// [`StartError`] when the address cannot be bound, the key cannot be
+    /// made, or a token is empty or holds whitespace.
     pub async fn start(mut self) -> Result<Emulator, StartError> {
+        for token in self
+            .agents
+            .iter()
+            .map(|a| &a.token)
+            .chain(self.sites.iter().map(|s| &s.token))
+        {
+            if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(StartError::Token);
+            }
+        }
         let key = match &self.signing_key_pem {
             Some(pem) => Arc::new(PassportKey::from_pkcs8_pem(pem)?),
             None => process_key()?,
@@ -213,12 +271,14 @@ impl EmulatorBuilder {
         let origin = format!("{scheme}://{addr}");
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
+        let (limits, max_connections) = (self.limits, self.max_connections);
         let shared = Arc::new(Shared {
             settings: self,
             origin: origin.clone(),
             redirect_origin: format!("http://{sink_addr}"),
             key,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store::new(limits)),
+            connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             faults: Mutex::new(FaultPlan::default()),
             ca_pem,
         });
@@ -290,6 +350,8 @@ struct Shared {
     store: Mutex<Store>,
     faults: Mutex<FaultPlan>,
     ca_pem: Option<String>,
+    /// One permit per open connection.
+    connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -403,13 +465,18 @@ impl Emulator {
     pub fn create_request_with(&self, challenge: &str, difficulty: i64) -> String {
         let id = format!("lr_{}", random_hex(8));
         let settings = &self.shared.settings;
-        self.shared.store().create(
+        // The API's pending cap is for clients; a test creating directly may pass it.
+        let mut store = self.shared.store();
+        let cap = store.limits.max_pending_per_site;
+        store.limits.max_pending_per_site = usize::MAX;
+        let _ = store.create(
             &settings.sites[0].site_id,
             challenge.to_owned(),
             difficulty,
             settings.ttl,
             id.clone(),
         );
+        store.limits.max_pending_per_site = cap;
         id
     }
 
@@ -494,14 +561,23 @@ async fn accept_loop(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        // Over the cap: closed at once, never queued.
+        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
         let shared = shared.clone();
         let shutdown = shutdown.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
+            let handshake = shared.settings.client_timeout;
             match tls {
-                // A failed handshake only ends that connection.
+                // A failed or slow handshake only ends that connection.
                 Some(acceptor) => {
-                    if let Ok(stream) = acceptor.accept(stream).await {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake, acceptor.accept(stream)).await
+                    {
                         serve(TokioIo::new(stream), shared, shutdown, sink).await;
                     }
                 }
@@ -516,6 +592,7 @@ async fn serve<IO>(io: IO, shared: Arc<Shared>, mut shutdown: watch::Receiver<bo
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let header_timeout = shared.settings.client_timeout;
     let service = service_fn(move |request| {
         let shared = shared.clone();
         async move {
@@ -528,6 +605,8 @@ where
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
         .serve_connection(io, service);
     tokio::select! {
         _ = connection => {}
@@ -595,6 +674,18 @@ pub(crate) fn route_of(method: &Method, path: &str) -> (Route, Option<String>) {
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
     let (route, id) = route_of(request.method(), request.uri().path());
     shared.store().count(route);
+    if declared_too_large(&request) {
+        let mut response = envelope_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "request body too large",
+        );
+        // The body is never read: the connection cannot be reused.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Ok(response);
+    }
     let fault = shared.faults().take(route);
     let mut trickle = None;
     match fault {
@@ -744,11 +835,7 @@ fn agent_of<'a>(
             "X-Agent-Token is required",
         ));
     };
-    shared
-        .settings
-        .agents
-        .iter()
-        .find(|a| token.as_bytes() == a.token.as_bytes())
+    find_by_token(&shared.settings.agents, token.as_bytes(), |a| &a.token)
         .ok_or(Unauthorized("INVALID_AGENT_TOKEN", "unknown agent token"))
 }
 
@@ -762,21 +849,48 @@ fn site_of<'a>(
             "X-Site-Token is required",
         ));
     };
-    shared
-        .settings
-        .sites
-        .iter()
-        .find(|s| token.as_bytes() == s.token.as_bytes())
+    find_by_token(&shared.settings.sites, token.as_bytes(), |s| &s.token)
         .ok_or(Unauthorized("SITE_TOKEN_INVALID", "unknown site token"))
 }
 
-/// Reads a request body up to [`MAX_REQUEST_BODY`]; `None` when over it.
-async fn read_body(request: Request<Incoming>) -> Option<Bytes> {
-    Limited::new(request.into_body(), MAX_REQUEST_BODY)
-        .collect()
+/// The account whose token is `presented`, compared in constant time with
+/// every account's token (no early exit on the first differing byte or the
+/// first match). Empty tokens never exist: `start` refuses them.
+fn find_by_token<'a, T>(
+    accounts: &'a [T],
+    presented: &[u8],
+    token: impl Fn(&T) -> &String,
+) -> Option<&'a T> {
+    use subtle::ConstantTimeEq;
+    let mut found = None;
+    for account in accounts {
+        let matches: bool = token(account).as_bytes().ct_eq(presented).into();
+        if matches && found.is_none() {
+            found = Some(account);
+        }
+    }
+    found
+}
+
+/// Reads a request body up to [`MAX_REQUEST_BODY`] within `timeout`;
+/// `None` when over the limit, too slow, or broken.
+async fn read_body(request: Request<Incoming>, timeout: Duration) -> Option<Bytes> {
+    let read = Limited::new(request.into_body(), MAX_REQUEST_BODY).collect();
+    tokio::time::timeout(timeout, read)
         .await
+        .ok()?
         .ok()
         .map(|c| c.to_bytes())
+}
+
+/// A `Content-Length` over [`MAX_REQUEST_BODY`]: refused before reading.
+fn declared_too_large(request: &Request<Incoming>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|len| len > MAX_REQUEST_BODY as u64)
 }
 
 /// The protocol's normal answer for a route.
@@ -830,7 +944,7 @@ async fn answer(
                 Err(refused) => return refused.response(),
                 Ok(site) => site.site_id.clone(),
             };
-            let Some(body) = read_body(request).await else {
+            let Some(body) = read_body(request, settings.client_timeout).await else {
                 return envelope_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "PAYLOAD_TOO_LARGE",
@@ -845,14 +959,21 @@ async fn answer(
                 );
             }
             let id = format!("lr_{}", random_hex(8));
-            let data = shared.store().create(
+            let created = shared.store().create(
                 &site_id,
                 random_hex(16),
                 settings.difficulty,
                 settings.ttl,
                 id,
             );
-            envelope_ok(StatusCode::CREATED, data)
+            match created {
+                Ok(data) => envelope_ok(StatusCode::CREATED, data),
+                Err(_) => envelope_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_PENDING_REQUESTS",
+                    "this site has too many pending login requests",
+                ),
+            }
         }
         Route::Events => events(shared, &request),
         Route::Jwks => json_response(StatusCode::OK, &shared.key.jwks()),
@@ -869,7 +990,7 @@ async fn approve(
         Err(refused) => return refused.response(),
         Ok(agent) => agent.clone(),
     };
-    let body = read_body(request).await;
+    let body = read_body(request, shared.settings.client_timeout).await;
     let mut store = shared.store();
     let challenge = match store.approvable(id) {
         Err(ApproveError::NotFound) => {
@@ -948,18 +1069,32 @@ fn events(shared: &Arc<Shared>, request: &Request<Incoming>) -> Response<Respons
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let (tx, body) = ResponseBody::channel();
+    let (tx, body) = ResponseBody::bounded(crate::state::STREAM_QUEUE);
     // Headers first: a stream with nothing to replay still opens at once.
-    let _ = tx.send(Bytes::from_static(b": lime emulator event stream\n\n"));
-    shared
+    let _ = tx.try_send(Bytes::from_static(b": lime emulator event stream\n\n"));
+    // The store holds the stream's only strong sender: when it drops a
+    // stream that fell behind, the body ends.
+    let keepalive_tx = tx.downgrade();
+    if shared
         .store()
-        .subscribe(&site_id, last_event_id, tx.clone());
+        .subscribe(&site_id, last_event_id, tx)
+        .is_err()
+    {
+        return envelope_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_STREAMS",
+            "this site has too many open event streams",
+        );
+    }
     let keepalive = shared.settings.keepalive;
     tokio::spawn(async move {
         let frame = Bytes::from(crate::sse::encode(None, r#"{"type":"keepalive"}"#));
         loop {
             tokio::time::sleep(keepalive).await;
-            if tx.send(frame.clone()).is_err() {
+            let Some(tx) = keepalive_tx.upgrade() else {
+                return;
+            };
+            if tx.try_send(frame.clone()).is_err() {
                 return;
             }
         }

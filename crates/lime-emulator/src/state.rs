@@ -1,7 +1,7 @@
 //! The in-memory service: login requests, their state machine, agents,
 //! sites and their event logs, and the counters tests read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,7 +9,7 @@ use lime_pow::Scheme;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 
 use crate::faults::Route;
 use crate::sse;
@@ -137,17 +137,62 @@ struct StoredEvent {
 
 #[derive(Debug, Default)]
 struct SiteLog {
-    events: Vec<StoredEvent>,
-    subscribers: Vec<UnboundedSender<Bytes>>,
+    events: std::collections::VecDeque<StoredEvent>,
+    subscribers: Vec<Sender<Bytes>>,
+    /// Requests of this site still `PENDING`.
+    pending: usize,
 }
+
+/// The bounds that keep the store's memory and work finite whatever the
+/// clients do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoreLimits {
+    /// How long a request is kept after it expires (or would have), for
+    /// late reads, before it and its events are forgotten.
+    pub(crate) grace: Duration,
+    /// Pending requests one site may have at once (429 beyond).
+    pub(crate) max_pending_per_site: usize,
+    /// Event streams one site may hold open at once (429 beyond).
+    pub(crate) max_streams_per_site: usize,
+    /// Events kept per site for `Last-Event-ID` replay (oldest dropped).
+    pub(crate) max_events_per_site: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            grace: Duration::from_secs(60),
+            max_pending_per_site: 10_000,
+            max_streams_per_site: 64,
+            max_events_per_site: 1_024,
+        }
+    }
+}
+
+/// Frames queued per event stream: a stream this far behind is dropped.
+pub(crate) const STREAM_QUEUE: usize = 1_024 + 16;
 
 /// Everything behind the emulator's lock.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub(crate) requests: HashMap<String, LoginRequest>,
+    /// Pending requests by expiry: the next to expire first.
+    expiring: BTreeSet<(OffsetDateTime, String)>,
+    /// Every request by the time it is forgotten.
+    forgetting: BTreeSet<(OffsetDateTime, String)>,
     sites: HashMap<String, SiteLog>,
     next_event_id: u64,
+    pub(crate) limits: StoreLimits,
     pub(crate) counters: Counters,
+}
+
+/// Why a create or a stream was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The site has `max_pending_per_site` pending requests.
+    TooManyPending,
+    /// The site has `max_streams_per_site` open streams.
+    TooManyStreams,
 }
 
 /// The outcome of an approve, in PROTOCOL.md's precedence order.
@@ -159,6 +204,13 @@ pub(crate) enum ApproveError {
 }
 
 impl Store {
+    pub(crate) fn new(limits: StoreLimits) -> Self {
+        Store {
+            limits,
+            ..Store::default()
+        }
+    }
+
     pub(crate) fn create(
         &mut self,
         site_id: &str,
@@ -166,11 +218,17 @@ impl Store {
         difficulty: i64,
         ttl: Duration,
         id: String,
-    ) -> Value {
-        let expires_at = time::Duration::try_from(ttl)
-            .ok()
-            .and_then(|ttl| OffsetDateTime::now_utc().checked_add(ttl))
-            .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
+    ) -> Result<Value, Refused> {
+        self.expire_due();
+        let site = self.sites.entry(site_id.to_owned()).or_default();
+        if site.pending >= self.limits.max_pending_per_site {
+            return Err(Refused::TooManyPending);
+        }
+        site.pending += 1;
+        let expires_at = later(OffsetDateTime::now_utc(), ttl);
+        let forget_at = later(expires_at, self.limits.grace);
+        self.expiring.insert((expires_at, id.clone()));
+        self.forgetting.insert((forget_at, id.clone()));
         let request = LoginRequest {
             id: id.clone(),
             site_id: site_id.to_owned(),
@@ -184,7 +242,7 @@ impl Store {
         let body = json!({ "login_request_id": id, "status": "PENDING", "expires_at": request.expires_at() });
         self.requests.insert(id, request);
         self.counters.requests_created += 1;
-        body
+        Ok(body)
     }
 
     /// The public read of a request.
@@ -231,6 +289,12 @@ impl Store {
         *self.counters.approvals.entry(id.to_owned()).or_default() += 1;
         let site_id = match self.requests.get_mut(id) {
             Some(r) => {
+                if r.status == Status::Pending {
+                    self.expiring.remove(&(r.expires_at, r.id.clone()));
+                    if let Some(site) = self.sites.get_mut(&r.site_id) {
+                        site.pending = site.pending.saturating_sub(1);
+                    }
+                }
                 r.status = Status::Approved;
                 r.approved_agent_id = Some(agent_id.to_owned());
                 r.accepted_nonce = Some(nonce.to_owned());
@@ -252,27 +316,48 @@ impl Store {
         })
     }
 
-    /// Expires every pending request past its time, with an expired event each.
+    /// Expires every pending request past its time, with an expired event
+    /// each, and forgets requests (and their events) past the grace period:
+    /// both taken from ordered sets, never a scan of every request.
     pub(crate) fn expire_due(&mut self) {
         let now = OffsetDateTime::now_utc();
-        let due: Vec<(String, String)> = self
-            .requests
-            .values()
-            .filter(|r| r.status == Status::Pending && r.expires_at <= now)
-            .map(|r| (r.id.clone(), r.site_id.clone()))
-            .collect();
-        for (id, site) in due {
-            if let Some(r) = self.requests.get_mut(&id) {
-                r.status = Status::Expired;
+        while let Some((at, _)) = self.expiring.first() {
+            if *at > now {
+                break;
+            }
+            let Some((_, id)) = self.expiring.pop_first() else {
+                break;
+            };
+            let Some(r) = self.requests.get_mut(&id) else {
+                continue;
+            };
+            r.status = Status::Expired;
+            let site = r.site_id.clone();
+            if let Some(log) = self.sites.get_mut(&site) {
+                log.pending = log.pending.saturating_sub(1);
             }
             let data = json!({ "type": "expired", "login_request_id": id }).to_string();
             self.push_event(&site, &id, data, false);
+        }
+        while let Some((at, _)) = self.forgetting.first() {
+            if *at > now {
+                break;
+            }
+            let Some((_, id)) = self.forgetting.pop_first() else {
+                break;
+            };
+            if let Some(r) = self.requests.remove(&id)
+                && let Some(log) = self.sites.get_mut(&r.site_id)
+            {
+                log.events.retain(|e| e.request_id != id);
+            }
+            self.counters.approvals.remove(&id);
         }
     }
 
     fn push_event(&mut self, site_id: &str, request_id: &str, data: String, approved: bool) {
         self.next_event_id += 1;
-        let event = StoredEvent {
+        let mut event = StoredEvent {
             id: self.next_event_id,
             data,
             request_id: request_id.to_owned(),
@@ -280,55 +365,67 @@ impl Store {
             delivered: false,
         };
         let log = self.sites.entry(site_id.to_owned()).or_default();
-        log.events.push(event);
-        let index = log.events.len() - 1;
-        self.deliver(site_id, index);
-    }
-
-    /// Writes the event to every connected stream of the site; an approved
-    /// event written at least once makes its request `DELIVERED`.
-    fn deliver(&mut self, site_id: &str, index: usize) {
-        let Some(log) = self.sites.get_mut(site_id) else {
-            return;
-        };
-        let event = &mut log.events[index];
+        // Written once to every open stream of the site; a stream too far
+        // behind to take it is dropped (its body ends).
         let frame = Bytes::from(sse::encode(Some(&event.id.to_string()), &event.data));
-        log.subscribers.retain(|s| s.send(frame.clone()).is_ok());
+        log.subscribers
+            .retain(|s| s.try_send(frame.clone()).is_ok());
         if !log.subscribers.is_empty() {
             event.delivered = true;
-            if event.approved {
-                let request_id = event.request_id.clone();
-                if let Some(r) = self.requests.get_mut(&request_id) {
-                    r.status = Status::Delivered;
-                }
-            }
+        }
+        let delivered = event.delivered && event.approved;
+        log.events.push_back(event);
+        while log.events.len() > self.limits.max_events_per_site {
+            log.events.pop_front();
+        }
+        if delivered {
+            self.mark_delivered(request_id);
         }
     }
 
-    /// Connects a stream: replays events after `last_event_id`, or those never
-    /// delivered when there is none, then keeps the stream for new ones.
+    /// An approved event reached a stream: its request is `DELIVERED`.
+    fn mark_delivered(&mut self, request_id: &str) {
+        if let Some(r) = self.requests.get_mut(request_id) {
+            r.status = Status::Delivered;
+        }
+    }
+
+    /// Connects a stream: replays, to this stream only, the events after
+    /// `last_event_id` (or those never delivered when there is none), then
+    /// keeps it for new ones.
     pub(crate) fn subscribe(
         &mut self,
         site_id: &str,
         last_event_id: Option<u64>,
-        tx: UnboundedSender<Bytes>,
-    ) {
+        tx: Sender<Bytes>,
+    ) -> Result<(), Refused> {
         self.expire_due();
+        let max_streams = self.limits.max_streams_per_site;
         let log = self.sites.entry(site_id.to_owned()).or_default();
-        log.subscribers.push(tx);
-        let replay: Vec<usize> = log
-            .events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| match last_event_id {
-                Some(last) => e.id > last,
-                None => !e.delivered,
-            })
-            .map(|(i, _)| i)
-            .collect();
-        for index in replay {
-            self.deliver(site_id, index);
+        log.subscribers.retain(|s| !s.is_closed());
+        if log.subscribers.len() >= max_streams {
+            return Err(Refused::TooManyStreams);
         }
+        let mut delivered = Vec::new();
+        for event in log.events.iter_mut().filter(|e| match last_event_id {
+            Some(last) => e.id > last,
+            None => !e.delivered,
+        }) {
+            let frame = Bytes::from(sse::encode(Some(&event.id.to_string()), &event.data));
+            if tx.try_send(frame).is_err() {
+                // Cannot take its own replay: not kept.
+                return Ok(());
+            }
+            event.delivered = true;
+            if event.approved {
+                delivered.push(event.request_id.clone());
+            }
+        }
+        log.subscribers.push(tx);
+        for id in delivered {
+            self.mark_delivered(&id);
+        }
+        Ok(())
     }
 
     pub(crate) fn count(&mut self, route: Route) {
@@ -338,5 +435,47 @@ impl Store {
     pub(crate) fn status_of(&mut self, id: &str) -> Option<&'static str> {
         self.expire_due();
         self.requests.get(id).map(|r| r.status.as_str())
+    }
+}
+
+/// `at + duration`, the latest representable instant when that is past it.
+fn later(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
+    time::Duration::try_from(duration)
+        .ok()
+        .and_then(|d| at.checked_add(d))
+        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_that_falls_behind_is_dropped_and_its_body_ends() {
+        let mut store = Store::new(StoreLimits::default());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        store.subscribe("site", None, tx).unwrap();
+        for i in 0..3 {
+            store
+                .create(
+                    "site",
+                    format!("c{i}"),
+                    1,
+                    Duration::ZERO,
+                    format!("lr_{i}"),
+                )
+                .unwrap();
+        }
+        store.expire_due(); // three expired events; the queue holds two
+        assert!(rx.try_recv().is_ok());
+        assert!(rx.try_recv().is_ok());
+        assert!(
+            matches!(
+                rx.try_recv(),
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected)
+            ),
+            "the slow stream was kept"
+        );
+        assert!(store.sites["site"].subscribers.is_empty());
     }
 }

@@ -1,0 +1,266 @@
+//! The emulator as a server other people run: hostile or broken clients get
+//! bounded time, memory and connections, over real sockets.
+#![forbid(unsafe_code)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use lime_emulator::site::{SiteClient, SiteError, SiteEvent};
+use lime_emulator::{Emulator, StartError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads until the server closes the connection (or `limit` passes);
+/// returns what it sent and when it closed.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Duration>) {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(started + limit),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => return (seen, Some(started.elapsed())),
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+            Err(_) => return (seen, None),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_headers_are_closed_after_the_client_timeout() {
+    let emu = Emulator::builder()
+        .client_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let mut slow = TcpStream::connect(emu.local_addr()).await.unwrap();
+    slow.write_all(b"GET /api/v1/auth/requests/lr_x HTTP/1.1\r\nHost: a\r\n")
+        .await
+        .unwrap();
+    let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    let closed = closed.expect("a half-sent request held its connection for 5 s");
+    assert!(
+        closed >= Duration::from_millis(250),
+        "closed too early: {closed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_is_cut_at_the_client_timeout() {
+    let emu = Emulator::builder()
+        .client_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let mut slow = TcpStream::connect(emu.local_addr()).await.unwrap();
+    let head = format!(
+        "POST /api/v1/modules/agent-login/requests HTTP/1.1\r\nHost: a\r\nX-Site-Token: {}\r\nContent-Length: 10\r\n\r\n{{}}",
+        emu.site_token()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let (answer, closed) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    assert!(
+        closed.is_some(),
+        "a stalled body held its connection for 5 s"
+    );
+    assert!(
+        !String::from_utf8_lossy(&answer).contains(" 201 "),
+        "a half body created a request"
+    );
+    assert_eq!(emu.counters().requests_created, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_tls_handshake_is_closed_after_the_client_timeout() {
+    let emu = Emulator::builder()
+        .client_timeout(Duration::from_millis(300))
+        .tls(lime_emulator::TlsSource::Generated)
+        .start()
+        .await
+        .unwrap();
+    let mut silent = TcpStream::connect(emu.local_addr()).await.unwrap();
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert!(
+        closed.is_some(),
+        "a silent TLS client held its connection for 5 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_closed_at_once() {
+    let emu = Emulator::builder()
+        .max_connections(2)
+        .start()
+        .await
+        .unwrap();
+    let held: Vec<TcpStream> = vec![
+        TcpStream::connect(emu.local_addr()).await.unwrap(),
+        TcpStream::connect(emu.local_addr()).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = TcpStream::connect(emu.local_addr()).await.unwrap();
+    let (_, closed) = read_until_closed(&mut third, Duration::from_secs(2)).await;
+    assert!(closed.is_some(), "a connection over the cap was kept");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let reply = call(
+        emu.local_addr(),
+        "GET",
+        "/core/.well-known/jwks.json",
+        &[],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 200, "closed connections free their places");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_oversized_body_gets_413_before_it_is_sent() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let mut client = TcpStream::connect(emu.local_addr()).await.unwrap();
+    let head = format!(
+        "POST /api/v1/modules/agent-login/requests HTTP/1.1\r\nHost: a\r\nX-Site-Token: {}\r\nContent-Length: 100000000\r\n\r\n",
+        emu.site_token()
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    let (answer, closed) = read_until_closed(&mut client, Duration::from_secs(2)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        closed.is_some(),
+        "the connection stayed open for the rest of the body"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_stream_gets_the_replay_and_no_other_stream_sees_it_twice() {
+    let emu = Emulator::builder()
+        .ttl(Duration::from_millis(100))
+        .keepalive(Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
+    let mut watcher = site.subscribe(None).await.unwrap();
+    let id = emu.create_request();
+    let first = watcher.wait_for(&id, Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(first, SiteEvent::Expired { .. }), "{first:?}");
+    // Four reconnects asking for the whole history.
+    for _ in 0..4 {
+        let mut resumed = site.subscribe(Some("0")).await.unwrap();
+        let replayed = resumed.wait_for(&id, Duration::from_secs(5)).await.unwrap();
+        assert!(matches!(replayed, SiteEvent::Expired { .. }));
+    }
+    // The first stream saw the event once: nothing more arrives for it.
+    let again = watcher.wait_for(&id, Duration::from_millis(300)).await;
+    assert!(
+        matches!(again, Err(SiteError::Timeout(_))),
+        "the history was resent to an open stream: {again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_streams_per_site_are_capped() {
+    let emu = Emulator::builder()
+        .max_streams_per_site(2)
+        .start()
+        .await
+        .unwrap();
+    let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
+    let a = site.subscribe(None).await.unwrap();
+    let _b = site.subscribe(None).await.unwrap();
+    match site.subscribe(None).await {
+        Err(SiteError::Api { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (429, "TOO_MANY_STREAMS"))
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        site.subscribe(None).await.is_ok(),
+        "a closed stream frees its place"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_requests_per_site_are_capped() {
+    let emu = Emulator::builder()
+        .max_pending_per_site(2)
+        .start()
+        .await
+        .unwrap();
+    let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
+    site.create_request().await.unwrap();
+    site.create_request().await.unwrap();
+    match site.create_request().await {
+        Err(SiteError::Api { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (429, "TOO_MANY_PENDING_REQUESTS"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_and_their_events_are_forgotten_after_ttl_and_grace() {
+    let emu = Emulator::builder()
+        .ttl(Duration::from_millis(100))
+        .grace(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = (0..200).map(|_| emu.create_request()).collect();
+    assert_eq!(emu.request_ids().len(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The expiry loop or the next call forgets them.
+    let read = call(
+        emu.local_addr(),
+        "GET",
+        &format!("/auth/requests/{}", ids[0]),
+        &[],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(read.status, 404);
+    assert!(
+        emu.request_ids().is_empty(),
+        "{} left",
+        emu.request_ids().len()
+    );
+    // Nothing is replayed for them either.
+    let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
+    let mut stream = site.subscribe(Some("0")).await.unwrap();
+    let replay = stream.wait_for(&ids[0], Duration::from_millis(300)).await;
+    assert!(matches!(replay, Err(SiteError::Timeout(_))), "{replay:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_or_blank_tokens_are_refused_and_an_empty_header_never_authenticates() {
+    for token in ["", "  ", "at_ x"] {
+        let refused = Emulator::builder().agent("a", token).start().await;
+        assert!(matches!(refused, Err(StartError::Token)), "{token:?}");
+        let refused = Emulator::builder().site("s", token).start().await;
+        assert!(matches!(refused, Err(StartError::Token)), "{token:?}");
+    }
+    let emu = Emulator::builder().start().await.unwrap();
+    for header in ["", " "] {
+        let reply = call(
+            emu.local_addr(),
+            "GET",
+            "/core/agents/me/profile",
+            &[("x-agent-token", header)],
+            b"",
+        )
+        .await
+        .unwrap();
+        assert_eq!(reply.status, 401, "{header:?}");
+    }
+}
