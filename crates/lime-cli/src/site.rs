@@ -15,26 +15,42 @@ use crate::report::{self, Failure, escape_controls};
 #[derive(Debug, Subcommand)]
 pub(crate) enum SiteCommand {
     /// Create a login request and print its id.
-    Create(SiteArgs),
+    Create(CreateArgs),
     /// Wait for a request's event: exit 0 when approved, 1 when expired.
     Wait(WaitArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct SiteArgs {
-    /// API root (else LIME_API_BASE). Plain http:// only.
+    /// API root (else LIME_API_BASE). Plain http:// only, to loopback unless
+    /// --allow-http.
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
     /// Read the site token from this file (else LIME_SITE_TOKEN).
     #[arg(long, value_name = "PATH")]
     site_token_file: Option<PathBuf>,
+    /// Allow plain http:// to a host that is not loopback (the site token
+    /// travels unencrypted).
+    #[arg(long)]
+    allow_http: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// Give up after this many seconds (connect, headers and body); a
+    /// timeout exits 7.
+    #[arg(long, default_value = "30", value_parser = seconds, allow_negative_numbers = true)]
+    timeout: Duration,
+    #[command(flatten)]
+    site: SiteArgs,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct WaitArgs {
     /// The login request to wait for.
     request_id: String,
-    /// Give up after this many seconds.
+    /// Give up after this many seconds: the whole wait, connecting and
+    /// verifying the passport included; a timeout exits 7.
     #[arg(long, default_value = "60", value_parser = seconds, allow_negative_numbers = true)]
     timeout: Duration,
     #[command(flatten)]
@@ -66,15 +82,24 @@ impl SiteArgs {
                 "no site token: set LIME_SITE_TOKEN or pass --site-token-file PATH",
             ));
         }
-        Ok((SiteClient::new(&base, &token).map_err(site_failure)?, base))
+        let client = if self.allow_http {
+            SiteClient::new_allow_http(&base, &token)
+        } else {
+            SiteClient::new(&base, &token)
+        };
+        Ok((client.map_err(site_failure)?, base))
     }
 }
 
 pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Failure> {
     match command {
         SiteCommand::Create(args) => {
-            let (client, _) = args.client()?;
-            let created = client.create_request().await.map_err(site_failure)?;
+            let (client, _) = args.site.client()?;
+            let created = client
+                .timeout(args.timeout)
+                .create_request()
+                .await
+                .map_err(|e| timeout_failure(e, "the create request"))?;
             report::success(
                 json_mode,
                 &json!({
@@ -88,21 +113,31 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
         }
         SiteCommand::Wait(args) => {
             let (client, base) = args.site.client()?;
-            let mut events = client.subscribe(Some("0")).await.map_err(site_failure)?;
-            let event = events
-                .wait_for(&args.request_id, args.timeout)
-                .await
-                .map_err(|e| match e {
-                    lime_emulator::site::SiteError::Timeout(_) => Failure::new(
-                        "transport",
-                        7,
-                        format!("no event for {} within the timeout", args.request_id),
-                    ),
-                    other => site_failure(other),
-                })?;
-            match event {
-                SiteEvent::Approved { passport: jwt, .. } => {
-                    let jwks = client.jwks().await.map_err(site_failure)?;
+            let client = client.timeout(args.timeout);
+            let started = tokio::time::Instant::now();
+            let waited = tokio::time::timeout(args.timeout, async {
+                let mut events = client.subscribe(Some("0")).await?;
+                let left = args.timeout.saturating_sub(started.elapsed());
+                let event = events.wait_for(&args.request_id, left).await?;
+                let jwks = match &event {
+                    SiteEvent::Approved { .. } => Some(client.jwks().await?),
+                    _ => None,
+                };
+                Ok::<_, lime_emulator::site::SiteError>((event, jwks))
+            })
+            .await;
+            let what = format!("an event for {}", escape_controls(&args.request_id));
+            let (event, jwks) = match waited {
+                Ok(result) => result.map_err(|e| timeout_failure(e, &what))?,
+                Err(_) => {
+                    return Err(timeout_failure(
+                        lime_emulator::site::SiteError::Timeout(args.timeout),
+                        &what,
+                    ));
+                }
+            };
+            match (event, jwks) {
+                (SiteEvent::Approved { passport: jwt, .. }, Some(jwks)) => {
                     let issuer = origin_of(&base);
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
                     let claims = passport::verify(&jwt, &jwks, &issuer, now)
@@ -130,6 +165,21 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
                 }
             }
         }
+    }
+}
+
+/// A site error as a failure; a timeout says what was waited for (exit 7).
+fn timeout_failure(e: lime_emulator::site::SiteError, what: &str) -> Failure {
+    match e {
+        lime_emulator::site::SiteError::Timeout(after) => Failure::new(
+            "transport",
+            7,
+            format!(
+                "no answer for {what} within {:.1} s (--timeout)",
+                after.as_secs_f64()
+            ),
+        ),
+        other => site_failure(other),
     }
 }
 

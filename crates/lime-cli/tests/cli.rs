@@ -734,3 +734,52 @@ fn serve_refuses_blank_tokens_and_reads_token_files() {
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "mine");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn site_commands_are_bounded_against_a_stalled_server() {
+    let server = Server::start(6, &["--delay", "create:20000", "--delay", "events:20000"]);
+    let started = std::time::Instant::now();
+    let (code, json, out) =
+        run(server
+            .site()
+            .args(["site", "create", "--json", "--timeout", "0.5"]));
+    assert_eq!((code, error_of(&json).0), (7, "transport"), "{out}");
+    let (code, json, out) =
+        run(server
+            .site()
+            .args(["site", "wait", "lr_never", "--json", "--timeout", "0.5"]));
+    assert_eq!((code, error_of(&json).0), (7, "transport"), "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "a site command waited out the server's 20 s stall"
+    );
+}
+
+#[test]
+fn site_commands_refuse_plain_http_off_loopback_without_opt_in() {
+    let (code, json, out) = run(lime()
+        .args([
+            "site",
+            "create",
+            "--json",
+            "--base-url",
+            "http://lime.example/api/v1",
+        ])
+        .env("LIME_SITE_TOKEN", "st_x"));
+    assert_eq!((code, error_of(&json).0), (2, "config"), "{out}");
+    assert!(out.contains("--allow-http"), "{out}");
+    // Opted in, it gets as far as the network (none here: exit 7).
+    let (code, _, out) = run(lime()
+        .args([
+            "site",
+            "create",
+            "--json",
+            "--allow-http",
+            "--timeout",
+            "2",
+            "--base-url",
+            "http://lime.invalid/api/v1",
+        ])
+        .env("LIME_SITE_TOKEN", "st_x"));
+    assert_eq!(code, 7, "{out}");
+}

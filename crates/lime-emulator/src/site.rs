@@ -1,6 +1,9 @@
 //! The site's side of the protocol, for tests, examples and the demo:
 //! create a login request, subscribe to the event stream, wait for an event.
-//! Plain HTTP only (the emulator on loopback).
+//! Plain HTTP only: to loopback, or elsewhere on explicit opt-in
+//! ([`SiteClient::new_allow_http`]). Every request is bounded in time
+//! ([`SiteClient::timeout`], 30 s by default) and size (1 MiB bodies, 1 MiB
+//! events).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -155,12 +158,19 @@ impl SiteEvent {
     }
 }
 
+/// The largest response body or event a [`SiteClient`] accepts (1 MiB).
+pub const MAX_SITE_BODY: usize = 1024 * 1024;
+/// The default time a [`SiteClient`] request has to complete: connect,
+/// headers and body (for an event stream: connect and headers).
+pub const DEFAULT_SITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A site's client for the emulator (or any LIME API over plain HTTP).
 #[derive(Clone)]
 pub struct SiteClient {
     base: Uri,
     base_path: String,
     token: String,
+    timeout: Duration,
 }
 
 impl fmt::Debug for SiteClient {
@@ -172,28 +182,86 @@ impl fmt::Debug for SiteClient {
 }
 
 impl SiteClient {
-    /// A client for `base_url` (`http://127.0.0.1:PORT/api/v1`) with a site token.
+    /// A client for `base_url` (`http://127.0.0.1:PORT/api/v1`) with a site
+    /// token: a loopback host only, since plain HTTP shows the token to the
+    /// network.
+    ///
+    /// # Errors
+    /// [`SiteError::BaseUrl`] unless the URL is `http://` with a loopback
+    /// host (`localhost`, `127.0.0.0/8`, `[::1]`).
+    pub fn new(base_url: &str, site_token: &str) -> Result<Self, SiteError> {
+        Self::parse(base_url, site_token, false)
+    }
+
+    /// As [`new`](Self::new), for any host: the site token travels
+    /// unencrypted.
     ///
     /// # Errors
     /// [`SiteError::BaseUrl`] unless the URL is `http://` with a host.
-    pub fn new(base_url: &str, site_token: &str) -> Result<Self, SiteError> {
+    pub fn new_allow_http(base_url: &str, site_token: &str) -> Result<Self, SiteError> {
+        Self::parse(base_url, site_token, true)
+    }
+
+    fn parse(base_url: &str, site_token: &str, allow_http: bool) -> Result<Self, SiteError> {
         let base: Uri = base_url
+            .trim()
             .trim_end_matches('/')
             .parse()
             .map_err(|e| SiteError::BaseUrl(format!("{e}")))?;
-        if base.scheme_str() != Some("http") || base.host().is_none() {
+        let Some(host) = base.host() else {
+            return Err(SiteError::BaseUrl("the URL has no host".to_owned()));
+        };
+        if base.scheme_str() != Some("http")
+            || base.authority().is_some_and(|a| a.as_str().contains('@'))
+        {
             return Err(SiteError::BaseUrl(
                 "only http://host:port URLs are supported".to_owned(),
+            ));
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || bare
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !loopback && !allow_http {
+            return Err(SiteError::BaseUrl(
+                "plain http:// is only allowed to a loopback host; opt in to send the \
+                 site token unencrypted (--allow-http)"
+                    .to_owned(),
             ));
         }
         Ok(SiteClient {
             base_path: base.path().trim_end_matches('/').to_owned(),
             base,
             token: site_token.to_owned(),
+            timeout: DEFAULT_SITE_TIMEOUT,
         })
     }
 
+    /// The time each request has: connect, headers and body (for
+    /// [`subscribe`](Self::subscribe): connect and headers).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&'static str>,
+        last_event_id: Option<&str>,
+    ) -> Result<http::Response<Incoming>, SiteError> {
+        tokio::time::timeout(
+            self.timeout,
+            self.send_unbounded(method, path, body, last_event_id),
+        )
+        .await
+        .map_err(|_| SiteError::Timeout(self.timeout))?
+    }
+
+    async fn send_unbounded(
         &self,
         method: &str,
         path: &str,
@@ -250,14 +318,19 @@ impl SiteClient {
         path: &str,
         body: Option<&'static str>,
     ) -> Result<(u16, Value), SiteError> {
-        let response = self.send(method, path, body, None).await?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
+        let exchange = async {
+            let response = self.send_unbounded(method, path, body, None).await?;
+            let status = response.status().as_u16();
+            let bytes = http_body_util::Limited::new(response.into_body(), MAX_SITE_BODY)
+                .collect()
+                .await
+                .map_err(|e| SiteError::Transport(format!("reading the body: {e}")))?
+                .to_bytes();
+            Ok::<_, SiteError>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|e| SiteError::Transport(e.to_string()))?
-            .to_bytes();
+            .map_err(|_| SiteError::Timeout(self.timeout))??;
         let value: Value = serde_json::from_slice(&bytes).map_err(|_| SiteError::Api {
             status,
             code: "INVALID_RESPONSE".to_owned(),
@@ -323,10 +396,11 @@ impl SiteClient {
             .await?;
         let status = response.status().as_u16();
         if status != 200 {
-            let bytes = response
-                .into_body()
-                .collect()
+            let read = http_body_util::Limited::new(response.into_body(), MAX_SITE_BODY).collect();
+            let bytes = tokio::time::timeout(self.timeout, read)
                 .await
+                .ok()
+                .and_then(Result::ok)
                 .map(|c| c.to_bytes())
                 .unwrap_or_default();
             let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

@@ -50,11 +50,16 @@ pub struct SseReader {
     buffer: Vec<u8>,
     id: Option<String>,
     data: Option<String>,
+    /// The event being read passed [`MAX_EVENT`](Self::MAX_EVENT).
+    oversized: bool,
 }
 
 impl SseReader {
     /// The longest line kept while waiting for its end (1 MiB); longer lines are dropped.
     pub const MAX_LINE: usize = 1024 * 1024;
+    /// The largest event (its `data` lines together, 1 MiB); a larger one
+    /// is dropped whole.
+    pub const MAX_EVENT: usize = 1024 * 1024;
 
     /// Feeds a chunk; returns the events it completed.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
@@ -81,12 +86,18 @@ impl SseReader {
 
     fn line(&mut self, line: &str, events: &mut Vec<SseEvent>) {
         if line.is_empty() {
-            if let Some(data) = self.data.take() {
+            if let Some(data) = self.data.take()
+                && !self.oversized
+            {
                 events.push(SseEvent {
                     id: self.id.clone(),
                     data,
                 });
             }
+            self.oversized = false;
+            return;
+        }
+        if self.oversized {
             return;
         }
         if line.starts_with(':') {
@@ -97,13 +108,24 @@ impl SseReader {
             None => (line, ""),
         };
         match field {
-            "data" => match &mut self.data {
-                Some(d) => {
-                    d.push('\n');
-                    d.push_str(value);
+            "data" => {
+                match &mut self.data {
+                    Some(d) => {
+                        d.push('\n');
+                        d.push_str(value);
+                    }
+                    None => self.data = Some(value.to_owned()),
                 }
-                None => self.data = Some(value.to_owned()),
-            },
+                if self
+                    .data
+                    .as_ref()
+                    .is_some_and(|d| d.len() > Self::MAX_EVENT)
+                {
+                    // Dropped whole at its end; its lines are not kept meanwhile.
+                    self.data = Some(String::new());
+                    self.oversized = true;
+                }
+            }
             "id" => self.id = Some(value.to_owned()),
             _ => {}
         }
@@ -137,6 +159,20 @@ mod tests {
             );
             assert_eq!(events[2].id.as_deref(), Some("3"));
         }
+    }
+
+    #[test]
+    fn an_event_over_the_limit_is_dropped_whole_and_the_next_one_kept() {
+        let mut reader = SseReader::default();
+        let line = format!("data: {}\n", "x".repeat(1000));
+        let mut events = Vec::new();
+        for _ in 0..(SseReader::MAX_EVENT / 1000 + 2) {
+            events.extend(reader.feed(line.as_bytes()));
+        }
+        events.extend(reader.feed(b"\ndata: small\n\n"));
+        assert_eq!(events.len(), 1, "{:?}", events.len());
+        assert_eq!(events[0].data, "small");
+        assert!(reader.data.is_none());
     }
 
     #[test]
