@@ -1,20 +1,29 @@
-//! Secrets, for both adapters: with `tracing` captured at TRACE for whole
-//! runs (login, profile, retries, reconciliation, errors), the token, the
-//! challenge and the nonce never appear; `Debug`/`Display` of the public
-//! types redact the token; the public read never carries it.
+//! Secrets, for both adapters: with `tracing` and `log` records captured at
+//! TRACE for whole runs (login, profile, retries, reconciliation, errors),
+//! the token, the challenge and the nonce never appear; `Debug`/`Display`
+//! of the public types redact the token; the public read never carries it.
+//!
+//! One exception, documented in lime-blocking's README: ureq-proto dumps
+//! every byte it sends and receives at `log` TRACE under the `ureq_proto`
+//! target. The capture applies the filter the README asks for
+//! (`ureq_proto` at DEBUG at most), and a separate test shows the dump is
+//! real, so the advice is needed.
 #![forbid(unsafe_code)]
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use lime_core::Config;
 use lime_emulator::{Emulator, Fault, Route};
 use lime_tests::{Adapter, Blocking, Tokio};
 
-/// Everything every thread of this test binary logs, at TRACE.
-fn captured() -> Arc<Mutex<Vec<u8>>> {
+/// Everything every thread of this test binary logs, `tracing` and `log`,
+/// at TRACE (ureq-proto's byte dumps aside, as lime-blocking's README
+/// advises), plus the count of ureq-proto TRACE records left out.
+fn captured() -> (Arc<Mutex<Vec<u8>>>, &'static AtomicUsize) {
     static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
+    let log = LOG.get_or_init(|| {
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();
         tracing::subscriber::set_global_default(
@@ -24,9 +33,36 @@ fn captured() -> Arc<Mutex<Vec<u8>>> {
                 .finish(),
         )
         .unwrap();
+        log::set_boxed_logger(Box::new(LogBridge(log.clone()))).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
         log
-    })
-    .clone()
+    });
+    (log.clone(), &UREQ_PROTO_DUMPS)
+}
+
+static UREQ_PROTO_DUMPS: AtomicUsize = AtomicUsize::new(0);
+
+/// `log` records into the same capture.
+struct LogBridge(Arc<Mutex<Vec<u8>>>);
+
+impl log::Log for LogBridge {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target().starts_with("ureq_proto") && record.level() == log::Level::Trace {
+            UREQ_PROTO_DUMPS.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let line = format!(
+            "LOG {} {}: {}\n",
+            record.level(),
+            record.target(),
+            record.args()
+        );
+        self.0.lock().unwrap().extend_from_slice(line.as_bytes());
+    }
+    fn flush(&self) {}
 }
 
 struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -42,7 +78,7 @@ impl Write for Sink {
 }
 
 fn no_secret_reaches_logs_debug_or_errors<A: Adapter + std::fmt::Debug>() {
-    let log = captured();
+    let (log, _) = captured();
     let emu = Emulator::builder().difficulty(10).start_blocking().unwrap();
     emu.inject(
         Route::ReadRequest,
@@ -117,4 +153,12 @@ fn tokio_adapter_keeps_secrets() {
 #[test]
 fn blocking_adapter_keeps_secrets() {
     no_secret_reaches_logs_debug_or_errors::<Blocking>();
+    let (log, dumps) = captured();
+    let logs = String::from_utf8_lossy(&log.lock().unwrap()).to_string();
+    assert!(logs.contains("LOG "), "the log bridge captured nothing");
+    // Why lime-blocking's README asks for `ureq_proto` at DEBUG at most.
+    assert!(
+        dumps.load(Ordering::Relaxed) > 0,
+        "ureq-proto no longer dumps bytes at TRACE: the README's advice can go"
+    );
 }

@@ -51,14 +51,15 @@ impl Budget {
 ///
 /// Async drivers wait for one without blocking a thread
 /// ([`CoreLease::try_acquire`] in a loop with a short sleep) and hand it to
-/// [`Solver::lease`](crate::Solver::lease); blocking callers let
+/// [`Solver::solve_leased`](crate::Solver::solve_leased); blocking callers let
 /// [`Solver::solve`](crate::Solver::solve) wait.
 ///
 /// ```
-/// let total = lime_pow::CoreLease::total();
-/// let lease = lime_pow::CoreLease::try_acquire().expect("nothing else is solving");
-/// assert_eq!(lease.permits(), 1);
-/// assert!(total >= 1);
+/// assert!(lime_pow::CoreLease::total() >= 1); // the process's cores
+/// // `None` while other solves hold every core.
+/// if let Some(lease) = lime_pow::CoreLease::try_acquire() {
+///     assert_eq!(lease.permits(), 1);
+/// } // dropped: the core is free again
 /// ```
 #[derive(Debug)]
 #[must_use = "the permit goes back to the budget when the lease is dropped"]
