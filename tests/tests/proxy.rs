@@ -215,3 +215,25 @@ fn the_real_process_environment_never_proxies_plain_http() {
         "a proxy from the environment saw cleartext"
     );
 }
+
+#[test]
+fn proxy_credentials_never_appear_in_either_builders_debug() {
+    let tokio = lime_tokio::LimeAgent::builder()
+        .token("at_example-token")
+        .https_proxy("http://alice:hunter2@proxy.corp:3128", "");
+    let blocking = lime_blocking::LimeAgent::builder()
+        .token("at_example-token")
+        .https_proxy("http://alice:hunter2@proxy.corp:3128", "");
+    for debug in [format!("{tokio:?}"), format!("{blocking:?}")] {
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("alice"),
+            "{debug}"
+        );
+        assert!(!debug.contains("example-token"), "{debug}");
+    }
+    let agent = blocking
+        .base_url("https://lime.example/api/v1")
+        .build()
+        .unwrap();
+    assert!(!format!("{agent:?}").contains("hunter2"));
+}
