@@ -82,7 +82,14 @@ pub fn api_error(code: &str, message: &str) -> String {
     serde_json::json!({ "ok": false, "error": { "code": code, "message": message } }).to_string()
 }
 
-pub fn pending(challenge: &str, difficulty: i64, scheme: Option<&str>) -> String {
+/// A pending request's read; `difficulty` may be any JSON value, to send a
+/// mistyped one.
+pub fn pending(
+    challenge: &str,
+    difficulty: impl Into<serde_json::Value>,
+    scheme: Option<&str>,
+) -> String {
+    let difficulty: serde_json::Value = difficulty.into();
     let mut data = serde_json::json!({
         "request_id": "lr_1", "site_id": "site_1", "status": "PENDING",
         "expires_at": "2026-11-28T18:00:00Z", "approved_agent_id": null,
