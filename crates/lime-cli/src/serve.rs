@@ -101,6 +101,13 @@ pub(crate) struct ServeArgs {
     /// Raw responses: ROUTE:STATUS:COUNT:BODY.
     #[arg(long, value_name = "ROUTE:STATUS:COUNT:BODY")]
     raw: Vec<String>,
+    /// Open connections allowed at once; more are closed as they arrive.
+    #[arg(long, value_name = "N", default_value_t = lime_emulator::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds a client has for each phase: TLS handshake, request headers,
+    /// request body.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds, allow_negative_numbers = true)]
+    client_timeout: Duration,
     /// Sign passports with this RSA key (PKCS#8 PEM) instead of a generated one.
     #[arg(long, value_name = "PATH")]
     signing_key: Option<std::path::PathBuf>,
@@ -152,7 +159,9 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         .difficulty(args.difficulty)
         .scheme(scheme)
         .hide_scheme(args.hide_scheme)
-        .ttl(args.ttl);
+        .ttl(args.ttl)
+        .max_connections(args.max_connections)
+        .client_timeout(args.client_timeout);
     let agent_token = token_arg(&args.agent_token, &args.agent_token_file, "agent")?;
     if let Some(token) = &agent_token {
         builder = builder.agent("agent_local", token);

@@ -783,3 +783,37 @@ fn site_commands_refuse_plain_http_off_loopback_without_opt_in() {
         .env("LIME_SITE_TOKEN", "st_x"));
     assert_eq!(code, 7, "{out}");
 }
+
+#[test]
+fn serve_caps_connections_and_times_out_half_sent_headers() {
+    let server = Server::start(6, &["--max-connections", "1", "--client-timeout", "0.3"]);
+    let host = server
+        .base_url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut held = std::net::TcpStream::connect(&host).unwrap();
+    held.write_all(b"GET /api/v1/core/.well-known/jwks.json HTTP/1.1\r\nHost: a\r\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut over = std::net::TcpStream::connect(&host).unwrap();
+    over.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        over.read(&mut buf).unwrap(),
+        0,
+        "a connection over the cap was served"
+    );
+    held.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = held.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "half-sent headers kept the connection open"
+    );
+}
