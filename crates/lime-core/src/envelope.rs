@@ -1,4 +1,4 @@
-//! Classifying a final response, in PROTOCOL.md's order.
+//! Classifying a final response, in the order `docs/protocol.md` gives.
 
 use serde_json::{Map, Value};
 

@@ -12,7 +12,7 @@ pub const CODE_INVALID_POW: &str = "INVALID_POW";
 /// The API code of rate limiting.
 pub const CODE_RATE_LIMITED: &str = "RATE_LIMIT_EXCEEDED";
 
-/// Everything that can go wrong, classified as PROTOCOL.md says.
+/// Everything that can go wrong, classified as `docs/protocol.md` says.
 ///
 /// No variant ever holds the agent token, the challenge or the nonce, and no
 /// message quotes a response body.

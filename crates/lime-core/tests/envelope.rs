@@ -1,4 +1,4 @@
-//! Classification of final responses, in PROTOCOL.md's order.
+//! Classification of final responses, in the order `docs/protocol.md` gives.
 #![forbid(unsafe_code)]
 
 mod scenario;

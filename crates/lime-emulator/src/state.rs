@@ -195,7 +195,7 @@ pub(crate) enum Refused {
     TooManyStreams,
 }
 
-/// The outcome of an approve, in PROTOCOL.md's precedence order.
+/// The outcome of an approve, in the precedence order of `docs/protocol.md`.
 #[derive(Debug)]
 pub(crate) enum ApproveError {
     NotFound,
