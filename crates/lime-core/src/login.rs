@@ -86,6 +86,18 @@ pub struct Login {
     progress: Progress,
 }
 
+/// `{"pow_nonce":"…"}` written straight into the one buffer the driver
+/// sends: no intermediate JSON value or string keeps a copy of the nonce.
+/// The nonce is a `lime_pow::Nonce`, a canonical decimal: nothing in it
+/// needs JSON escaping.
+fn approve_body(nonce: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(nonce.len() + 16);
+    body.extend_from_slice(b"{\"pow_nonce\":\"");
+    body.extend_from_slice(nonce.as_bytes());
+    body.extend_from_slice(b"\"}");
+    body
+}
+
 /// A pending request's proof of work, as read and validated.
 struct Challenge {
     challenge: Zeroizing<String>,
@@ -214,13 +226,12 @@ impl Login {
                 Step::Read | Step::Reconcile => build_request(config, Method::GET, &read, false, None),
                 Step::AgentId => build_request(config, Method::GET, PROFILE_PATH, true, None),
                 Step::Approve => {
-                    let body = serde_json::json!({ "pow_nonce": nonce.map(String::as_str).unwrap_or_default() });
                     build_request(
                         config,
                         Method::POST,
                         &format!("/modules/agent-login/requests/{id}/approve"),
                         true,
-                        Some(body.to_string().into_bytes()),
+                        Some(approve_body(nonce.map(String::as_str).unwrap_or_default())),
                     )
                 }
             }
