@@ -223,17 +223,17 @@ impl Login {
         self.stepper.poll(self.now, || {
             let read = format!("/auth/requests/{id}");
             match step {
-                Step::Read | Step::Reconcile => build_request(config, Method::GET, &read, false, None),
-                Step::AgentId => build_request(config, Method::GET, PROFILE_PATH, true, None),
-                Step::Approve => {
-                    build_request(
-                        config,
-                        Method::POST,
-                        &format!("/modules/agent-login/requests/{id}/approve"),
-                        true,
-                        Some(approve_body(nonce.map(String::as_str).unwrap_or_default())),
-                    )
+                Step::Read | Step::Reconcile => {
+                    build_request(config, Method::GET, &read, false, None)
                 }
+                Step::AgentId => build_request(config, Method::GET, PROFILE_PATH, true, None),
+                Step::Approve => build_request(
+                    config,
+                    Method::POST,
+                    &format!("/modules/agent-login/requests/{id}/approve"),
+                    true,
+                    Some(approve_body(nonce.map(String::as_str).unwrap_or_default())),
+                ),
             }
         })
     }

@@ -554,6 +554,26 @@ fn a_cancelled_solve_ends_the_login_as_cancelled() {
 }
 
 #[test]
+fn a_panicked_solver_thread_is_an_internal_error_not_a_cancellation() {
+    use lime_core::Output;
+    let (mut login, now) = manual_login();
+    let Output::Send(_) = login.poll_output() else {
+        panic!()
+    };
+    login.handle_response(response(200, &pending("c", 8, Some("v1"))), now);
+    let Output::Solve(_task) = login.poll_output() else {
+        panic!()
+    };
+    login.handle_solution(Err(lime_pow::SolveError::WorkerPanicked { hashes: 7 }), now);
+    match login.poll_output() {
+        Output::Done(Err(Error::Internal { reason })) => {
+            assert!(reason.contains("please report"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn polling_twice_without_answering_is_a_driver_error_not_a_second_request() {
     use lime_core::Output;
     let (mut login, now) = manual_login();

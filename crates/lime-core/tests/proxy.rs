@@ -243,6 +243,8 @@ fn explicit_proxy_settings_win_and_hide_their_credentials() {
         tunnel_host(config.proxy_route()).as_deref(),
         Some("explicit:2")
     );
+    assert!(format!("{:?}", Config::builder().no_proxy()).contains("off"));
+    assert!(format!("{:?}", Config::builder()).contains("environment"));
     let off = Config::builder()
         .token("at_example-token")
         .base_url("https://lime.example/api/v1")
