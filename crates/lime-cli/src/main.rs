@@ -32,6 +32,7 @@ Exit codes (error `kind` in --json output):
        redirecting or oversized response
   70   internal: a bug in lime (a panic); please report it
   130  cancelled: interrupted (Ctrl-C)
+  141  the reader of stdout went away (a closed pipe); nothing more is printed
 
 Durations (SECONDS) are finite numbers from 0 to 1000000000 (about 31
 years); anything else exits 2.
@@ -141,6 +142,11 @@ fn install_panic_hook() {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".to_owned());
+        if what.contains("failed printing to std") && what.contains("Broken pipe") {
+            // The reader went away (`lime demo | head -1`): end quietly, as a
+            // process killed by SIGPIPE does.
+            std::process::exit(141);
+        }
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -817,3 +817,31 @@ fn serve_caps_connections_and_times_out_half_sent_headers() {
         "half-sent headers kept the connection open"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let mut child = lime()
+        .arg("demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap(); // the reader is dropped here: the pipe closes
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(first.starts_with("lime demo"), "{first}");
+    assert_eq!(status.code(), Some(141), "{stderr}");
+    assert!(
+        !stderr.contains("internal error") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
