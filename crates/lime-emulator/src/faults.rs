@@ -1,84 +1,9 @@
 //! Scripted faults: what the next calls of a route get instead of a normal answer.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-/// The emulator's routes, as fault targets and counter keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Route {
-    /// `GET /auth/requests/{id}` (`read`).
-    ReadRequest,
-    /// `POST /modules/agent-login/requests/{id}/approve` (`approve`).
-    Approve,
-    /// `GET /core/agents/me/profile` (`profile`).
-    Profile,
-    /// `POST /modules/agent-login/requests` (`create`).
-    CreateRequest,
-    /// `GET /modules/agent-login/events` (`events`).
-    Events,
-    /// `GET /core/.well-known/jwks.json` (`jwks`).
-    Jwks,
-    /// Anything else (`other`).
-    Other,
-}
-
-impl Route {
-    /// Every route, in a stable order.
-    pub const ALL: [Route; 7] = [
-        Route::ReadRequest,
-        Route::Approve,
-        Route::Profile,
-        Route::CreateRequest,
-        Route::Events,
-        Route::Jwks,
-        Route::Other,
-    ];
-
-    /// The route a request's method and path address, with the request id
-    /// for the two per-request routes. Any input is accepted (unknown → `Other`).
-    ///
-    /// ```
-    /// use lime_emulator::Route;
-    /// let (route, id) = Route::of(&http::Method::GET, "/api/v1/auth/requests/lr_1");
-    /// assert_eq!((route, id.as_deref()), (Route::ReadRequest, Some("lr_1")));
-    /// ```
-    pub fn of(method: &http::Method, path: &str) -> (Route, Option<String>) {
-        crate::server::route_of(method, path)
-    }
-
-    /// The short name used by `lime serve` flags.
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::ReadRequest => "read",
-            Route::Approve => "approve",
-            Route::Profile => "profile",
-            Route::CreateRequest => "create",
-            Route::Events => "events",
-            Route::Jwks => "jwks",
-            Route::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for Route {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Route {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Route::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| {
-                format!("unknown route {s:?} (read, approve, profile, create, events, jwks, other)")
-            })
-    }
-}
+pub use crate::route::Route;
 
 /// A body for [`Fault::Raw`].
 #[derive(Debug, Clone, PartialEq, Eq)]

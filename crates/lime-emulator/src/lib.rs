@@ -1,20 +1,31 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod agent_api;
+mod auth;
 mod body;
+mod dispatch;
+mod emulator;
 pub mod faults;
+mod network;
 pub mod passport;
-mod server;
+mod reply;
+mod route;
+mod settings;
+mod shared;
 pub mod site;
+mod site_api;
 pub mod sse;
 mod state;
 mod tls;
 
-pub use faults::{Fault, RawBody, Route};
+pub use emulator::{BlockingEmulator, Emulator, StartError};
+pub use faults::{Fault, RawBody};
 pub use passport::{PassportError, PassportKey};
-pub use server::{
-    API_PREFIX, BlockingEmulator, DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Emulator,
-    EmulatorBuilder, MAX_REQUEST_BODY, MAX_TTL, OwnerKey, StartError,
+pub use route::{API_PREFIX, Route};
+pub use settings::{
+    DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, EmulatorBuilder, MAX_REQUEST_BODY, MAX_TTL,
+    OwnerKey,
 };
 pub use state::{AgentAccount, Counters, SiteAccount};
 pub use tls::{TlsError, TlsSource};

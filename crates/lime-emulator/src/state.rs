@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc::Sender;
 
-use crate::faults::Route;
+use crate::route::Route;
 use crate::sse;
 
 /// An agent the emulator knows.

@@ -1,0 +1,343 @@
+//! Starting an emulator, and the handles tests and programs hold while it
+//! runs; its settings are `settings.rs`, the network loop `network.rs`,
+//! the request path `dispatch.rs`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::faults::{Fault, FaultPlan, Route};
+use crate::network::{accept_loop, expiry_loop};
+use crate::passport::PassportKey;
+use crate::route::API_PREFIX;
+use crate::settings::EmulatorBuilder;
+use crate::shared::{Shared, random_hex};
+use crate::state::{Counters, Store};
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Binding the listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Generating or loading the signing key failed.
+    #[error(transparent)]
+    Key(#[from] crate::passport::PassportError),
+    /// Setting up HTTPS failed.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// The blocking runtime could not start.
+    #[error("cannot start the emulator's runtime: {0}")]
+    Runtime(std::io::Error),
+    /// An agent or site token is empty or holds whitespace (an empty
+    /// `X-Agent-Token` header must never authenticate).
+    #[error("an agent or site token is empty or holds whitespace or control characters")]
+    Token,
+}
+
+impl EmulatorBuilder {
+    /// Starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// [`StartError`] when the address cannot be bound, the key cannot be
+    /// made, or a token is empty or holds whitespace.
+    pub async fn start(mut self) -> Result<Emulator, StartError> {
+        for token in self
+            .agents
+            .iter()
+            .map(|a| &a.token)
+            .chain(self.sites.iter().map(|s| &s.token))
+        {
+            if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(StartError::Token);
+            }
+        }
+        let key = match &self.signing_key_pem {
+            Some(pem) => Arc::new(PassportKey::from_pkcs8_pem(pem)?),
+            None => process_key()?,
+        };
+        if self.agents.is_empty() {
+            self = self.agent("agent_emulated", &format!("at_{}", random_hex(16)));
+        }
+        if self.sites.is_empty() {
+            self = self.site("site_emulated", &format!("st_{}", random_hex(16)));
+        }
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: self.addr,
+            source,
+        })?;
+        let sink = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let sink_addr = sink.local_addr().map_err(|source| StartError::Bind {
+            addr: self.addr,
+            source,
+        })?;
+        let tls = self.tls.as_ref().map(crate::tls::server_tls).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let origin = format!("{scheme}://{addr}");
+        let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
+        let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
+        let (limits, max_connections) = (self.limits, self.max_connections);
+        let shared = Arc::new(Shared {
+            settings: self,
+            origin: origin.clone(),
+            redirect_origin: format!("http://{sink_addr}"),
+            key,
+            store: Mutex::new(Store::new(limits)),
+            connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+            faults: Mutex::new(FaultPlan::default()),
+            ca_pem,
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        tokio::spawn(accept_loop(
+            listener,
+            shared.clone(),
+            shutdown_rx.clone(),
+            false,
+            acceptor,
+        ));
+        tokio::spawn(accept_loop(
+            sink,
+            shared.clone(),
+            shutdown_rx.clone(),
+            true,
+            None,
+        ));
+        tokio::spawn(expiry_loop(shared.clone(), shutdown_rx));
+        tracing::info!(target: "lime_emulator", %origin, "emulator listening");
+        Ok(Emulator {
+            shared,
+            addr,
+            shutdown: shutdown_tx,
+        })
+    }
+
+    /// Starts on a runtime of its own, for blocking tests and programs.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start), or when the runtime cannot start.
+    pub fn start_blocking(self) -> Result<BlockingEmulator, StartError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("lime-emulator")
+            .build()
+            .map_err(StartError::Runtime)?;
+        let emulator = runtime.block_on(self.start())?;
+        Ok(BlockingEmulator {
+            emulator: Some(emulator),
+            runtime: Some(runtime),
+        })
+    }
+}
+
+/// One signing key per process: RSA generation is slow, and tests start many emulators.
+fn process_key() -> Result<Arc<PassportKey>, StartError> {
+    static KEY: OnceLock<Arc<PassportKey>> = OnceLock::new();
+    if let Some(key) = KEY.get() {
+        return Ok(key.clone());
+    }
+    let key = Arc::new(PassportKey::generate()?);
+    Ok(KEY.get_or_init(|| key).clone())
+}
+
+/// A running emulator. Dropping it stops the server.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let emulator = lime_emulator::Emulator::builder().difficulty(4).start().await.unwrap();
+/// assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
+/// assert!(emulator.base_url().ends_with("/api/v1"));
+/// emulator.shutdown();
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Emulator {
+    /// A builder with the defaults.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The API root, `http://127.0.0.1:PORT/api/v1`.
+    pub fn base_url(&self) -> String {
+        format!("{}{API_PREFIX}", self.shared.origin)
+    }
+
+    /// `http://127.0.0.1:PORT`: the passports' `iss`.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// With a generated certificate: the CA to trust, in PEM.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.shared.ca_pem.as_deref()
+    }
+
+    /// The first agent's token.
+    pub fn agent_token(&self) -> &str {
+        &self.shared.settings.agents[0].token
+    }
+
+    /// The first agent's id.
+    pub fn agent_id(&self) -> &str {
+        &self.shared.settings.agents[0].agent_id
+    }
+
+    /// The first site's token.
+    pub fn site_token(&self) -> &str {
+        &self.shared.settings.sites[0].token
+    }
+
+    /// The first site's id.
+    pub fn site_id(&self) -> &str {
+        &self.shared.settings.sites[0].site_id
+    }
+
+    /// The JWKS the emulator serves.
+    pub fn jwks(&self) -> Value {
+        self.shared.key.jwks()
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        self.shared.store().counters.clone()
+    }
+
+    /// A request's status (`PENDING`, `APPROVED`, `DELIVERED`, `EXPIRED`).
+    pub fn request_status(&self, request_id: &str) -> Option<&'static str> {
+        self.shared.store().status_of(request_id)
+    }
+
+    /// The nonce that approved `request_id`, once approved.
+    pub fn accepted_nonce(&self, request_id: &str) -> Option<String> {
+        self.shared
+            .store()
+            .requests
+            .get(request_id)
+            .and_then(|r| r.accepted_nonce.clone())
+    }
+
+    /// Every request id created so far.
+    pub fn request_ids(&self) -> Vec<String> {
+        self.shared.store().requests.keys().cloned().collect()
+    }
+
+    /// Creates a login request for the first site directly (no HTTP), returning its id.
+    pub fn create_request(&self) -> String {
+        self.create_request_with(&random_hex(16), self.shared.settings.difficulty)
+    }
+
+    /// Creates a request with this challenge and difficulty (for hostile-input
+    /// tests: huge challenges, negative or impossible difficulties).
+    pub fn create_request_with(&self, challenge: &str, difficulty: i64) -> String {
+        let id = format!("lr_{}", random_hex(8));
+        let settings = &self.shared.settings;
+        // The API's pending cap is for clients; a test creating directly may pass it.
+        let mut store = self.shared.store();
+        let cap = store.limits.max_pending_per_site;
+        store.limits.max_pending_per_site = usize::MAX;
+        let _ = store.create(
+            &settings.sites[0].site_id,
+            challenge.to_owned(),
+            difficulty,
+            settings.ttl,
+            id.clone(),
+        );
+        store.limits.max_pending_per_site = cap;
+        id
+    }
+
+    /// The next `times` calls of `route` get `fault`.
+    pub fn inject(&self, route: Route, fault: Fault, times: u32) {
+        self.shared.faults().add(route, fault, Some(times), 1);
+    }
+
+    /// Every call of `route` gets `fault` until [`clear_faults`](Self::clear_faults).
+    pub fn inject_always(&self, route: Route, fault: Fault) {
+        self.shared.faults().add(route, fault, None, 1);
+    }
+
+    /// One call in `every` of `route` gets `fault`, forever (mixed-fault load).
+    pub fn inject_every(&self, route: Route, fault: Fault, every: u32) {
+        self.shared.faults().add(route, fault, None, every);
+    }
+
+    /// Answers 429 to calls of `route` beyond `per_second` in each second.
+    pub fn rate_limit(&self, route: Route, per_second: u32) {
+        self.shared.faults().rate_limit(route, per_second);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear();
+    }
+
+    /// Stops accepting connections and closes the event streams.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// An [`Emulator`] on its own runtime, for synchronous code. Derefs to
+/// [`Emulator`]; dropping it stops the server and the runtime.
+#[derive(Debug)]
+pub struct BlockingEmulator {
+    emulator: Option<Emulator>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::ops::Deref for BlockingEmulator {
+    type Target = Emulator;
+    fn deref(&self) -> &Emulator {
+        self.emulator
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("present until drop"))
+    }
+}
+
+impl Drop for BlockingEmulator {
+    fn drop(&mut self) {
+        drop(self.emulator.take());
+        // Never blocks, so a BlockingEmulator may be dropped anywhere,
+        // even inside another runtime's task.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The network loop: accepting connections (capped), TLS with a handshake
+//! timeout, HTTP/1.1 with a header-read timer, and the expiry tick.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::dispatch::{handle, redirect_sink};
+use crate::shared::Shared;
+
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    sink: bool,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        // Over the cap: closed at once, never queued.
+        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let handshake = shared.settings.client_timeout;
+            match tls {
+                // A failed or slow handshake only ends that connection.
+                Some(acceptor) => {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake, acceptor.accept(stream)).await
+                    {
+                        serve(TokioIo::new(stream), shared, shutdown, sink).await;
+                    }
+                }
+                None => serve(TokioIo::new(stream), shared, shutdown, sink).await,
+            }
+        });
+    }
+}
+
+/// Serves one connection until it ends or the emulator shuts down.
+async fn serve<IO>(io: IO, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, sink: bool)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let header_timeout = shared.settings.client_timeout;
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        async move {
+            if sink {
+                Ok(redirect_sink(&shared, &request))
+            } else {
+                handle(shared, request).await
+            }
+        }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(io, service);
+    tokio::select! {
+        _ = connection => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+pub(crate) async fn expiry_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let every = (shared.settings.ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => shared.store().expire_due(),
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! What an emulator is configured with: the builder's settings, their
+//! defaults and limits, and its setters. Starting it is `emulator.rs`'s job.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lime_pow::Scheme;
+
+use crate::state::{AgentAccount, SiteAccount, StoreLimits};
+
+/// The largest request body accepted (64 KiB): larger gets 413.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+/// Default time a client has to send a request's headers (and, for TLS, to
+/// finish the handshake; and to send the body once the headers are in).
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap on open connections; more are closed at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
+/// The longest request TTL (ten years): a longer one is cut to it.
+pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// How the profile names the owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OwnerKey {
+    /// `user_id`, like the current service.
+    #[default]
+    UserId,
+    /// `owner_id`.
+    OwnerId,
+}
+
+/// Configures and starts an [`Emulator`](crate::Emulator). Defaults: difficulty 15, scheme
+/// `v1` named in `pow_scheme`, requests live 300 s, one agent and one site
+/// with generated tokens, keepalive every 15 s, `127.0.0.1:0`.
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    pub(crate) difficulty: i64,
+    pub(crate) scheme: Scheme,
+    pub(crate) hide_scheme: bool,
+    pub(crate) ttl: Duration,
+    pub(crate) agents: Vec<AgentAccount>,
+    pub(crate) sites: Vec<SiteAccount>,
+    pub(crate) keepalive: Duration,
+    pub(crate) addr: SocketAddr,
+    pub(crate) owner_key: OwnerKey,
+    pub(crate) signing_key_pem: Option<String>,
+    pub(crate) tls: Option<crate::tls::TlsSource>,
+    pub(crate) client_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) limits: StoreLimits,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            difficulty: 15,
+            scheme: Scheme::V1,
+            hide_scheme: false,
+            ttl: Duration::from_secs(300),
+            agents: Vec::new(),
+            sites: Vec::new(),
+            keepalive: Duration::from_secs(15),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            owner_key: OwnerKey::UserId,
+            signing_key_pem: None,
+            tls: None,
+            client_timeout: DEFAULT_CLIENT_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            limits: StoreLimits::default(),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// PoW difficulty of new requests.
+    pub fn difficulty(mut self, difficulty: i64) -> Self {
+        self.difficulty = difficulty;
+        self
+    }
+    /// The scheme the approve verifies.
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self
+    }
+    /// Leaves `pow_scheme` out of request reads.
+    pub fn hide_scheme(mut self, hide: bool) -> Self {
+        self.hide_scheme = hide;
+        self
+    }
+    /// How long new requests stay `PENDING` (at most [`MAX_TTL`]).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl.min(MAX_TTL);
+        self
+    }
+    /// How long a request is still readable after it expired (or would
+    /// have); then it and its events are forgotten. Default 60 s.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.limits.grace = grace;
+        self
+    }
+    /// Pending requests one site may have at once; creates beyond get 429
+    /// `TOO_MANY_PENDING_REQUESTS`. Default 10,000.
+    pub fn max_pending_per_site(mut self, max: usize) -> Self {
+        self.limits.max_pending_per_site = max;
+        self
+    }
+    /// Event streams one site may hold open at once; more get 429
+    /// `TOO_MANY_STREAMS`. Default 64.
+    pub fn max_streams_per_site(mut self, max: usize) -> Self {
+        self.limits.max_streams_per_site = max;
+        self
+    }
+    /// Time a client has for each phase: the TLS handshake, a request's
+    /// headers, its body. Default 10 s ([`DEFAULT_CLIENT_TIMEOUT`]).
+    pub fn client_timeout(mut self, timeout: Duration) -> Self {
+        self.client_timeout = timeout;
+        self
+    }
+    /// Open connections allowed at once; more are closed as they arrive.
+    /// Default 1,024 ([`DEFAULT_MAX_CONNECTIONS`]).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+    /// Adds an agent with this token (the first agent added replaces the generated one).
+    pub fn agent(mut self, agent_id: &str, token: &str) -> Self {
+        self.agents.push(AgentAccount {
+            token: token.to_owned(),
+            agent_id: agent_id.to_owned(),
+            owner_id: format!("user_{agent_id}"),
+            display_name: Some(format!("Agent {agent_id}")),
+            avatar_url: None,
+            description: Some("an emulated LIME agent".to_owned()),
+            owner_kyc_level: Some(1),
+            agent_reputation: Some(0),
+        });
+        self
+    }
+    /// Adds an agent with a full profile.
+    pub fn agent_account(mut self, account: AgentAccount) -> Self {
+        self.agents.push(account);
+        self
+    }
+    /// Adds a site with this token.
+    pub fn site(mut self, site_id: &str, token: &str) -> Self {
+        self.sites.push(SiteAccount {
+            token: token.to_owned(),
+            site_id: site_id.to_owned(),
+        });
+        self
+    }
+    /// Interval between keepalive events on event streams.
+    pub fn keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = every;
+        self
+    }
+    /// Where to listen (`127.0.0.1:0`: an ephemeral loopback port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+    /// How the profile names the owner.
+    pub fn owner_key(mut self, key: OwnerKey) -> Self {
+        self.owner_key = key;
+        self
+    }
+    /// Signs passports with this PKCS#8 PEM key instead of a generated one.
+    pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.signing_key_pem = Some(pem.into());
+        self
+    }
+
+    /// Serves HTTPS: with [`TlsSource::Generated`](crate::TlsSource::Generated)
+    /// a CA made at start signs a certificate for `localhost`/`127.0.0.1`,
+    /// and [`Emulator::ca_pem`](crate::Emulator::ca_pem) gives the CA for clients to trust.
+    pub fn tls(mut self, source: crate::tls::TlsSource) -> Self {
+        self.tls = Some(source);
+        self
+    }
+}

@@ -1,0 +1,40 @@
+//! What every connection and handler of a running emulator shares: its
+//! settings, the store and fault plan behind their locks, the signing key.
+
+use std::sync::{Arc, Mutex};
+
+use rsa::rand_core::{OsRng, RngCore};
+
+use crate::faults::FaultPlan;
+use crate::passport::PassportKey;
+use crate::settings::EmulatorBuilder;
+use crate::state::Store;
+
+/// What every connection and handler shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) settings: EmulatorBuilder,
+    pub(crate) origin: String,
+    pub(crate) redirect_origin: String,
+    pub(crate) key: Arc<PassportKey>,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) faults: Mutex<FaultPlan>,
+    pub(crate) ca_pem: Option<String>,
+    /// One permit per open connection.
+    pub(crate) connections: Arc<tokio::sync::Semaphore>,
+}
+
+impl Shared {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, FaultPlan> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
