@@ -92,7 +92,8 @@ fn pinned_schemes_never_fall_back<A: Adapter>() {
 fn every_error_class<A: Adapter>() {
     let emu = Emulator::builder()
         .difficulty(6)
-        .ttl(Duration::from_millis(300))
+        .ttl(Duration::from_secs(300))
+        .clock(lime_emulator::ManualClock::starting_now())
         .start_blocking()
         .unwrap();
     let id = emu.create_request();
@@ -119,7 +120,7 @@ fn every_error_class<A: Adapter>() {
         (Some("LOGIN_REQUEST_NOT_FOUND"), Some(404))
     );
     assert!(matches!(a.login("a/b"), Err(Error::InvalidInput { .. })));
-    std::thread::sleep(Duration::from_millis(400));
+    emu.advance_clock(Duration::from_secs(301));
     assert!(matches!(a.login(&id), Err(Error::Expired { .. })));
     let id = emu.create_request();
     emu.inject(

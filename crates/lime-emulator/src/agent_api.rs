@@ -26,7 +26,7 @@ pub(crate) fn read_request(
     }
     match shared
         .store()
-        .read(id, settings.scheme, settings.hide_scheme)
+        .read(id, settings.scheme, settings.hide_scheme, shared.now())
     {
         Some(data) => envelope_ok(StatusCode::OK, data),
         None => envelope_error(
@@ -74,7 +74,7 @@ pub(crate) async fn approve(
     };
     let body = read_body(request, shared.settings.client_timeout).await;
     let mut store = shared.store();
-    let challenge = match store.approvable(id) {
+    let challenge = match store.approvable(id, shared.now()) {
         Err(ApproveError::NotFound) => {
             return envelope_error(
                 StatusCode::NOT_FOUND,
@@ -127,7 +127,7 @@ pub(crate) async fn approve(
             "the proof of work is not valid",
         );
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.now().unix_timestamp();
     let passport = shared.key.sign(&json!({
         "aud": crate::passport::AUDIENCE,
         "iss": shared.origin,

@@ -34,7 +34,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return Ok(response);
     }
-    let fault = shared.faults().take(route);
+    let fault = shared.faults().take(route, shared.now());
     let mut trickle = None;
     match fault {
         None => {}

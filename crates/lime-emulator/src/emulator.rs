@@ -235,7 +235,7 @@ impl Emulator {
 
     /// A request's status (`PENDING`, `APPROVED`, `DELIVERED`, `EXPIRED`).
     pub fn request_status(&self, request_id: &str) -> Option<&'static str> {
-        self.shared.store().status_of(request_id)
+        self.shared.store().status_of(request_id, self.shared.now())
     }
 
     /// The nonce that approved `request_id`, once approved.
@@ -272,6 +272,7 @@ impl Emulator {
             difficulty,
             settings.ttl,
             id.clone(),
+            self.shared.now(),
         );
         store.limits.max_pending_per_site = cap;
         id
@@ -295,6 +296,21 @@ impl Emulator {
     /// Answers 429 to calls of `route` beyond `per_second` in each second.
     pub fn rate_limit(&self, route: Route, per_second: u32) {
         self.shared.faults().rate_limit(route, per_second);
+    }
+
+    /// Moves the emulator's [`ManualClock`](crate::ManualClock) forward by
+    /// `by` and applies what came due at once: requests expire (their events
+    /// go out) and those past the grace period are forgotten.
+    ///
+    /// # Panics
+    /// When the emulator was built without [`EmulatorBuilder::clock`]: the
+    /// system clock cannot be moved (a test bug, never a client's doing).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let crate::clock::Clock::Manual(clock) = &self.shared.settings.clock else {
+            panic!("advance_clock needs an emulator built with EmulatorBuilder::clock");
+        };
+        clock.advance(by);
+        self.shared.store().expire_due(clock.now());
     }
 
     /// Removes every fault.

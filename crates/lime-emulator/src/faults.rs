@@ -1,7 +1,9 @@
 //! Scripted faults: what the next calls of a route get instead of a normal answer.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use time::OffsetDateTime;
 
 pub use crate::route::Route;
 
@@ -83,7 +85,8 @@ pub(crate) struct FaultPlan {
 #[derive(Debug)]
 struct RateWindow {
     per_second: u32,
-    window_start: Instant,
+    /// Where the current one-second window began (at the first call).
+    window_start: Option<OffsetDateTime>,
     count: u32,
 }
 
@@ -103,7 +106,7 @@ impl FaultPlan {
             route,
             RateWindow {
                 per_second,
-                window_start: Instant::now(),
+                window_start: None,
                 count: 0,
             },
         );
@@ -115,11 +118,11 @@ impl FaultPlan {
     }
 
     /// The fault for this call of `route`, if any (consuming one use).
-    pub(crate) fn take(&mut self, route: Route) -> Option<Fault> {
+    pub(crate) fn take(&mut self, route: Route, now: OffsetDateTime) -> Option<Fault> {
         if let Some(window) = self.rate_limits.get_mut(&route) {
-            let now = Instant::now();
-            if now.duration_since(window.window_start) >= Duration::from_secs(1) {
-                window.window_start = now;
+            let elapsed = window.window_start.map(|start| now - start);
+            if elapsed.is_none_or(|e| e >= time::Duration::SECOND || e.is_negative()) {
+                window.window_start = Some(now);
                 window.count = 0;
             }
             window.count += 1;

@@ -4,6 +4,7 @@
 mod agent_api;
 mod auth;
 mod body;
+mod clock;
 mod dispatch;
 mod emulator;
 pub mod faults;
@@ -19,6 +20,7 @@ pub mod sse;
 mod state;
 mod tls;
 
+pub use clock::ManualClock;
 pub use emulator::{BlockingEmulator, Emulator, StartError};
 pub use faults::{Fault, RawBody};
 pub use passport::{PassportError, PassportKey};

@@ -85,7 +85,7 @@ pub(crate) async fn expiry_loop(shared: Arc<Shared>, mut shutdown: watch::Receiv
     let every = (shared.settings.ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => shared.store().expire_due(),
+            _ = tokio::time::sleep(every) => shared.store().expire_due(shared.now()),
             _ = shutdown.changed() => return,
         }
     }

@@ -47,6 +47,7 @@ pub struct EmulatorBuilder {
     pub(crate) client_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) limits: StoreLimits,
+    pub(crate) clock: crate::clock::Clock,
 }
 
 impl Default for EmulatorBuilder {
@@ -66,6 +67,7 @@ impl Default for EmulatorBuilder {
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             limits: StoreLimits::default(),
+            clock: crate::clock::Clock::System,
         }
     }
 }
@@ -113,6 +115,14 @@ impl EmulatorBuilder {
     /// headers, its body. Default 10 s ([`DEFAULT_CLIENT_TIMEOUT`]).
     pub fn client_timeout(mut self, timeout: Duration) -> Self {
         self.client_timeout = timeout;
+        self
+    }
+    /// Reads the time from `clock` instead of the system: expiry, the grace
+    /// period, passports' `iat`/`exp` and rate-limit windows follow it, so
+    /// tests move time instead of sleeping (see
+    /// [`Emulator::advance_clock`](crate::Emulator::advance_clock)).
+    pub fn clock(mut self, clock: crate::ManualClock) -> Self {
+        self.clock = crate::clock::Clock::Manual(clock);
         self
     }
     /// Open connections allowed at once; more are closed as they arrive.

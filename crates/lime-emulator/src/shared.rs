@@ -28,6 +28,10 @@ impl Shared {
     pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
+    /// The emulator's time: the system clock, or a test's.
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.settings.clock.now()
+    }
     pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, FaultPlan> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -43,6 +43,7 @@ pub(crate) async fn create_request(
         settings.difficulty,
         settings.ttl,
         id,
+        shared.now(),
     );
     match created {
         Ok(data) => envelope_ok(StatusCode::CREATED, data),
@@ -74,7 +75,7 @@ pub(crate) fn events(shared: &Arc<Shared>, request: &Request<Incoming>) -> Respo
     let keepalive_tx = tx.downgrade();
     if shared
         .store()
-        .subscribe(&site_id, last_event_id, tx)
+        .subscribe(&site_id, last_event_id, tx, shared.now())
         .is_err()
     {
         return envelope_error(

@@ -218,14 +218,15 @@ impl Store {
         difficulty: i64,
         ttl: Duration,
         id: String,
+        now: OffsetDateTime,
     ) -> Result<Value, Refused> {
-        self.expire_due();
+        self.expire_due(now);
         let site = self.sites.entry(site_id.to_owned()).or_default();
         if site.pending >= self.limits.max_pending_per_site {
             return Err(Refused::TooManyPending);
         }
         site.pending += 1;
-        let expires_at = later(OffsetDateTime::now_utc(), ttl);
+        let expires_at = later(now, ttl);
         let forget_at = later(expires_at, self.limits.grace);
         self.expiring.insert((expires_at, id.clone()));
         self.forgetting.insert((forget_at, id.clone()));
@@ -246,8 +247,14 @@ impl Store {
     }
 
     /// The public read of a request.
-    pub(crate) fn read(&mut self, id: &str, scheme: Scheme, hide_scheme: bool) -> Option<Value> {
-        self.expire_due();
+    pub(crate) fn read(
+        &mut self,
+        id: &str,
+        scheme: Scheme,
+        hide_scheme: bool,
+        now: OffsetDateTime,
+    ) -> Option<Value> {
+        self.expire_due(now);
         let r = self.requests.get(id)?;
         let mut data = json!({
             "request_id": r.id,
@@ -265,14 +272,16 @@ impl Store {
     }
 
     /// Checks an approve up to (not including) the body and the PoW.
-    pub(crate) fn approvable(&mut self, id: &str) -> Result<(&LoginRequest, ()), ApproveError> {
-        self.expire_due();
+    pub(crate) fn approvable(
+        &mut self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(&LoginRequest, ()), ApproveError> {
+        self.expire_due(now);
         let r = self.requests.get(id).ok_or(ApproveError::NotFound)?;
         match r.status {
             Status::Expired => Err(ApproveError::Expired),
-            Status::Pending if r.expires_at <= OffsetDateTime::now_utc() => {
-                Err(ApproveError::Expired)
-            }
+            Status::Pending if r.expires_at <= now => Err(ApproveError::Expired),
             Status::Pending => Ok((r, ())),
             _ => Err(ApproveError::Conflict),
         }
@@ -319,8 +328,7 @@ impl Store {
     /// Expires every pending request past its time, with an expired event
     /// each, and forgets requests (and their events) past the grace period:
     /// both taken from ordered sets, never a scan of every request.
-    pub(crate) fn expire_due(&mut self) {
-        let now = OffsetDateTime::now_utc();
+    pub(crate) fn expire_due(&mut self, now: OffsetDateTime) {
         while let Some((at, _)) = self.expiring.first() {
             if *at > now {
                 break;
@@ -398,8 +406,9 @@ impl Store {
         site_id: &str,
         last_event_id: Option<u64>,
         tx: Sender<Bytes>,
+        now: OffsetDateTime,
     ) -> Result<(), Refused> {
-        self.expire_due();
+        self.expire_due(now);
         let max_streams = self.limits.max_streams_per_site;
         let log = self.sites.entry(site_id.to_owned()).or_default();
         log.subscribers.retain(|s| !s.is_closed());
@@ -432,8 +441,8 @@ impl Store {
         *self.counters.calls.entry(route).or_default() += 1;
     }
 
-    pub(crate) fn status_of(&mut self, id: &str) -> Option<&'static str> {
-        self.expire_due();
+    pub(crate) fn status_of(&mut self, id: &str, now: OffsetDateTime) -> Option<&'static str> {
+        self.expire_due(now);
         self.requests.get(id).map(|r| r.status.as_str())
     }
 }
@@ -452,9 +461,10 @@ mod tests {
 
     #[test]
     fn a_stream_that_falls_behind_is_dropped_and_its_body_ends() {
+        let now = OffsetDateTime::UNIX_EPOCH;
         let mut store = Store::new(StoreLimits::default());
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-        store.subscribe("site", None, tx).unwrap();
+        store.subscribe("site", None, tx, now).unwrap();
         for i in 0..3 {
             store
                 .create(
@@ -463,10 +473,11 @@ mod tests {
                     1,
                     Duration::ZERO,
                     format!("lr_{i}"),
+                    now,
                 )
                 .unwrap();
         }
-        store.expire_due(); // three expired events; the queue holds two
+        store.expire_due(now); // three expired events; the queue holds two
         assert!(rx.try_recv().is_ok());
         assert!(rx.try_recv().is_ok());
         assert!(

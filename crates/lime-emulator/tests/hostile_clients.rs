@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lime_emulator::site::{SiteClient, SiteError, SiteEvent};
-use lime_emulator::{Emulator, StartError};
+use lime_emulator::{Emulator, ManualClock, StartError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -142,14 +142,15 @@ async fn a_declared_oversized_body_gets_413_before_it_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnecting_stream_gets_the_replay_and_no_other_stream_sees_it_twice() {
     let emu = Emulator::builder()
-        .ttl(Duration::from_millis(100))
         .keepalive(Duration::from_secs(60))
+        .clock(ManualClock::starting_now())
         .start()
         .await
         .unwrap();
     let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
     let mut watcher = site.subscribe(None).await.unwrap();
     let id = emu.create_request();
+    emu.advance_clock(Duration::from_secs(300));
     let first = watcher.wait_for(&id, Duration::from_secs(5)).await.unwrap();
     assert!(matches!(first, SiteEvent::Expired { .. }), "{first:?}");
     // Four reconnects asking for the whole history.
@@ -211,15 +212,21 @@ async fn pending_requests_per_site_are_capped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_and_their_events_are_forgotten_after_ttl_and_grace() {
     let emu = Emulator::builder()
-        .ttl(Duration::from_millis(100))
-        .grace(Duration::from_millis(100))
+        .ttl(Duration::from_secs(300))
+        .grace(Duration::from_secs(60))
+        .clock(ManualClock::starting_now())
         .start()
         .await
         .unwrap();
     let ids: Vec<String> = (0..200).map(|_| emu.create_request()).collect();
     assert_eq!(emu.request_ids().len(), 200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    // The expiry loop or the next call forgets them.
+    emu.advance_clock(Duration::from_secs(300));
+    assert_eq!(
+        emu.request_status(&ids[0]),
+        Some("EXPIRED"),
+        "kept for the grace period"
+    );
+    emu.advance_clock(Duration::from_secs(60));
     let read = call(
         emu.local_addr(),
         "GET",

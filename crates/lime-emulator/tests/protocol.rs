@@ -103,7 +103,8 @@ async fn a_full_cycle_reaches_delivered_with_a_verified_passport() {
 async fn approve_errors_come_in_protocol_order() {
     let emu = Emulator::builder()
         .difficulty(12)
-        .ttl(Duration::from_millis(300))
+        .ttl(Duration::from_secs(300))
+        .clock(lime_emulator::ManualClock::starting_now())
         .start()
         .await
         .unwrap();
@@ -192,7 +193,7 @@ async fn approve_errors_come_in_protocol_order() {
         .unwrap();
     assert_eq!((r.status, r.code().as_str()), (409, "SITE_LOGIN_CONFLICT"));
     // 410 once expired, before the body.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    emu.advance_clock(Duration::from_secs(301));
     let r = call(addr, "POST", &approve_path(&expired), &auth, b"{bad")
         .await
         .unwrap();
@@ -444,13 +445,17 @@ async fn events_wait_for_a_stream_and_replay_after_last_event_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_expire_with_an_event() {
     let emu = Emulator::builder()
-        .ttl(Duration::from_millis(200))
+        .ttl(Duration::from_secs(300))
+        .clock(lime_emulator::ManualClock::starting_now())
         .start()
         .await
         .unwrap();
     let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
     let mut stream = site.subscribe(None).await.unwrap();
     let created = site.create_request().await.unwrap();
+    emu.advance_clock(Duration::from_secs(299));
+    assert_eq!(emu.request_status(&created.request_id), Some("PENDING"));
+    emu.advance_clock(Duration::from_secs(1));
     let event = stream
         .wait_for(&created.request_id, Duration::from_secs(5))
         .await
