@@ -132,7 +132,7 @@ fn latency(adapter: &str, count: usize) -> Value {
     let mut ms = Vec::with_capacity(count);
     match adapter {
         "blocking" => {
-            let agent = lime_blocking::LimeAgent::new(config());
+            let agent = lime_blocking::LimeAgent::new(config()).expect("agent");
             for id in &ids {
                 let t = Instant::now();
                 agent.login(id).expect("login");
@@ -182,7 +182,7 @@ fn throughput(count: usize, concurrency: usize) -> Value {
 }
 
 fn success(count: usize) -> Value {
-    let agent = lime_blocking::LimeAgent::new(config());
+    let agent = lime_blocking::LimeAgent::new(config()).expect("agent");
     let mut ok = 0;
     let mut ms = Vec::new();
     for _ in 0..count {
@@ -197,6 +197,6 @@ fn success(count: usize) -> Value {
 }
 
 fn once(id: &str) -> Value {
-    let agent = lime_blocking::LimeAgent::new(config());
+    let agent = lime_blocking::LimeAgent::new(config()).expect("agent");
     json!({ "ok": agent.login(id).is_ok() })
 }

@@ -63,7 +63,7 @@ pub struct Blocking(lime_blocking::LimeAgent);
 
 impl Adapter for Blocking {
     fn new(config: Config) -> Self {
-        Blocking(lime_blocking::LimeAgent::new(config))
+        Blocking(lime_blocking::LimeAgent::new(config).unwrap())
     }
     fn trusting(config: Config, ca_pem: &str) -> Self {
         Blocking(

@@ -129,7 +129,7 @@ fn a_thousand_concurrent_logins_through_one_tokio_agent_under_faults() {
 fn a_hundred_logins_on_blocking_threads_under_faults() {
     let emu = faulty_emulator();
     let ids: Vec<String> = (0..100).map(|_| emu.create_request()).collect();
-    let agent = lime_blocking::LimeAgent::new(config(&emu));
+    let agent = lime_blocking::LimeAgent::new(config(&emu)).unwrap();
     let started = Instant::now();
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = ids

@@ -1,11 +1,12 @@
 //! `LimeAgent`: the blocking SDK surface.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lime_core::lime_pow::{CancelToken, Progress};
 use lime_core::{
-    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
-    PowSchemeChoice, PowStats, Profile,
+    AgentProfile, AgentState, ApprovalResult, Config, ConfigBuilder, Error, Flow, Output,
+    PowSchemeChoice, PowStats,
 };
 
 use crate::transport::send;
@@ -26,15 +27,14 @@ pub struct LimeAgent {
 }
 
 struct Inner {
-    config: Config,
+    state: AgentState,
     http: ureq::Agent,
-    agent_id: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for LimeAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LimeAgent")
-            .field("config", &self.inner.config)
+            .field("config", self.inner.state.config())
             .finish_non_exhaustive()
     }
 }
@@ -54,13 +54,17 @@ impl LimeAgent {
     }
 
     /// An agent for an already built [`Config`].
-    pub fn new(config: Config) -> Self {
-        LimeAgentBuilder::default().build_with(config)
+    ///
+    /// # Errors
+    /// None today; `Result` keeps it the same as `lime_tokio::LimeAgent::new`,
+    /// whose TLS set-up can fail.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        Ok(LimeAgentBuilder::default().build_with(config))
     }
 
     /// The configuration in use.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        self.inner.state.config()
     }
 
     /// Confirms the login request `request_id`.
@@ -73,17 +77,26 @@ impl LimeAgent {
 
     /// [`login`](Self::login), also returning what the proof of work cost.
     pub fn login_with_stats(&self, request_id: &str) -> (Result<ApprovalResult, Error>, PowStats) {
-        let mut login = match Login::new(&self.inner.config, request_id, Instant::now()) {
-            Ok(login) => login.with_jitter_seed(seed()),
+        self.login_with_progress(request_id, Progress::new(), &CancelToken::new())
+    }
+
+    /// [`login_with_stats`](Self::login_with_stats), counting hashes into
+    /// `progress` while the proof of work runs (for a spinner or an ETA on
+    /// another thread), and stopping the solve when `cancel` is tripped from
+    /// another thread (the login then ends with [`Error::Cancelled`]).
+    pub fn login_with_progress(
+        &self,
+        request_id: &str,
+        progress: Progress,
+        cancel: &CancelToken,
+    ) -> (Result<ApprovalResult, Error>, PowStats) {
+        let state = &self.inner.state;
+        let mut login = match state.start_login(request_id, progress, Instant::now()) {
+            Ok(login) => login.with_cancel_token(cancel.clone()),
             Err(e) => return (Err(e), PowStats::default()),
         };
-        if let Some(id) = self.inner.agent_id.lock().ok().and_then(|id| id.clone()) {
-            login = login.with_agent_id(id);
-        }
         let result = self.drive(&mut login);
-        if let Some(id) = login.agent_id() {
-            self.remember(id);
-        }
+        state.finish_login(&login);
         (result, login.pow_stats())
     }
 
@@ -92,11 +105,10 @@ impl LimeAgent {
     /// # Errors
     /// Authentication, transport and invalid-response errors.
     pub fn get_profile(&self) -> Result<AgentProfile, Error> {
-        let mut profile = Profile::new(&self.inner.config, Instant::now()).with_jitter_seed(seed());
+        let state = &self.inner.state;
+        let mut profile = state.start_profile(Instant::now());
         let result = self.drive(&mut profile);
-        if let Ok(p) = &result {
-            self.remember(&p.agent_id);
-        }
+        state.finish_profile(&result);
         result
     }
 
@@ -107,7 +119,7 @@ impl LimeAgent {
                 Output::Send(transmit) => match send(
                     &self.inner.http,
                     transmit,
-                    self.inner.config.max_body_bytes(),
+                    self.inner.state.config().max_body_bytes(),
                 ) {
                     Ok(response) => flow.handle_response(response, Instant::now()),
                     Err(error) => flow.handle_transport_error(error, Instant::now()),
@@ -124,12 +136,6 @@ impl LimeAgent {
             }
         }
     }
-
-    fn remember(&self, id: &str) {
-        if let Ok(mut known) = self.inner.agent_id.lock() {
-            known.get_or_insert_with(|| id.to_owned());
-        }
-    }
 }
 
 fn seed() -> u64 {
@@ -141,6 +147,8 @@ fn seed() -> u64 {
 #[derive(Default)]
 pub struct LimeAgentBuilder {
     config: ConfigBuilder,
+    /// Whether a setter touched `config` (an error beside `prebuilt`).
+    configured: bool,
     prebuilt: Option<Config>,
     http: Option<ureq::Agent>,
     roots: Vec<ureq::tls::Certificate<'static>>,
@@ -183,9 +191,12 @@ impl LimeAgentBuilder {
     /// Any other setting of [`ConfigBuilder`].
     pub fn configure(mut self, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
         self.config = f(self.config);
+        self.configured = true;
         self
     }
-    /// Uses this already built configuration (the setters above then do nothing).
+    /// Uses this already built configuration. Combined with any setter that
+    /// configures it (token, base URL, timeouts, proxy…), `build` fails
+    /// rather than drop those settings silently.
     pub fn config(mut self, config: Config) -> Self {
         self.prebuilt = Some(config);
         self
@@ -240,10 +251,8 @@ impl LimeAgentBuilder {
     /// # Errors
     /// As [`ConfigBuilder::build`].
     pub fn build(mut self) -> Result<LimeAgent, Error> {
-        let config = match self.prebuilt.take() {
-            Some(config) => config,
-            None => std::mem::take(&mut self.config).build()?,
-        };
+        let config =
+            std::mem::take(&mut self.config).build_or_use(self.prebuilt.take(), self.configured)?;
         if let Some(reason) = self.bad_root.take() {
             return Err(Error::Config {
                 reason: format!("bad root certificate: {reason}"),
@@ -285,9 +294,8 @@ impl LimeAgentBuilder {
         });
         LimeAgent {
             inner: Arc::new(Inner {
-                config,
+                state: AgentState::new(config, seed()),
                 http,
-                agent_id: Mutex::new(None),
             }),
         }
     }

@@ -340,6 +340,26 @@ impl ConfigBuilder {
         self
     }
 
+    /// For adapters' builders that take either settings or a built
+    /// [`Config`]: `prebuilt` when given and no setting was made here
+    /// (`configured` false), else this builder, built. Both at once is an
+    /// error, never settings silently dropped.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for both at once; else as [`build`](Self::build).
+    pub fn build_or_use(self, prebuilt: Option<Config>, configured: bool) -> Result<Config, Error> {
+        match prebuilt {
+            Some(_) if configured => Err(Error::Config {
+                reason: "the builder got both a built Config (config(…)) and settings for \
+                         one (token, base_url, timeouts, proxy…); set them on the Config, or \
+                         leave config(…) out"
+                    .to_owned(),
+            }),
+            Some(config) => Ok(config),
+            None => self.build(),
+        }
+    }
+
     /// Validates everything and builds the [`Config`].
     ///
     /// # Errors

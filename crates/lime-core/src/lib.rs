@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod agent;
 mod base_url;
 mod config;
 mod envelope;
@@ -18,6 +19,7 @@ mod step;
 mod token;
 mod types;
 
+pub use agent::AgentState;
 pub use base_url::{BASE_URL_ENV, BaseUrl, DEFAULT_BASE_URL, redact_url};
 pub use config::{
     Config, ConfigBuilder, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_POW_TIMEOUT,

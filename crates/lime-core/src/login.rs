@@ -184,6 +184,13 @@ impl Login {
         self
     }
 
+    /// Stops this login's solves when `cancel` is tripped (from another
+    /// thread or task); the login then ends with [`Error::Cancelled`].
+    pub fn with_cancel_token(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
     /// This agent's id when already known (from an earlier profile read), so
     /// reconciling an ambiguous approve needs no extra request.
     pub fn with_agent_id(mut self, agent_id: impl Into<String>) -> Self {
@@ -324,6 +331,9 @@ impl Login {
             Err(SolveError::Timeout { hashes, elapsed }) => {
                 self.pow.hashes += hashes;
                 self.pow.elapsed += *elapsed;
+            }
+            Err(SolveError::Cancelled { hashes } | SolveError::WorkerPanicked { hashes }) => {
+                self.pow.hashes += hashes;
             }
             Err(_) => {}
         }

@@ -1,12 +1,12 @@
 //! `LimeAgent`: the async SDK surface.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lime_core::lime_pow::{CancelToken, CoreLease, Progress};
 use lime_core::{
-    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, Login, Output,
-    PowSchemeChoice, PowStats, Profile, ProxySource,
+    AgentProfile, AgentState, ApprovalResult, Config, ConfigBuilder, Error, Flow, Output,
+    PowSchemeChoice, PowStats, ProxySource,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -30,16 +30,14 @@ pub struct LimeAgent {
 }
 
 struct Inner {
-    config: Config,
+    state: AgentState,
     client: HyperClient,
-    /// This agent's id, learned once from the profile endpoint.
-    agent_id: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for LimeAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LimeAgent")
-            .field("config", &self.inner.config)
+            .field("config", self.inner.state.config())
             .finish_non_exhaustive()
     }
 }
@@ -69,7 +67,7 @@ impl LimeAgent {
 
     /// The configuration in use.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        self.inner.state.config()
     }
 
     /// Confirms the login request `request_id`: reads its challenge, solves
@@ -98,19 +96,14 @@ impl LimeAgent {
         request_id: &str,
         progress: Progress,
     ) -> (Result<ApprovalResult, Error>, PowStats) {
-        let mut login = match Login::new(&self.inner.config, request_id, std::time::Instant::now())
-        {
-            Ok(login) => login.with_jitter_seed(seed()).with_progress(progress),
+        let state = &self.inner.state;
+        let mut login = match state.start_login(request_id, progress, std::time::Instant::now()) {
+            Ok(login) => login,
             Err(e) => return (Err(e), PowStats::default()),
         };
-        if let Some(id) = self.known_agent_id() {
-            login = login.with_agent_id(id);
-        }
         let _cancel_on_drop = CancelOnDrop(login.cancel_token());
         let result = self.drive(&mut login).await;
-        if let Some(id) = login.agent_id() {
-            self.remember_agent_id(id);
-        }
+        state.finish_login(&login);
         (result, login.pow_stats())
     }
 
@@ -119,12 +112,10 @@ impl LimeAgent {
     /// # Errors
     /// Authentication, transport and invalid-response errors.
     pub async fn get_profile(&self) -> Result<AgentProfile, Error> {
-        let mut profile =
-            Profile::new(&self.inner.config, std::time::Instant::now()).with_jitter_seed(seed());
+        let state = &self.inner.state;
+        let mut profile = state.start_profile(std::time::Instant::now());
         let result = self.drive(&mut profile).await;
-        if let Ok(p) = &result {
-            self.remember_agent_id(&p.agent_id);
-        }
+        state.finish_profile(&result);
         result
     }
 
@@ -137,7 +128,7 @@ impl LimeAgent {
                     match send(
                         &self.inner.client,
                         transmit,
-                        self.inner.config.max_body_bytes(),
+                        self.inner.state.config().max_body_bytes(),
                     )
                     .await
                     {
@@ -169,16 +160,6 @@ impl LimeAgent {
             }
         }
     }
-
-    fn known_agent_id(&self) -> Option<String> {
-        self.inner.agent_id.lock().ok().and_then(|id| id.clone())
-    }
-
-    fn remember_agent_id(&self, id: &str) {
-        if let Ok(mut known) = self.inner.agent_id.lock() {
-            known.get_or_insert_with(|| id.to_owned());
-        }
-    }
 }
 
 /// A core of the process's solver budget, awaited without blocking a
@@ -207,7 +188,7 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Per-login jitter seed: std's randomly keyed hasher, so agents spread out.
+/// The agent's jitter seed: std's randomly keyed hasher, so agents spread out.
 fn seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::Instant::now())
@@ -218,6 +199,8 @@ fn seed() -> u64 {
 #[derive(Debug, Default)]
 pub struct LimeAgentBuilder {
     config: ConfigBuilder,
+    /// Whether a setter touched `config` (an error beside `prebuilt`).
+    configured: bool,
     prebuilt: Option<Config>,
     roots: Vec<CertificateDer<'static>>,
     bad_root: Option<String>,
@@ -262,10 +245,13 @@ impl LimeAgentBuilder {
     /// Any other setting of [`ConfigBuilder`].
     pub fn configure(mut self, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
         self.config = f(self.config);
+        self.configured = true;
         self
     }
 
-    /// Uses this already built configuration (the setters above then do nothing).
+    /// Uses this already built configuration. Combined with any setter that
+    /// configures it (token, base URL, timeouts, proxy…), `build` fails
+    /// rather than drop those settings silently.
     pub fn config(mut self, config: Config) -> Self {
         self.prebuilt = Some(config);
         self
@@ -349,10 +335,8 @@ impl LimeAgentBuilder {
     /// # Errors
     /// As [`ConfigBuilder::build`], or [`Error::Config`] for a bad root certificate.
     pub fn build(mut self) -> Result<LimeAgent, Error> {
-        let config = match self.prebuilt.take() {
-            Some(config) => config,
-            None => std::mem::take(&mut self.config).build()?,
-        };
+        let config =
+            std::mem::take(&mut self.config).build_or_use(self.prebuilt.take(), self.configured)?;
         self.build_with(config)
     }
 
@@ -380,9 +364,8 @@ impl LimeAgentBuilder {
         };
         Ok(LimeAgent {
             inner: Arc::new(Inner {
-                config,
+                state: AgentState::new(config, seed()),
                 client,
-                agent_id: Mutex::new(None),
             }),
         })
     }

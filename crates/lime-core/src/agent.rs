@@ -1,0 +1,117 @@
+//! What an agent keeps between flows, whatever drives them: the
+//! configuration, the agent id learned from the profile endpoint, and the
+//! source of each flow's backoff jitter. Both adapters hold one and add only
+//! their drive loop and transport.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use lime_pow::Progress;
+
+use crate::{AgentProfile, Config, Error, Login, Profile};
+
+/// The transport-agnostic part of an agent. Cheap to share behind an `Arc`;
+/// every method takes `&self`.
+///
+/// ```
+/// use std::time::Instant;
+/// use lime_core::{AgentState, Config};
+/// let config = Config::builder().token("at_example").base_url("http://127.0.0.1:1/api/v1").build()?;
+/// let state = AgentState::new(config, 0x5eed);
+/// # #[allow(clippy::disallowed_methods)]
+/// let now = Instant::now();
+/// let login = state.start_login("lr_abc123", lime_core::lime_pow::Progress::new(), now)?;
+/// assert_eq!(login.request_id(), "lr_abc123");
+/// assert_eq!(state.agent_id(), None); // learned from the first profile read
+/// # Ok::<(), lime_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct AgentState {
+    config: Config,
+    /// This agent's id, once a profile read or a reconciliation learned it.
+    agent_id: Mutex<Option<String>>,
+    /// The seed given at construction; each flow's jitter seed mixes in the
+    /// flow's number, so concurrent flows spread their retries apart.
+    seed: u64,
+    flows: AtomicU64,
+}
+
+impl AgentState {
+    /// An agent state for `config`; `seed` is the randomness its flows'
+    /// backoff jitter starts from (pass a random number).
+    pub fn new(config: Config, seed: u64) -> Self {
+        AgentState {
+            config,
+            agent_id: Mutex::new(None),
+            seed,
+            flows: AtomicU64::new(0),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// This agent's id, when a flow has learned it.
+    pub fn agent_id(&self) -> Option<String> {
+        self.agent_id.lock().ok().and_then(|id| id.clone())
+    }
+
+    /// A login for `request_id`, starting at `now`, counting its hashes into
+    /// `progress`, knowing this agent's id when it is known.
+    ///
+    /// # Errors
+    /// As [`Login::new`]: an invalid request id, before any request.
+    pub fn start_login(
+        &self,
+        request_id: &str,
+        progress: Progress,
+        now: Instant,
+    ) -> Result<Login, Error> {
+        let mut login = Login::new(&self.config, request_id, now)?
+            .with_jitter_seed(self.next_seed())
+            .with_progress(progress);
+        if let Some(id) = self.agent_id() {
+            login = login.with_agent_id(id);
+        }
+        Ok(login)
+    }
+
+    /// Keeps what a finished (or abandoned) login learned.
+    pub fn finish_login(&self, login: &Login) {
+        if let Some(id) = login.agent_id() {
+            self.remember(id);
+        }
+    }
+
+    /// A profile read starting at `now`.
+    pub fn start_profile(&self, now: Instant) -> Profile {
+        Profile::new(&self.config, now).with_jitter_seed(self.next_seed())
+    }
+
+    /// Keeps the agent id a profile read returned.
+    pub fn finish_profile(&self, result: &Result<AgentProfile, Error>) {
+        if let Ok(profile) = result {
+            self.remember(&profile.agent_id);
+        }
+    }
+
+    fn remember(&self, id: &str) {
+        if let Ok(mut known) = self.agent_id.lock() {
+            known.get_or_insert_with(|| id.to_owned());
+        }
+    }
+
+    /// SplitMix64 of the seed and the flow's number.
+    fn next_seed(&self) -> u64 {
+        let n = self.flows.fetch_add(1, Ordering::Relaxed);
+        let mut z = self
+            .seed
+            .wrapping_add(n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
