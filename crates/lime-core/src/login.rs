@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use http::Method;
 use lime_pow::{CancelToken, Progress, Scheme, SolveError};
-use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::envelope::classify;
@@ -15,34 +14,91 @@ use crate::io::{Output, build_request};
 use crate::pow::{PowOutcome, PowTask};
 use crate::profile::{PROFILE_PATH, now_seed};
 use crate::retry::{approve_not_processed, retry_after};
-use crate::step::{Phase, Stepper, later, transport_to_error};
+use crate::step::{Stepper, later, transport_to_error};
 use crate::{
     AgentProfile, ApprovalResult, Config, Error, HttpResponse, PowSchemeChoice, RequestStatus,
     TransportError, validate_request_id,
 };
 
-/// The step a login is in; each has its own attempt budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    /// `GET /auth/requests/{id}` for the challenge.
-    Read,
-    /// `POST …/approve` with the nonce.
-    Approve,
-    /// `GET /core/agents/me/profile`, to learn this agent's id for reconciling.
-    AgentId,
-    /// `GET /auth/requests/{id}` after an ambiguous approve.
-    Reconcile,
+/// Where a login stands in the protocol. `Login` owns the one value of it,
+/// and only this module's transitions change it; each variant carries the
+/// data that stage needs and nothing else.
+enum State {
+    /// Reading the request for its challenge.
+    Reading,
+    /// Solving `puzzle` (handed to the driver, or running).
+    Solving {
+        puzzle: Puzzle,
+        approve: ApproveBudget,
+    },
+    /// Sending the approve.
+    Approving(Solved),
+    /// An approve may have gone through: learning this agent's id (once),
+    /// to tell its own approval from another agent's.
+    LearningAgentId(Unsettled),
+    /// An approve may have gone through: reading the request to settle it.
+    Reconciling(Unsettled),
+    /// Over: the result is the stepper's.
+    Done,
 }
 
-impl Step {
-    fn name(self) -> &'static str {
+impl State {
+    /// The name logs and `Debug` use.
+    fn name(&self) -> &'static str {
         match self {
-            Step::Read => "read request",
-            Step::Approve => "approve",
-            Step::AgentId => "read agent id",
-            Step::Reconcile => "reconcile",
+            State::Reading => "read request",
+            State::Solving { .. } => "solve",
+            State::Approving { .. } => "approve",
+            State::LearningAgentId(_) => "read agent id",
+            State::Reconciling(_) => "reconcile",
+            State::Done => "done",
         }
     }
+}
+
+/// A solved puzzle: what an approve sends, and the approve's budget.
+struct Solved {
+    puzzle: Puzzle,
+    nonce: Zeroizing<String>,
+    approve: ApproveBudget,
+}
+
+/// The approve's own attempt budget, kept across reconciliations, and the
+/// error of an earlier approve that may have gone through.
+#[derive(Default)]
+struct ApproveBudget {
+    attempts: u32,
+    ambiguous: Option<Error>,
+}
+
+/// An approve whose outcome is unknown, and what sending it again needs.
+struct Unsettled {
+    puzzle: Puzzle,
+    nonce: Zeroizing<String>,
+    /// Approve attempts used so far.
+    attempts: u32,
+    /// The approve's error, returned if the outcome stays unknown.
+    ambiguous: Error,
+}
+
+impl Unsettled {
+    fn new(solved: Solved, ambiguous: Error) -> Self {
+        Unsettled {
+            puzzle: solved.puzzle,
+            nonce: solved.nonce,
+            attempts: solved.approve.attempts,
+            ambiguous,
+        }
+    }
+}
+
+/// A pending request's proof of work, as read and validated.
+struct Puzzle {
+    challenge: Zeroizing<String>,
+    difficulty: i64,
+    scheme: Scheme,
+    /// `auto` without `pow_scheme`: one `legacy` retry on `INVALID_POW`.
+    fallback: bool,
 }
 
 /// Confirms one login request as a state machine that performs no I/O.
@@ -50,6 +106,36 @@ impl Step {
 /// Drive it: call [`poll_output`](Self::poll_output), do what it says, feed
 /// the outcome back with a `handle_*` method, repeat until
 /// [`Output::Done`]. Time is always passed in.
+///
+/// # The calling contract
+///
+/// - **Set-up** (before the first poll): [`new`](Self::new), then any of
+///   [`with_jitter_seed`](Self::with_jitter_seed),
+///   [`with_progress`](Self::with_progress),
+///   [`with_cancel_token`](Self::with_cancel_token),
+///   [`with_agent_id`](Self::with_agent_id).
+/// - **Output**: [`poll_output`](Self::poll_output) hands out one thing to
+///   do. `Send` is answered by exactly one of
+///   [`handle_response`](Self::handle_response) or
+///   [`handle_transport_error`](Self::handle_transport_error); `Solve` by
+///   [`handle_solution`](Self::handle_solution); `Wait(t)` by
+///   [`handle_timeout`](Self::handle_timeout) at or after `t`. `Done` is
+///   final and repeats on every later poll.
+/// - **Misuse never panics**: polling again before answering returns
+///   `Done` with an [`Error::InvalidInput`] naming the driver, and sends
+///   nothing a second time; an answer nothing
+///   waits for (a response while solving, a second response) is ignored and
+///   logged; `handle_timeout` before the instant keeps waiting.
+/// - **Time**: every `now` comes from one monotonic clock (`Instant`) and
+///   never goes back; deadlines, backoff and `Retry-After` are measured
+///   against it.
+/// - **Queries** (any time): [`agent_id`](Self::agent_id),
+///   [`pow_stats`](Self::pow_stats), [`request_id`](Self::request_id),
+///   [`cancel_token`](Self::cancel_token).
+///
+/// The protocol state is one value (read → solve → approve, and
+/// learn-agent-id → reconcile after an approve whose outcome is unknown),
+/// changed only by this type's transitions; see `docs/protocol.md`.
 ///
 /// ```
 /// use std::time::Instant;
@@ -65,20 +151,13 @@ impl Step {
 pub struct Login {
     config: Config,
     request_id: String,
+    /// The protocol state.
+    state: State,
+    /// The current step's attempts, waits and the deadline.
     stepper: Stepper<ApprovalResult>,
-    step: Step,
     now: Instant,
-    /// Approve attempts for the current scheme, kept across reconciliations.
-    approve_attempts: u32,
-    challenge: Option<Zeroizing<String>>,
-    difficulty: i64,
-    scheme: Scheme,
-    /// `auto` without `pow_scheme`: one `legacy` retry on `INVALID_POW`.
-    fallback_available: bool,
-    nonce: Option<Zeroizing<String>>,
+    /// This agent's id, known in advance or learned while reconciling.
     agent_id: Option<String>,
-    /// The error of an approve that may have been processed.
-    ambiguous: Option<Error>,
     cancel: CancelToken,
     /// What the solves of this login cost.
     pow: PowStats,
@@ -96,15 +175,6 @@ fn approve_body(nonce: &str) -> Vec<u8> {
     body.extend_from_slice(nonce.as_bytes());
     body.extend_from_slice(b"\"}");
     body
-}
-
-/// A pending request's proof of work, as read and validated.
-struct Challenge {
-    challenge: Zeroizing<String>,
-    difficulty: i64,
-    scheme: Scheme,
-    /// `auto` without `pow_scheme`: one `legacy` retry on `INVALID_POW`.
-    fallback: bool,
 }
 
 /// What the proofs of work of one login cost, for reports and progress UIs.
@@ -125,12 +195,16 @@ pub struct PowStats {
 impl std::fmt::Debug for Login {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the challenge, the nonce or the token.
+        let puzzle = match &self.state {
+            State::Solving { puzzle, .. } | State::Approving(Solved { puzzle, .. }) => Some(puzzle),
+            State::LearningAgentId(u) | State::Reconciling(u) => Some(&u.puzzle),
+            State::Reading | State::Done => None,
+        };
         f.debug_struct("Login")
             .field("request_id", &self.request_id)
-            .field("step", &self.step)
-            .field("scheme", &self.scheme)
-            .field("difficulty", &self.difficulty)
-            .field("approve_attempts", &self.approve_attempts)
+            .field("state", &self.state.name())
+            .field("scheme", &puzzle.map(|p| p.scheme))
+            .field("difficulty", &puzzle.map(|p| p.difficulty))
             .field("agent_id", &self.agent_id)
             .finish_non_exhaustive()
     }
@@ -155,16 +229,9 @@ impl Login {
             ),
             config: config.clone(),
             request_id,
-            step: Step::Read,
+            state: State::Reading,
             now,
-            approve_attempts: 0,
-            challenge: None,
-            difficulty: 0,
-            scheme: Scheme::V1,
-            fallback_available: false,
-            nonce: None,
             agent_id: None,
-            ambiguous: None,
             cancel: CancelToken::new(),
             pow: PowStats::default(),
             progress: Progress::new(),
@@ -221,26 +288,23 @@ impl Login {
 
     /// What to do next.
     pub fn poll_output(&mut self) -> Output<ApprovalResult> {
-        let (config, id, step, nonce) = (
-            &self.config,
-            &self.request_id,
-            self.step,
-            self.nonce.as_deref(),
-        );
+        let (config, id) = (&self.config, &self.request_id);
+        let state = &self.state;
         self.stepper.poll(self.now, || {
             let read = format!("/auth/requests/{id}");
-            match step {
-                Step::Read | Step::Reconcile => {
-                    build_request(config, Method::GET, &read, false, None)
+            match state {
+                State::LearningAgentId(_) => {
+                    build_request(config, Method::GET, PROFILE_PATH, true, None)
                 }
-                Step::AgentId => build_request(config, Method::GET, PROFILE_PATH, true, None),
-                Step::Approve => build_request(
+                State::Approving(Solved { nonce, .. }) => build_request(
                     config,
                     Method::POST,
                     &format!("/modules/agent-login/requests/{id}/approve"),
                     true,
-                    Some(approve_body(nonce.map(String::as_str).unwrap_or_default())),
+                    Some(approve_body(nonce)),
                 ),
+                // Reading, Reconciling (and never asked in the others).
+                _ => build_request(config, Method::GET, &read, false, None),
             }
         })
     }
@@ -254,42 +318,39 @@ impl Login {
         let status = response.status().as_u16();
         let outcome = classify(&response, self.config.max_body_bytes());
         let wait = retry_after(&response);
-        match (self.step, outcome) {
-            (Step::Read, Ok(data)) => self.on_challenge(&Fields {
-                object: &data,
-                status,
-            }),
-            (Step::Reconcile, Ok(data)) => self.on_reconcile_read(&data, status),
-            (Step::AgentId, Ok(data)) => match AgentProfile::from_fields(&Fields {
-                object: &data,
-                status,
-            }) {
-                Ok(profile) => {
-                    self.agent_id = Some(profile.agent_id);
-                    self.enter(Step::Reconcile);
-                }
-                Err(_) => self.give_up_ambiguous(),
-            },
-            (Step::Approve, Ok(data)) => {
-                match ApprovalResult::from_fields(&Fields {
+        match outcome {
+            Ok(data) => {
+                let f = Fields {
                     object: &data,
                     status,
-                }) {
-                    Ok(result) => self.stepper.finish(Ok(result)),
-                    // The approve went through but its answer is unreadable:
-                    // read the request to learn the outcome, never re-send blindly.
-                    Err(e) => self.on_ambiguous(e, now),
+                };
+                match std::mem::replace(&mut self.state, State::Done) {
+                    State::Reading => self.on_challenge(&f),
+                    State::Approving(solved) => match ApprovalResult::from_fields(&f) {
+                        Ok(result) => self.stepper.finish(Ok(result)),
+                        // It went through but its answer is unreadable: read
+                        // the request to learn the outcome, never re-send blindly.
+                        Err(e) => self.unsettle(solved, e, now),
+                    },
+                    State::LearningAgentId(unsettled) => match AgentProfile::from_fields(&f) {
+                        Ok(profile) => {
+                            self.agent_id = Some(profile.agent_id);
+                            self.state = State::Reconciling(unsettled);
+                            self.stepper.begin(0);
+                        }
+                        Err(_) => self.stepper.finish(Err(unsettled.ambiguous)),
+                    },
+                    State::Reconciling(unsettled) => self.on_reconcile_read(&f, unsettled),
+                    other @ (State::Solving { .. } | State::Done) => self.state = other,
                 }
             }
-            (Step::Approve, Err(e)) => self.on_approve_error(e, status, wait, now),
-            (step @ (Step::Read | Step::AgentId | Step::Reconcile), Err(e)) => {
-                let give_up = self.give_up_error(step, &e);
-                if e.is_retryable() {
-                    self.stepper.retry_or(e, wait, now, step.name(), give_up);
-                } else {
-                    self.stepper.finish(Err(give_up));
+            Err(e) => match std::mem::replace(&mut self.state, State::Done) {
+                State::Approving(solved) => self.on_approve_error(solved, e, status, wait, now),
+                other => {
+                    self.state = other;
+                    self.on_read_error(e, wait, now);
                 }
-            }
+            },
         }
     }
 
@@ -299,18 +360,25 @@ impl Login {
         if !self.stepper.take_response_slot() {
             return;
         }
-        let ambiguous = self.step == Step::Approve && error.may_have_been_processed();
+        let maybe_processed = error.may_have_been_processed();
         let error = transport_to_error(error);
-        if ambiguous {
+        match std::mem::replace(&mut self.state, State::Done) {
             // The approve may have gone through: find out before anything else.
-            self.on_ambiguous(error, now);
-        } else if !error.is_retryable() {
-            let give_up = self.give_up_error(self.step, &error);
-            self.stepper.finish(Err(give_up));
-        } else {
-            let give_up = self.give_up_error(self.step, &error);
-            let step = self.step.name();
-            self.stepper.retry_or(error, None, now, step, give_up);
+            State::Approving(solved) if maybe_processed => self.unsettle(solved, error, now),
+            State::Approving(mut solved) => {
+                // Never sent: retried like any step, on the approve's budget.
+                solved.approve.attempts = self.stepper.attempts();
+                self.state = State::Approving(solved);
+                if error.is_retryable() {
+                    self.retry_or(error.clone(), None, now, error);
+                } else {
+                    self.stepper.finish(Err(error));
+                }
+            }
+            other => {
+                self.state = other;
+                self.on_read_error(error, None, now);
+            }
         }
     }
 
@@ -320,34 +388,27 @@ impl Login {
         if !self.stepper.take_solution_slot() {
             return;
         }
-        self.pow.solves += 1;
-        self.pow.difficulty = self.difficulty;
-        self.pow.scheme = Some(self.scheme);
-        match &outcome {
-            Ok(s) => {
-                self.pow.hashes += s.hashes;
-                self.pow.elapsed += s.elapsed;
-            }
-            Err(SolveError::Timeout { hashes, elapsed }) => {
-                self.pow.hashes += hashes;
-                self.pow.elapsed += *elapsed;
-            }
-            Err(SolveError::Cancelled { hashes } | SolveError::WorkerPanicked { hashes }) => {
-                self.pow.hashes += hashes;
-            }
-            Err(_) => {}
-        }
+        let State::Solving { puzzle, approve } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            // A solution slot is only ever taken while solving.
+            return self.stepper.finish(Err(Error::Internal {
+                reason: "a solution arrived outside the solving state".to_owned(),
+            }));
+        };
+        self.count_solve(&puzzle, &outcome);
         match outcome {
             Ok(solution) => {
                 tracing::debug!(target: "lime", hashes = solution.hashes, elapsed_ms = solution.elapsed.as_millis() as u64, "proof of work solved");
-                self.nonce = Some(Zeroizing::new(solution.nonce.as_str().to_owned()));
-                self.step = Step::Approve;
-                self.stepper.phase = Phase::Ready;
-                self.stepper.attempts = self.approve_attempts;
+                self.stepper.begin(approve.attempts);
+                self.state = State::Approving(Solved {
+                    puzzle,
+                    nonce: Zeroizing::new(solution.nonce.as_str().to_owned()),
+                    approve,
+                });
             }
             Err(SolveError::Timeout { hashes, .. }) => {
                 self.stepper.finish(Err(Error::PowTimeout {
-                    difficulty: self.difficulty.clamp(0, 256) as u16,
+                    difficulty: puzzle.difficulty.clamp(0, 256) as u16,
                     hashes,
                 }))
             }
@@ -369,30 +430,52 @@ impl Login {
         self.stepper.handle_timeout(now);
     }
 
-    /// Moves to `step` with a fresh budget (approve keeps its own count).
-    fn enter(&mut self, step: Step) {
-        self.step = step;
-        self.stepper.next_step();
-        if step == Step::Approve {
-            self.stepper.attempts = self.approve_attempts;
+    /// What the solve cost, whatever its outcome.
+    fn count_solve(&mut self, puzzle: &Puzzle, outcome: &PowOutcome) {
+        self.pow.solves += 1;
+        self.pow.difficulty = puzzle.difficulty;
+        self.pow.scheme = Some(puzzle.scheme);
+        match outcome {
+            Ok(s) => {
+                self.pow.hashes += s.hashes;
+                self.pow.elapsed += s.elapsed;
+            }
+            Err(SolveError::Timeout { hashes, elapsed }) => {
+                self.pow.hashes += hashes;
+                self.pow.elapsed += *elapsed;
+            }
+            Err(SolveError::Cancelled { hashes } | SolveError::WorkerPanicked { hashes }) => {
+                self.pow.hashes += hashes;
+            }
+            Err(_) => {}
         }
     }
 
-    /// What to return when a step fails for good: after an ambiguous approve,
-    /// the approve's own error (its outcome stays unknown).
-    fn give_up_error(&self, step: Step, error: &Error) -> Error {
-        match (step, &self.ambiguous) {
-            (Step::AgentId | Step::Reconcile, Some(ambiguous)) => ambiguous.clone(),
+    /// A read (the first, the agent id, a reconciliation) failed: retried
+    /// when it may succeed, else the login ends. After an unsettled approve
+    /// the error returned is the approve's own (its outcome stays unknown).
+    fn on_read_error(&mut self, error: Error, wait: Option<std::time::Duration>, now: Instant) {
+        let give_up = match &self.state {
+            State::LearningAgentId(u) | State::Reconciling(u) => u.ambiguous.clone(),
             _ => error.clone(),
+        };
+        if error.is_retryable() {
+            self.retry_or(error, wait, now, give_up);
+        } else {
+            self.stepper.finish(Err(give_up));
         }
     }
 
-    fn give_up_ambiguous(&mut self) {
-        let error = self
-            .ambiguous
-            .clone()
-            .unwrap_or_else(|| Error::invalid_response(None, "approve outcome unknown"));
-        self.stepper.finish(Err(error));
+    /// The stepper's retry, named after the current state.
+    fn retry_or(
+        &mut self,
+        error: Error,
+        wait: Option<std::time::Duration>,
+        now: Instant,
+        give_up: Error,
+    ) {
+        let step = self.state.name();
+        self.stepper.retry_or(error, wait, now, step, give_up);
     }
 
     /// The challenge read: check the request is pending, pick the scheme, solve.
@@ -417,7 +500,7 @@ impl Login {
             _ => {}
         }
         match self.read_challenge(f) {
-            Ok(challenge) => self.solve(challenge),
+            Ok(puzzle) => self.solve(puzzle, ApproveBudget::default()),
             Err(e) => self.stepper.finish(Err(e)),
         }
     }
@@ -425,7 +508,7 @@ impl Login {
     /// The proof-of-work fields of a pending request, validated the same way
     /// on the first read and on a reconciliation read: challenge, difficulty
     /// (an integer, at most 256), and the scheme to solve.
-    fn read_challenge(&self, f: &Fields<'_>) -> Result<Challenge, Error> {
+    fn read_challenge(&self, f: &Fields<'_>) -> Result<Puzzle, Error> {
         let challenge = f.string("pow_challenge")?;
         let difficulty = f.integer("pow_difficulty")?;
         let server_scheme = f.opt_string("pow_scheme")?;
@@ -451,7 +534,7 @@ impl Login {
                 },
             },
         };
-        Ok(Challenge {
+        Ok(Puzzle {
             challenge: Zeroizing::new(challenge),
             difficulty,
             scheme,
@@ -459,134 +542,127 @@ impl Login {
         })
     }
 
-    /// Adopts a challenge and starts solving it.
-    fn solve(&mut self, challenge: Challenge) {
-        self.scheme = challenge.scheme;
-        self.fallback_available = challenge.fallback;
-        self.difficulty = challenge.difficulty;
-        self.challenge = Some(challenge.challenge);
-        self.start_solve();
-    }
-
-    fn start_solve(&mut self) {
+    /// Hands out a solve of `puzzle`; its approve carries `approve` on.
+    fn solve(&mut self, puzzle: Puzzle, approve: ApproveBudget) {
         let mut deadline = later(self.now, self.config.pow_timeout());
-        if let Some(d) = self.stepper.deadline {
+        if let Some(d) = self.stepper.deadline() {
             deadline = deadline.min(d);
         }
         let task = PowTask {
-            scheme: self.scheme,
-            challenge: self.challenge.clone().unwrap_or_default(),
-            difficulty: self.difficulty,
+            scheme: puzzle.scheme,
+            challenge: puzzle.challenge.clone(),
+            difficulty: puzzle.difficulty,
             deadline,
             threads: self.config.pow_threads(),
             cancel: self.cancel.clone(),
             progress: self.progress.clone(),
         };
-        tracing::debug!(target: "lime", scheme = %self.scheme, difficulty = self.difficulty, "solving proof of work");
-        self.stepper.phase = Phase::Solve(Box::new(task));
+        tracing::debug!(target: "lime", scheme = %puzzle.scheme, difficulty = puzzle.difficulty, "solving proof of work");
+        self.stepper.hand_out(task);
+        self.state = State::Solving { puzzle, approve };
     }
 
     fn on_approve_error(
         &mut self,
+        mut solved: Solved,
         error: Error,
         status: u16,
         wait: Option<std::time::Duration>,
         now: Instant,
     ) {
-        self.approve_attempts = self.stepper.attempts;
-        if error.code() == Some(CODE_INVALID_POW) && self.fallback_available {
+        solved.approve.attempts = self.stepper.attempts();
+        if error.code() == Some(CODE_INVALID_POW) && solved.puzzle.fallback {
             tracing::warn!(target: "lime", "the server refused the v1 proof of work; solving the legacy scheme once");
-            self.fallback_available = false;
-            self.scheme = Scheme::Legacy;
-            self.approve_attempts = 0;
-            self.ambiguous = None;
-            return self.start_solve();
+            let mut puzzle = solved.puzzle;
+            puzzle.fallback = false;
+            puzzle.scheme = Scheme::Legacy;
+            return self.solve(puzzle, ApproveBudget::default());
         }
-        if status == 409 && self.ambiguous.is_some() {
+        if status == 409
+            && let Some(ambiguous) = solved.approve.ambiguous.take()
+        {
             // A re-sent approve meets an approval: maybe our own earlier one.
-            return self.reconcile();
+            self.state = self.settling(Unsettled::new(solved, ambiguous));
+            return self.stepper.begin(0);
         }
         if approve_not_processed(status) {
-            return self
-                .stepper
-                .retry_or(error.clone(), wait, now, "approve", error);
+            self.state = State::Approving(solved);
+            return self.retry_or(error.clone(), wait, now, error);
         }
         if matches!(status, 200..=299 | 500 | 502 | 504) {
-            // A 2xx whose body is not a valid envelope: processed, answer lost.
-            return self.on_ambiguous(error, now);
+            // Maybe processed (a 2xx with an unreadable body: processed,
+            // the answer lost).
+            return self.unsettle(solved, error, now);
         }
         self.stepper.finish(Err(error));
     }
 
     /// The approve may have gone through: back off, then read the request
     /// before sending anything again.
-    fn on_ambiguous(&mut self, error: Error, now: Instant) {
-        self.approve_attempts = self.stepper.attempts;
-        self.ambiguous = Some(error.clone());
-        let wait = self.stepper.backoff();
-        self.stepper
-            .wait_then(error.clone(), wait, now, "approve", error);
-        if matches!(self.stepper.phase, Phase::Waiting(_)) {
-            self.step = if self.agent_id.is_some() {
-                Step::Reconcile
-            } else {
-                Step::AgentId
-            };
-            self.stepper.attempts = 0;
+    fn unsettle(&mut self, mut solved: Solved, error: Error, now: Instant) {
+        solved.approve.attempts = self.stepper.attempts();
+        let unsettled = Unsettled::new(solved, error.clone());
+        if self.stepper.back_off_then_next_step(error, now, "approve") {
+            self.state = self.settling(unsettled);
         }
     }
 
-    fn reconcile(&mut self) {
-        self.enter(if self.agent_id.is_some() {
-            Step::Reconcile
+    /// Where settling starts: learning the agent id first if it is not known.
+    fn settling(&self, unsettled: Unsettled) -> State {
+        if self.agent_id.is_some() {
+            State::Reconciling(unsettled)
         } else {
-            Step::AgentId
-        });
+            State::LearningAgentId(unsettled)
+        }
     }
 
-    /// The read after an ambiguous approve decides: approve again, success,
-    /// or conflict.
-    fn on_reconcile_read(&mut self, data: &Map<String, Value>, status: u16) {
-        let f = Fields {
-            object: data,
-            status,
-        };
+    /// The read after an unsettled approve decides: approve again (solving
+    /// again when the puzzle changed), success, or conflict.
+    fn on_reconcile_read(&mut self, f: &Fields<'_>, unsettled: Unsettled) {
         let Ok(Some(state)) = f
             .opt_string("status")
             .map(|s| s.map(|s| RequestStatus::from_wire(&s)))
         else {
-            return self.give_up_ambiguous();
+            return self.stepper.finish(Err(unsettled.ambiguous));
         };
         match state {
             RequestStatus::Pending => {
-                if self.approve_attempts > self.config.max_retries() {
-                    return self.give_up_ambiguous();
+                if unsettled.attempts > self.config.max_retries() {
+                    return self.stepper.finish(Err(unsettled.ambiguous));
                 }
-                let challenge = match self.read_challenge(&f) {
-                    Ok(challenge) => challenge,
+                let puzzle = match self.read_challenge(f) {
+                    Ok(puzzle) => puzzle,
                     Err(e) => return self.stepper.finish(Err(e)),
                 };
-                let same = self.challenge.as_deref().map(String::as_str)
-                    == Some(challenge.challenge.as_str())
-                    && self.difficulty == challenge.difficulty
+                let old = &unsettled.puzzle;
+                let same = old.challenge.as_str() == puzzle.challenge.as_str()
+                    && old.difficulty == puzzle.difficulty
                     // No scheme named: the scheme this login settled on
                     // (after a legacy fallback, legacy) still stands.
-                    && (challenge.fallback || self.scheme == challenge.scheme);
+                    && (puzzle.fallback || old.scheme == puzzle.scheme);
+                let approve = ApproveBudget {
+                    attempts: unsettled.attempts,
+                    ambiguous: Some(unsettled.ambiguous),
+                };
                 if same {
                     // The nonce still fits: re-send the approve.
-                    self.enter(Step::Approve);
+                    self.stepper.begin(approve.attempts);
+                    self.state = State::Approving(Solved {
+                        puzzle: unsettled.puzzle,
+                        nonce: unsettled.nonce,
+                        approve,
+                    });
                 } else {
-                    // A new challenge: the old nonce is worthless.
-                    self.step = Step::Approve;
-                    self.solve(challenge);
+                    // A new puzzle: the old nonce is worthless.
+                    self.solve(puzzle, approve);
                 }
             }
             s if s.is_approved() => {
                 let approver = f.opt_string("approved_agent_id").ok().flatten();
                 if approver.is_some() && approver == self.agent_id {
-                    match ApprovalResult::from_fields(&f) {
+                    match ApprovalResult::from_fields(f) {
                         Ok(result) => self.stepper.finish(Ok(result)),
-                        Err(_) => self.give_up_ambiguous(),
+                        Err(_) => self.stepper.finish(Err(unsettled.ambiguous)),
                     }
                 } else {
                     self.stepper.finish(Err(Error::conflict(
@@ -599,7 +675,7 @@ impl Login {
                 message: "the login request has expired".to_owned(),
                 http_status: None,
             })),
-            _ => self.give_up_ambiguous(),
+            _ => self.stepper.finish(Err(unsettled.ambiguous)),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::{Error, HttpRequest, TransportError, TransportErrorKind};
 
 /// Where a flow stands with its driver.
 #[derive(Debug)]
-pub(crate) enum Phase<T> {
+enum Phase<T> {
     /// The next poll sends the current step's request.
     Ready,
     /// A request is out; waiting for `handle_response` / `handle_transport_error`.
@@ -28,12 +28,12 @@ pub(crate) enum Phase<T> {
 /// Attempts, waits and the deadline for the flow's current step.
 #[derive(Debug)]
 pub(crate) struct Stepper<T> {
-    pub(crate) phase: Phase<T>,
+    phase: Phase<T>,
     /// Attempts made in the current step.
-    pub(crate) attempts: u32,
+    attempts: u32,
     max_retries: u32,
     timeout: Duration,
-    pub(crate) deadline: Option<Instant>,
+    deadline: Option<Instant>,
     jitter: Jitter,
     /// The error that caused the last wait, returned if the deadline ends the flow.
     last_error: Option<Error>,
@@ -66,10 +66,26 @@ impl<T: Clone> Stepper<T> {
         self.attempts <= self.max_retries
     }
 
-    /// Starts a new step with a fresh attempt budget.
-    pub(crate) fn next_step(&mut self) {
-        self.attempts = 0;
+    /// Starts a step whose budget has `used` attempts spent already (the
+    /// approve keeps its count across reconciliations); the next poll sends.
+    pub(crate) fn begin(&mut self, used: u32) {
+        self.attempts = used;
         self.phase = Phase::Ready;
+    }
+
+    /// The next poll hands out this solve.
+    pub(crate) fn hand_out(&mut self, task: PowTask) {
+        self.phase = Phase::Solve(Box::new(task));
+    }
+
+    /// Attempts made in the current step.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The whole flow's deadline, if any.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     pub(crate) fn finish(&mut self, result: Result<T, Error>) {
@@ -176,20 +192,38 @@ impl<T: Clone> Stepper<T> {
         self.wait_then(error, wait, now, step, give_up);
     }
 
-    /// Waits `wait` (unless it would pass the deadline) with the phase then Ready.
-    pub(crate) fn wait_then(
+    /// Backs off after `error` (unless the wait would pass the deadline),
+    /// then the next step starts with a fresh budget: whether it waits (else
+    /// the flow finished with `error`).
+    pub(crate) fn back_off_then_next_step(
+        &mut self,
+        error: Error,
+        now: Instant,
+        step: &'static str,
+    ) -> bool {
+        let wait = self.backoff();
+        let waiting = self.wait_then(error.clone(), wait, now, step, error);
+        if waiting {
+            self.attempts = 0;
+        }
+        waiting
+    }
+
+    /// Waits `wait` (unless it would pass the deadline) with the phase then
+    /// Ready; whether it waits.
+    fn wait_then(
         &mut self,
         error: Error,
         wait: Duration,
         now: Instant,
         step: &'static str,
         give_up: Error,
-    ) {
+    ) -> bool {
         let until = later(now, wait);
         if self.deadline.is_some_and(|d| until > d) {
             tracing::warn!(target: "lime", step, "not retrying: the wait would pass the deadline");
             self.finish(Err(give_up));
-            return;
+            return false;
         }
         tracing::warn!(
             target: "lime",
@@ -201,6 +235,7 @@ impl<T: Clone> Stepper<T> {
         );
         self.last_error = Some(error);
         self.phase = Phase::Waiting(until);
+        true
     }
 
     /// The backoff after the current attempt.
