@@ -300,7 +300,13 @@ fn pow_solve_then_verify_round_trips() {
     let (code, json, _) = run(lime().args(["pow", "bench", "--seconds", "0.05", "--json"]));
     assert_eq!(code, 0);
     assert!(json["rates"]["1"].as_f64().unwrap() > 0.0);
-    assert_eq!(json["kernel"], lime_core::lime_pow::search_kernel());
+    // Each process measures its own fastest path: a known name, not
+    // necessarily the one this test process measured.
+    let kernel = json["kernel"].as_str().unwrap();
+    assert!(
+        kernel == "portable" || kernel.starts_with("sha-ni/"),
+        "{kernel}"
+    );
 }
 
 fn error_of(json: &Value) -> (&str, Option<&str>) {
