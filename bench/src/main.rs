@@ -106,7 +106,7 @@ fn pow(window: Duration) -> Value {
     let started = Instant::now();
     let (mut from, mut tried) = (search.fast_start(), 0u64);
     while started.elapsed() < window {
-        if let lime_pow::Step::NotFound { next } = search.scan_portable(from, 100_000) {
+        if let lime_pow::ScanOutcome::NotFound { next } = search.scan_portable(from, 100_000) {
             from = next;
         }
         tried += 100_000;

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use lime_core::lime_pow::{Scheme, Search, Step, verify_bytes};
+use lime_core::lime_pow::{ScanOutcome, Scheme, Search, verify_bytes};
 use lime_core::{Config, Login, Output, TransportError, TransportErrorKind, classify};
 use sha2::{Digest, Sha256};
 
@@ -145,7 +145,7 @@ pub(crate) fn pow_verify(data: &[u8]) {
     let expected =
         (start..start + 64).find(|n| reference(scheme, challenge, n.to_string().as_bytes(), d));
     let found = match search.scan(start, 64) {
-        Step::Found { nonce, .. } => Some(nonce.value()),
+        ScanOutcome::Found { nonce, .. } => Some(nonce.value()),
         _ => None,
     };
     assert_eq!(found, expected);

@@ -113,7 +113,7 @@ impl LimeAgent {
     }
 
     /// The drive loop: the only place this crate touches the protocol.
-    fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+    fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Value, Error> {
         loop {
             match flow.poll_output() {
                 Output::Send(transmit) => match send(

@@ -11,11 +11,12 @@ use crate::{HttpResponse, Login, Profile, TransportError};
 /// The drive loop is the same for both: poll, do what the output says, feed
 /// the outcome back, until [`Output::Done`].
 pub trait Flow {
-    /// What the flow produces.
-    type Output;
+    /// What the flow produces when it succeeds (named apart from
+    /// [`Output`], what it asks its driver to do).
+    type Value;
 
     /// What to do next.
-    fn poll_output(&mut self) -> Output<Self::Output>;
+    fn poll_output(&mut self) -> Output<Self::Value>;
     /// The response to the request last sent.
     fn handle_response(&mut self, response: HttpResponse, now: Instant);
     /// The transport failure of the request last sent.
@@ -27,8 +28,8 @@ pub trait Flow {
 }
 
 impl Flow for Login {
-    type Output = crate::ApprovalResult;
-    fn poll_output(&mut self) -> Output<Self::Output> {
+    type Value = crate::ApprovalResult;
+    fn poll_output(&mut self) -> Output<Self::Value> {
         Login::poll_output(self)
     }
     fn handle_response(&mut self, response: HttpResponse, now: Instant) {
@@ -46,8 +47,8 @@ impl Flow for Login {
 }
 
 impl Flow for Profile {
-    type Output = crate::AgentProfile;
-    fn poll_output(&mut self) -> Output<Self::Output> {
+    type Value = crate::AgentProfile;
+    fn poll_output(&mut self) -> Output<Self::Value> {
         Profile::poll_output(self)
     }
     fn handle_response(&mut self, response: HttpResponse, now: Instant) {

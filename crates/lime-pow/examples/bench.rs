@@ -131,7 +131,7 @@ fn portable_rate(scheme: Scheme, challenge: &str, window: Duration) -> f64 {
     let mut from = search.fast_start();
     let mut tried = 0u64;
     while start.elapsed() < window {
-        if let lime_pow::Step::NotFound { next } = search.scan_portable(from, 100_000) {
+        if let lime_pow::ScanOutcome::NotFound { next } = search.scan_portable(from, 100_000) {
             from = next;
         }
         tried += 100_000;

@@ -25,7 +25,7 @@ pub use cores::CoreLease;
 pub use difficulty::{Difficulty, MAX_DIFFICULTY, Unsolvable};
 pub use nonce::Nonce;
 pub use scheme::{Scheme, UnknownScheme};
-pub use search::{Search, Step, search_kernel};
+pub use search::{ScanOutcome, Search, search_kernel};
 #[cfg(feature = "std")]
 pub use solve::{CancelToken, Progress, Solution, SolveError, Solver, solve};
 pub use verify::{digest, leading_zero_bits, verify, verify_bytes};

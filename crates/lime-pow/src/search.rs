@@ -23,14 +23,14 @@ const MAX_LOW_DIGITS: usize = 4;
 /// embedded, an async executor) with the caller in charge.
 ///
 /// ```
-/// use lime_pow::{Search, Scheme, Step};
+/// use lime_pow::{Search, Scheme, ScanOutcome};
 /// let search = Search::new(Scheme::Legacy, b"", 15).unwrap();
 /// let mut from = 0;
 /// let nonce = loop {
 ///     match search.scan(from, 10_000) {
-///         Step::Found { nonce, .. } => break nonce,
-///         Step::NotFound { next } => from = next, // check a deadline here
-///         Step::Exhausted => unreachable!(),
+///         ScanOutcome::Found { nonce, .. } => break nonce,
+///         ScanOutcome::NotFound { next } => from = next, // check a deadline here
+///         ScanOutcome::Exhausted => unreachable!(),
 ///     }
 /// };
 /// assert_eq!(nonce.as_str(), "88484"); // the smallest valid nonce
@@ -44,7 +44,7 @@ pub struct Search {
 /// What one [`Search::scan`] call found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
-pub enum Step {
+pub enum ScanOutcome {
     /// `nonce` is valid; `tried` candidates were hashed by this call.
     Found {
         /// The smallest valid nonce in the scanned range.
@@ -93,13 +93,13 @@ impl Search {
 
     /// Hashes up to `count` candidates from `from` upwards, in order, and
     /// returns the first valid one or where to resume.
-    pub fn scan(&self, from: u64, count: u64) -> Step {
+    pub fn scan(&self, from: u64, count: u64) -> ScanOutcome {
         self.scan_with(from, count, fast_kernel())
     }
 
     /// [`scan`](Self::scan) on the portable path only, to check the fast path against.
     #[doc(hidden)]
-    pub fn scan_portable(&self, from: u64, count: u64) -> Step {
+    pub fn scan_portable(&self, from: u64, count: u64) -> ScanOutcome {
         self.scan_with(from, count, None)
     }
 
@@ -140,9 +140,9 @@ impl Search {
         }
     }
 
-    fn scan_with(&self, from: u64, count: u64, fast: Option<FastKernel>) -> Step {
+    fn scan_with(&self, from: u64, count: u64, fast: Option<FastKernel>) -> ScanOutcome {
         if from == u64::MAX {
-            return Step::Exhausted;
+            return ScanOutcome::Exhausted;
         }
         let end = from.saturating_add(count);
         let mut value = from;
@@ -163,7 +163,7 @@ impl Search {
                 self.scan_run::<2>(value, run_end, width, k)
             };
             if let Some(nonce) = found {
-                return Step::Found {
+                return ScanOutcome::Found {
                     nonce: Nonce::from_value(nonce),
                     tried: nonce - from + 1,
                 };
@@ -171,9 +171,9 @@ impl Search {
             value = run_end;
         }
         if end == u64::MAX {
-            Step::Exhausted
+            ScanOutcome::Exhausted
         } else {
-            Step::NotFound { next: end }
+            ScanOutcome::NotFound { next: end }
         }
     }
 
@@ -380,7 +380,7 @@ mod tests {
                 let from = 1_000_000_000 + start * 1_000;
                 let fast = search.scan_with(from, 200, Some(kernel));
                 assert_eq!(fast, search.scan_with(from, 200, None), "{kernel:?}");
-                if let Step::Found { tried, .. } = fast {
+                if let ScanOutcome::Found { tried, .. } = fast {
                     lanes_won[((tried - 1) % LANES as u64) as usize] += 1;
                 }
             }

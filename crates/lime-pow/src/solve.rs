@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use std::vec::Vec;
 use std::{fmt, thread, vec};
 
-use crate::{CoreLease, Nonce, Scheme, Search, Step, Unsolvable};
+use crate::{CoreLease, Nonce, ScanOutcome, Scheme, Search, Unsolvable};
 
 /// Candidates a thread tries between looks at the stop flag, the deadline and
 /// the cancel token: about a millisecond of work on one core.
@@ -446,14 +446,14 @@ impl Run<'_> {
                 return self.halt(End::Exhausted);
             };
             match self.search.scan(from, BATCH) {
-                Step::Found { nonce, tried } => {
+                ScanOutcome::Found { nonce, tried } => {
                     self.hashes.add(tried);
                     let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
                     found.get_or_insert(nonce);
                     return self.halt(End::Found);
                 }
-                Step::NotFound { next } => self.hashes.add(next - from),
-                Step::Exhausted => {
+                ScanOutcome::NotFound { next } => self.hashes.add(next - from),
+                ScanOutcome::Exhausted => {
                     self.hashes.add(u64::MAX - from);
                     return self.halt(End::Exhausted);
                 }

@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use lime_pow::{
-    Difficulty, MAX_DIFFICULTY, Scheme, Search, SolveError, Step, UnknownScheme, Unsolvable,
+    Difficulty, MAX_DIFFICULTY, ScanOutcome, Scheme, Search, SolveError, UnknownScheme, Unsolvable,
 };
 
 #[test]
@@ -24,11 +24,13 @@ fn difficulties_across_word_boundaries_are_met_exactly() {
     // The nonce search checks whole 32-bit words first; 32, 33 and 64 bits
     // cross those boundaries. Difficulty 0 takes the first candidate.
     let zero = Search::new(Scheme::Legacy, b"x", 0).unwrap();
-    assert!(matches!(zero.scan(5, 1), Step::Found { nonce, tried: 1 } if nonce.value() == 5));
+    assert!(
+        matches!(zero.scan(5, 1), ScanOutcome::Found { nonce, tried: 1 } if nonce.value() == 5)
+    );
     for bits in [31, 32, 33, 63, 64, 65, 255, 256] {
         let search = Search::new(Scheme::V1, b"boundary", bits).unwrap();
         assert!(
-            matches!(search.scan(0, 2_000), Step::NotFound { next: 2_000 }),
+            matches!(search.scan(0, 2_000), ScanOutcome::NotFound { next: 2_000 }),
             "{bits}"
         );
         assert_eq!(search.difficulty().bits(), bits as u32);

@@ -1,7 +1,7 @@
 //! Property tests: the fast paths agree with plain whole-message hashing.
 #![forbid(unsafe_code)]
 
-use lime_pow::{Scheme, Search, Solver, Step, leading_zero_bits, verify_bytes};
+use lime_pow::{ScanOutcome, Scheme, Search, Solver, leading_zero_bits, verify_bytes};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -103,11 +103,11 @@ proptest! {
         let expected = (start..start.saturating_add(300))
             .find(|n| reference_valid(scheme, &challenge, n.to_string().as_bytes(), difficulty));
         match search.scan(start, 300) {
-            Step::Found { nonce, tried } => {
+            ScanOutcome::Found { nonce, tried } => {
                 prop_assert_eq!(Some(nonce.value()), expected);
                 prop_assert_eq!(tried, nonce.value() - start + 1);
             }
-            Step::NotFound { .. } | Step::Exhausted => prop_assert_eq!(expected, None),
+            ScanOutcome::NotFound { .. } | ScanOutcome::Exhausted => prop_assert_eq!(expected, None),
         }
     }
 }
@@ -132,7 +132,7 @@ fn midstate_search_agrees_with_whole_message_hashing_for_every_prefix_length() {
                 let expected = (start..start + 120)
                     .find(|n| reference_valid(scheme, &challenge, n.to_string().as_bytes(), 3));
                 let got = match search.scan(start, 120) {
-                    Step::Found { nonce, .. } => Some(nonce.value()),
+                    ScanOutcome::Found { nonce, .. } => Some(nonce.value()),
                     _ => None,
                 };
                 assert_eq!(got, expected, "{scheme} prefix {len} from {start}");
@@ -153,12 +153,12 @@ fn leading_zero_bits_counts_across_bytes() {
 fn the_last_candidates_before_u64_max_then_exhausted() {
     let search = Search::new(Scheme::Legacy, b"x", 0).unwrap();
     match search.scan(u64::MAX - 1, 10) {
-        Step::Found { nonce, .. } => assert_eq!(nonce.value(), u64::MAX - 1),
+        ScanOutcome::Found { nonce, .. } => assert_eq!(nonce.value(), u64::MAX - 1),
         other => panic!("{other:?}"),
     }
-    assert_eq!(search.scan(u64::MAX, 10), Step::Exhausted);
+    assert_eq!(search.scan(u64::MAX, 10), ScanOutcome::Exhausted);
     let hard = Search::new(Scheme::Legacy, b"x", 200).unwrap();
-    assert_eq!(hard.scan(u64::MAX - 5, 100), Step::Exhausted);
+    assert_eq!(hard.scan(u64::MAX - 5, 100), ScanOutcome::Exhausted);
 }
 
 proptest! {

@@ -1,7 +1,7 @@
 //! The reference vectors (a copy of the shared `pow.json`).
 #![forbid(unsafe_code)]
 
-use lime_pow::{Scheme, Search, Solver, Step, digest, verify};
+use lime_pow::{ScanOutcome, Scheme, Search, Solver, digest, verify};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -89,15 +89,15 @@ fn resumable_search_from_zero_reproduces_every_first_nonce() {
         let mut from = 0;
         let nonce = loop {
             match search.scan(from, 37) {
-                Step::Found { nonce, tried } => {
+                ScanOutcome::Found { nonce, tried } => {
                     assert_eq!(tried, nonce.value() - from + 1);
                     break nonce;
                 }
-                Step::NotFound { next } => {
+                ScanOutcome::NotFound { next } => {
                     assert_eq!(next, from + 37);
                     from = next;
                 }
-                Step::Exhausted => panic!("exhausted"),
+                ScanOutcome::Exhausted => panic!("exhausted"),
             }
         };
         assert_eq!(nonce.as_str(), v.nonce);
@@ -124,7 +124,7 @@ fn invalid_vectors_are_not_found_by_smallest_mode() {
         let search =
             Search::new(scheme(&v), v.challenge.as_bytes(), v.difficulty).expect("solvable");
         assert!(
-            !matches!(search.scan(n, 1), Step::Found { .. }),
+            !matches!(search.scan(n, 1), ScanOutcome::Found { .. }),
             "{} {:?} nonce {n} is invalid",
             v.scheme,
             v.challenge

@@ -120,7 +120,7 @@ impl LimeAgent {
     }
 
     /// The drive loop: the only place this crate touches the protocol.
-    async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, Error> {
+    async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Value, Error> {
         let now = std::time::Instant::now;
         loop {
             match flow.poll_output() {

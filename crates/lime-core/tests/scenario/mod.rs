@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use lime_core::{
-    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, HttpRequest, HttpResponse, Login,
-    Output, Profile, TransportError, TransportErrorKind,
+    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, HttpRequest, HttpResponse,
+    Login, Output, Profile, TransportError, TransportErrorKind,
 };
 
 pub const TOKEN: &str = "at_scenario-secret-token-0123456789";
@@ -189,18 +189,7 @@ impl Scenario {
             login = login.with_agent_id(id);
         }
         let mut replies = self.replies;
-        let latency = self.latency;
-        drive(
-            start,
-            latency,
-            &mut replies,
-            |login: &mut Login| login.poll_output(),
-            &mut login,
-            |l, r, now| l.handle_response(r, now),
-            |l, e, now| l.handle_transport_error(e, now),
-            |l, now| l.handle_timeout(now),
-            Some(|l: &mut Login, o, now| l.handle_solution(o, now)),
-        )
+        drive(&mut login, start, self.latency, &mut replies)
     }
 
     pub fn profile(self) -> Run<AgentProfile> {
@@ -208,46 +197,32 @@ impl Scenario {
         let start = Instant::now();
         let mut profile = Profile::new(&config, start).with_jitter_seed(7);
         let mut replies = self.replies;
-        drive(
-            start,
-            self.latency,
-            &mut replies,
-            |p: &mut Profile| p.poll_output(),
-            &mut profile,
-            |p, r, now| p.handle_response(r, now),
-            |p, e, now| p.handle_transport_error(e, now),
-            |p, now| p.handle_timeout(now),
-            None::<fn(&mut Profile, lime_core::PowOutcome, Instant)>,
-        )
+        drive(&mut profile, start, self.latency, &mut replies)
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn drive<F, T>(
+/// Drives any flow through the same trait the adapters use, on simulated
+/// time: each request costs `latency`, each wait is jumped over.
+fn drive<F: Flow>(
+    flow: &mut F,
     start: Instant,
     latency: Duration,
     replies: &mut VecDeque<Reply>,
-    poll: impl Fn(&mut F) -> Output<T>,
-    flow: &mut F,
-    on_response: impl Fn(&mut F, HttpResponse, Instant),
-    on_transport: impl Fn(&mut F, TransportError, Instant),
-    on_timeout: impl Fn(&mut F, Instant),
-    on_solution: Option<impl Fn(&mut F, lime_core::PowOutcome, Instant)>,
-) -> Run<T> {
+) -> Run<F::Value> {
     let mut now = start;
     let mut requests = Vec::new();
     let mut waits = Vec::new();
     let mut solves = Vec::new();
     for _ in 0..1000 {
-        match poll(flow) {
+        match flow.poll_output() {
             Output::Send(transmit) => {
                 assert!(transmit.deadline > now, "an attempt must have time left");
                 requests.push(transmit.request);
                 now += latency;
                 match replies.pop_front() {
-                    Some(Reply::Http(r)) => on_response(flow, r, now),
+                    Some(Reply::Http(r)) => flow.handle_response(r, now),
                     Some(Reply::Transport(kind)) => {
-                        on_transport(flow, TransportError::new(kind, "scripted"), now)
+                        flow.handle_transport_error(TransportError::new(kind, "scripted"), now)
                     }
                     None => panic!(
                         "unscripted request #{}: {} {}",
@@ -260,13 +235,13 @@ fn drive<F, T>(
             Output::Solve(task) => {
                 solves.push((task.scheme(), task.difficulty()));
                 let outcome = task.run();
-                (on_solution.as_ref().expect("profile never solves"))(flow, outcome, now);
+                flow.handle_solution(outcome, now);
             }
             Output::Wait(until) => {
                 assert!(until >= now, "waits are in the future");
                 waits.push(until - now);
                 now = until;
-                on_timeout(flow, now);
+                flow.handle_timeout(now);
             }
             Output::Done(result) => {
                 assert!(

@@ -2,7 +2,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-use lime_pow::{Scheme, Search, Step, verify_bytes};
+use lime_pow::{Scheme, Search, ScanOutcome, verify_bytes};
 
 /// Public, so the search and verify paths are compiled into the library.
 pub fn lime_pow_check(challenge: &[u8], difficulty: i64) -> u64 {
@@ -10,7 +10,7 @@ pub fn lime_pow_check(challenge: &[u8], difficulty: i64) -> u64 {
         return u64::MAX;
     };
     match search.scan(0, 1_000_000) {
-        Step::Found { nonce, .. } if verify_bytes(Scheme::V1, challenge, nonce.as_bytes(), difficulty) => {
+        ScanOutcome::Found { nonce, .. } if verify_bytes(Scheme::V1, challenge, nonce.as_bytes(), difficulty) => {
             nonce.value()
         }
         _ => u64::MAX,
