@@ -1,12 +1,11 @@
 //! `LimeAgent`: the blocking SDK surface.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lime_core::lime_pow::{CancelToken, Progress};
 use lime_core::{
-    AgentProfile, AgentState, ApprovalResult, Config, ConfigBuilder, Error, Flow, Output,
-    PowSchemeChoice, PowStats,
+    AgentProfile, AgentState, ApprovalResult, Config, ConfigBuilder, Error, Flow, Output, PowStats,
 };
 
 use crate::transport::send;
@@ -164,56 +163,7 @@ impl std::fmt::Debug for LimeAgentBuilder {
 }
 
 impl LimeAgentBuilder {
-    /// The agent token (else `LIME_AGENT_TOKEN`).
-    pub fn token(self, token: impl Into<String>) -> Self {
-        self.configure(|c| c.token(token))
-    }
-    /// The API root (else `LIME_API_BASE`, else the public service).
-    pub fn base_url(self, url: impl Into<String>) -> Self {
-        self.configure(|c| c.base_url(url))
-    }
-    /// Per-attempt timeout (30 s).
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.configure(|c| c.timeout(timeout))
-    }
-    /// Retries per step (3).
-    pub fn max_retries(self, retries: u32) -> Self {
-        self.configure(|c| c.max_retries(retries))
-    }
-    /// PoW time budget (10 s).
-    pub fn pow_timeout(self, timeout: Duration) -> Self {
-        self.configure(|c| c.pow_timeout(timeout))
-    }
-    /// The PoW scheme (`auto`).
-    pub fn pow_scheme(self, scheme: PowSchemeChoice) -> Self {
-        self.configure(|c| c.pow_scheme(scheme))
-    }
-    /// Any other setting of [`ConfigBuilder`].
-    pub fn configure(mut self, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
-        self.config = f(self.config);
-        self.configured = true;
-        self
-    }
-    /// Uses this already built configuration. Combined with any setter that
-    /// configures it (token, base URL, timeouts, proxy…), `build` fails
-    /// rather than drop those settings silently.
-    pub fn config(mut self, config: Config) -> Self {
-        self.prebuilt = Some(config);
-        self
-    }
-    /// Sends HTTPS through this proxy (`http://[user:pass@]host:port`) with
-    /// a CONNECT tunnel, except to hosts in `no_proxy` (comma-separated, as
-    /// `NO_PROXY`). Without this, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`
-    /// are honoured; plain `http://` is never proxied. See
-    /// [`ConfigBuilder::https_proxy`].
-    pub fn https_proxy(self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
-        self.configure(|c| c.https_proxy(url, no_proxy))
-    }
-
-    /// Ignores proxy settings from the environment.
-    pub fn no_proxy(self) -> Self {
-        self.configure(ConfigBuilder::no_proxy)
-    }
+    lime_core::agent_builder_setters!();
 
     /// Also trusts the certificates in `pem` (a corporate or test CA),
     /// beside the bundled web PKI roots.

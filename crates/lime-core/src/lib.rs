@@ -3,6 +3,7 @@
 
 mod agent;
 mod base_url;
+mod builder_setters;
 mod config;
 mod envelope;
 mod error;

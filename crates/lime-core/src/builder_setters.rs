@@ -1,0 +1,69 @@
+//! The configuration setters every adapter's builder offers, written once.
+
+/// Expands, inside an adapter builder's `impl` block, to the setters that
+/// configure its [`ConfigBuilder`](crate::ConfigBuilder): `token`,
+/// `base_url`, `timeout`, `max_retries`, `pow_timeout`, `pow_scheme`,
+/// `https_proxy`, `no_proxy`, `configure` and `config`. The builder needs
+/// the fields `config: ConfigBuilder`, `configured: bool` and
+/// `prebuilt: Option<Config>`, and builds with
+/// [`ConfigBuilder::build_or_use`](crate::ConfigBuilder::build_or_use).
+///
+/// For the adapter crates; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! agent_builder_setters {
+    () => {
+        /// The agent token (else `LIME_AGENT_TOKEN`).
+        pub fn token(self, token: impl Into<String>) -> Self {
+            self.configure(|c| c.token(token))
+        }
+        /// The API root (else `LIME_API_BASE`, else the public service).
+        pub fn base_url(self, url: impl Into<String>) -> Self {
+            self.configure(|c| c.base_url(url))
+        }
+        /// Per-attempt timeout (30 s).
+        pub fn timeout(self, timeout: ::std::time::Duration) -> Self {
+            self.configure(|c| c.timeout(timeout))
+        }
+        /// Retries per step (3).
+        pub fn max_retries(self, retries: u32) -> Self {
+            self.configure(|c| c.max_retries(retries))
+        }
+        /// PoW time budget (10 s).
+        pub fn pow_timeout(self, timeout: ::std::time::Duration) -> Self {
+            self.configure(|c| c.pow_timeout(timeout))
+        }
+        /// The PoW scheme (`auto`).
+        pub fn pow_scheme(self, scheme: $crate::PowSchemeChoice) -> Self {
+            self.configure(|c| c.pow_scheme(scheme))
+        }
+        /// Sends HTTPS through this proxy (`http://[user:pass@]host:port`)
+        /// with a CONNECT tunnel, except to hosts in `no_proxy`
+        /// (comma-separated, as `NO_PROXY`). Without this, `HTTPS_PROXY`,
+        /// `ALL_PROXY` and `NO_PROXY` are honoured; plain `http://` is never
+        /// proxied. See [`ConfigBuilder::https_proxy`](lime_core::ConfigBuilder::https_proxy).
+        pub fn https_proxy(self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
+            self.configure(|c| c.https_proxy(url, no_proxy))
+        }
+        /// Ignores proxy settings from the environment.
+        pub fn no_proxy(self) -> Self {
+            self.configure($crate::ConfigBuilder::no_proxy)
+        }
+        /// Any other setting of [`ConfigBuilder`](lime_core::ConfigBuilder).
+        pub fn configure(
+            mut self,
+            f: impl FnOnce($crate::ConfigBuilder) -> $crate::ConfigBuilder,
+        ) -> Self {
+            self.config = f(self.config);
+            self.configured = true;
+            self
+        }
+        /// Uses this already built configuration. Combined with any setter
+        /// that configures it (token, base URL, timeouts, proxy…), `build`
+        /// fails rather than drop those settings silently.
+        pub fn config(mut self, config: $crate::Config) -> Self {
+            self.prebuilt = Some(config);
+            self
+        }
+    };
+}
