@@ -9,7 +9,7 @@ use lime_core::{Config, PowSchemeChoice};
 use lime_tokio::LimeAgent;
 use zeroize::Zeroizing;
 
-use crate::report::Failure;
+use crate::report::{Failure, Kind};
 
 /// Client settings. (Doc comments here are `--help` text, so URLs stay bare.)
 #[allow(rustdoc::bare_urls)]
@@ -80,16 +80,15 @@ pub(crate) fn read_secret(reader: impl Read, what: &str) -> Result<Zeroizing<Str
     reader
         .take(MAX_SECRET_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Failure::new("config", 2, format!("cannot read {what}: {e}")))?;
+        .map_err(|e| Failure::new(Kind::Config, format!("cannot read {what}: {e}")))?;
     if bytes.len() as u64 > MAX_SECRET_BYTES {
         return Err(Failure::new(
-            "config",
-            2,
+            Kind::Config,
             format!("{what} is over {MAX_SECRET_BYTES} bytes; a token is one short line"),
         ));
     }
     let text = std::str::from_utf8(&bytes)
-        .map_err(|_| Failure::new("config", 2, format!("{what} is not UTF-8 text")))?;
+        .map_err(|_| Failure::new(Kind::Config, format!("{what} is not UTF-8 text")))?;
     Ok(Zeroizing::new(text.to_owned()))
 }
 
@@ -97,8 +96,7 @@ pub(crate) fn read_secret(reader: impl Read, what: &str) -> Result<Zeroizing<Str
 pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Failure> {
     let file = std::fs::File::open(path).map_err(|e| {
         Failure::new(
-            "config",
-            2,
+            Kind::Config,
             format!("cannot read the {what} {}: {e}", path.display()),
         )
     })?;
@@ -150,8 +148,7 @@ impl ClientArgs {
         if let Some(path) = &self.ca_cert {
             let pem = std::fs::read(path).map_err(|e| {
                 Failure::new(
-                    "config",
-                    2,
+                    Kind::Config,
                     format!("cannot read the CA file {}: {e}", path.display()),
                 )
             })?;

@@ -11,7 +11,7 @@ use lime_emulator::site::{SiteClient, SiteEvent};
 use lime_tokio::LimeAgent;
 use serde_json::json;
 
-use crate::report::{Failure, paint};
+use crate::report::{Failure, Kind, paint};
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -57,7 +57,7 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         .scheme(server_scheme)
         .start()
         .await
-        .map_err(|e| Failure::new("transport", 7, format!("cannot start the emulator: {e}")))?;
+        .map_err(|e| Failure::new(Kind::Transport, format!("cannot start the emulator: {e}")))?;
     line.step(
         "emulator",
         &format!(
@@ -124,8 +124,7 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
     } = event
     else {
         return Err(Failure::new(
-            "api",
-            4,
+            Kind::Api,
             format!("the site received {event:?} instead of an approval"),
         ));
     };
@@ -139,7 +138,7 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
     let jwks = site.jwks().await.map_err(site_failure)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = passport::verify(&jwt, &jwks, emulator.origin(), now)
-        .map_err(|e| Failure::new("invalid_response", 7, e.to_string()))?;
+        .map_err(|e| Failure::new(Kind::InvalidResponse, e.to_string()))?;
     line.step(
         "site",
         &format!(
@@ -159,8 +158,7 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
     );
     if status != "DELIVERED" {
         return Err(Failure::new(
-            "api",
-            4,
+            Kind::Api,
             format!("the request ended {status}, not DELIVERED"),
         ));
     }
@@ -188,22 +186,22 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
 pub(crate) fn site_failure(e: lime_emulator::site::SiteError) -> Failure {
     use lime_emulator::site::SiteError;
     match e {
-        SiteError::BaseUrl(m) => Failure::new("config", 2, m),
+        SiteError::BaseUrl(m) => Failure::new(Kind::Config, m),
         SiteError::Api {
             status,
             code,
             message,
         } => {
-            let (kind, exit) = if status == 401 {
-                ("authentication", 3)
+            let kind = if status == 401 {
+                Kind::Authentication
             } else {
-                ("api", 4)
+                Kind::Api
             };
-            let mut f = Failure::new(kind, exit, message);
+            let mut f = Failure::new(kind, message);
             f.code = Some(code);
             f.http_status = Some(status);
             f
         }
-        other => Failure::new("transport", 7, other.to_string()),
+        other => Failure::new(Kind::Transport, other.to_string()),
     }
 }

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::report::Failure;
+use crate::report::{Failure, Kind};
 
 const EXIT_CODES: &str = "\
 Exit codes (error `kind` in --json output):
@@ -93,7 +93,7 @@ fn main() -> ExitCode {
         Err(e) => {
             report::failure(
                 cli.json,
-                &Failure::new("config", 2, format!("cannot start the runtime: {e}")),
+                &Failure::new(Kind::Config, format!("cannot start the runtime: {e}")),
             );
             return ExitCode::from(2);
         }
@@ -117,7 +117,7 @@ fn main() -> ExitCode {
         }
         tokio::select! {
             outcome = work => outcome,
-            _ = tokio::signal::ctrl_c() => Err(Failure::new("cancelled", 130, "interrupted")),
+            _ = tokio::signal::ctrl_c() => Err(Failure::new(Kind::Cancelled, "interrupted")),
         }
     });
     // A solve or other blocking work left behind by Ctrl-C has been told to
@@ -127,7 +127,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             report::failure(json, &failure);
-            ExitCode::from(failure.exit)
+            ExitCode::from(failure.exit_code())
         }
     }
 }
@@ -155,7 +155,7 @@ fn install_panic_hook() {
             "internal error: {}{place}; please report this at https://github.com/lime-sdk/lime/issues",
             report::escape_controls(&what)
         );
-        std::process::exit(i32::from(report::EXIT_INTERNAL));
+        std::process::exit(i32::from(report::Kind::Internal.exit_code()));
     }));
 }
 

@@ -8,7 +8,7 @@ use lime_core::lime_pow::{self, CancelToken, Scheme, SolveError, Solver};
 use serde_json::json;
 
 use crate::client::seconds;
-use crate::report::{self, Failure};
+use crate::report::{self, Failure, Kind};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PowCommand {
@@ -115,15 +115,14 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
                 }
                 Err(SolveError::Timeout { hashes, .. }) => {
                     let mut f = Failure::new(
-                        "pow_timeout",
-                        5,
+                        Kind::PowTimeout,
                         format!("not solved in time ({hashes} hashes tried)"),
                     );
                     f.code = None;
                     Err(f)
                 }
                 Err(SolveError::Cancelled { .. }) => {
-                    Err(Failure::new("cancelled", 130, "cancelled"))
+                    Err(Failure::new(Kind::Cancelled, "cancelled"))
                 }
                 Err(e) => Err(Failure::invalid_input(e.to_string())),
             }

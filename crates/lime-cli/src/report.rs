@@ -5,24 +5,89 @@ use std::io::IsTerminal;
 use lime_core::Error;
 use serde_json::{Value, json};
 
-/// The exit code of an internal error or a panic.
-pub(crate) const EXIT_INTERNAL: u8 = 70;
+/// Every kind of failure the CLI reports, with its `kind` string (in
+/// `--json`) and its exit code, written once (the table in `lime --help`
+/// and the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    InvalidInput,
+    Config,
+    Authentication,
+    Api,
+    Expired,
+    Conflict,
+    PowTimeout,
+    RateLimited,
+    Transport,
+    InvalidResponse,
+    /// A bug in lime itself (as sysexits' `EX_SOFTWARE`).
+    Internal,
+    Cancelled,
+}
 
-/// An error on its way out: kind, exit code and the four JSON fields.
+impl Kind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::InvalidInput => "invalid_input",
+            Kind::Config => "config",
+            Kind::Authentication => "authentication",
+            Kind::Api => "api",
+            Kind::Expired => "expired",
+            Kind::Conflict => "conflict",
+            Kind::PowTimeout => "pow_timeout",
+            Kind::RateLimited => "rate_limited",
+            Kind::Transport => "transport",
+            Kind::InvalidResponse => "invalid_response",
+            Kind::Internal => "internal",
+            Kind::Cancelled => "cancelled",
+        }
+    }
+
+    pub(crate) fn exit_code(self) -> u8 {
+        match self {
+            Kind::InvalidInput | Kind::Config => 2,
+            Kind::Authentication => 3,
+            Kind::Api | Kind::Expired | Kind::Conflict => 4,
+            Kind::PowTimeout => 5,
+            Kind::RateLimited => 6,
+            Kind::Transport | Kind::InvalidResponse => 7,
+            Kind::Internal => 70,
+            Kind::Cancelled => 130,
+        }
+    }
+
+    /// The kind of an SDK error.
+    fn of(error: &Error) -> Kind {
+        match error {
+            Error::InvalidInput { .. } => Kind::InvalidInput,
+            Error::Config { .. } => Kind::Config,
+            Error::Authentication { .. } => Kind::Authentication,
+            Error::Expired { .. } => Kind::Expired,
+            e if e.is_conflict() => Kind::Conflict,
+            Error::Api { .. } => Kind::Api,
+            Error::PowTimeout { .. } => Kind::PowTimeout,
+            Error::RateLimited { .. } => Kind::RateLimited,
+            Error::Cancelled => Kind::Cancelled,
+            Error::Internal { .. } => Kind::Internal,
+            Error::InvalidResponse { .. } => Kind::InvalidResponse,
+            _ => Kind::Transport,
+        }
+    }
+}
+
+/// An error on its way out: its kind and the JSON fields.
 #[derive(Debug)]
 pub(crate) struct Failure {
-    pub(crate) kind: &'static str,
-    pub(crate) exit: u8,
+    pub(crate) kind: Kind,
     pub(crate) code: Option<String>,
     pub(crate) message: String,
     pub(crate) http_status: Option<u16>,
 }
 
 impl Failure {
-    pub(crate) fn new(kind: &'static str, exit: u8, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Self {
         Failure {
             kind,
-            exit,
             code: None,
             message: message.into(),
             http_status: None,
@@ -30,35 +95,22 @@ impl Failure {
     }
 
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
-        Failure::new("invalid_input", 2, message)
+        Failure::new(Kind::InvalidInput, message)
     }
 
-    /// A bug in lime itself (exit 70, as sysexits' `EX_SOFTWARE`).
     pub(crate) fn internal(message: impl Into<String>) -> Self {
-        Failure::new("internal", EXIT_INTERNAL, message)
+        Failure::new(Kind::Internal, message)
+    }
+
+    /// The process's exit code.
+    pub(crate) fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
     }
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        let (kind, exit) = match &error {
-            Error::InvalidInput { .. } => ("invalid_input", 2),
-            Error::Config { .. } => ("config", 2),
-            Error::Authentication { .. } => ("authentication", 3),
-            Error::Expired { .. } => ("expired", 4),
-            e if e.is_conflict() => ("conflict", 4),
-            Error::Api { .. } => ("api", 4),
-            Error::PowTimeout { .. } => ("pow_timeout", 5),
-            Error::RateLimited { .. } => ("rate_limited", 6),
-            Error::Cancelled => ("cancelled", 130),
-            Error::Internal { .. } => ("internal", EXIT_INTERNAL),
-            _ => ("transport_or_response", 7),
-        };
-        let kind = match (&error, kind) {
-            (Error::InvalidResponse { .. }, _) => "invalid_response",
-            (Error::Transport(_), _) => "transport",
-            (_, k) => k,
-        };
+        let kind = Kind::of(&error);
         let message = match &error {
             Error::Authentication {
                 http_status: None, ..
@@ -68,7 +120,6 @@ impl From<Error> for Failure {
         };
         Failure {
             kind,
-            exit,
             code: error.code().map(str::to_owned),
             message,
             http_status: error.http_status(),
@@ -107,7 +158,7 @@ pub(crate) fn failure(json_mode: bool, failure: &Failure) {
         println!(
             "{}",
             json!({ "error": {
-                "kind": failure.kind,
+                "kind": failure.kind.as_str(),
                 "code": failure.code,
                 "message": failure.message,
                 "http_status": failure.http_status,

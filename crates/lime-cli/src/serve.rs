@@ -10,7 +10,7 @@ use lime_emulator::{Emulator, Fault, RawBody, Route, TlsSource};
 use serde_json::json;
 
 use crate::client::seconds;
-use crate::report::Failure;
+use crate::report::{Failure, Kind};
 
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
@@ -127,7 +127,7 @@ fn raw_body(spec: &str) -> Result<RawBody, Failure> {
     if let Some(path) = spec.strip_prefix('@') {
         return std::fs::read(path)
             .map(RawBody::Bytes)
-            .map_err(|e| Failure::new("config", 2, format!("cannot read {path}: {e}")));
+            .map_err(|e| Failure::new(Kind::Config, format!("cannot read {path}: {e}")));
     }
     if let Some(len) = spec.strip_prefix("huge:") {
         return Ok(RawBody::Repeat {
@@ -172,7 +172,7 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     }
     if let Some(path) = &args.signing_key {
         let pem = std::fs::read_to_string(path).map_err(|e| {
-            Failure::new("config", 2, format!("cannot read {}: {e}", path.display()))
+            Failure::new(Kind::Config, format!("cannot read {}: {e}", path.display()))
         })?;
         builder = builder.signing_key_pem(pem);
     }
@@ -181,8 +181,9 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let read = |p: &std::path::PathBuf| {
-            std::fs::read_to_string(p)
-                .map_err(|e| Failure::new("config", 2, format!("cannot read {}: {e}", p.display())))
+            std::fs::read_to_string(p).map_err(|e| {
+                Failure::new(Kind::Config, format!("cannot read {}: {e}", p.display()))
+            })
         };
         builder = builder.tls(TlsSource::Pem {
             cert_chain: read(cert)?,
@@ -192,7 +193,7 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     let emulator = builder
         .start()
         .await
-        .map_err(|e| Failure::new("config", 2, e.to_string()))?;
+        .map_err(|e| Failure::new(Kind::Config, e.to_string()))?;
     for spec in &args.fail {
         let (spec, retry_after) = match parts::<4>(spec, "fail") {
             Ok([r, status, count, seconds]) => {
@@ -330,8 +331,7 @@ impl CaFile {
     fn write(pem: &str, out: Option<&Path>) -> Result<CaFile, Failure> {
         let fail = |path: &Path, e: std::io::Error| {
             Failure::new(
-                "config",
-                2,
+                Kind::Config,
                 format!("cannot write the CA to {}: {e}", path.display()),
             )
         };

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::client::seconds;
 use crate::demo::site_failure;
-use crate::report::{self, Failure, escape_controls};
+use crate::report::{self, Failure, Kind, escape_controls};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SiteCommand {
@@ -65,8 +65,7 @@ impl SiteArgs {
             .or_else(|| std::env::var("LIME_API_BASE").ok())
             .ok_or_else(|| {
                 Failure::new(
-                    "config",
-                    2,
+                    Kind::Config,
                     "no base URL: pass --base-url or set LIME_API_BASE",
                 )
             })?;
@@ -77,8 +76,7 @@ impl SiteArgs {
         let token = token.trim().to_owned();
         if token.is_empty() {
             return Err(Failure::new(
-                "authentication",
-                3,
+                Kind::Authentication,
                 "no site token: set LIME_SITE_TOKEN or pass --site-token-file PATH",
             ));
         }
@@ -141,7 +139,7 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
                     let issuer = origin_of(&base);
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
                     let claims = passport::verify(&jwt, &jwks, &issuer, now)
-                        .map_err(|e| Failure::new("invalid_response", 7, e.to_string()))?;
+                        .map_err(|e| Failure::new(Kind::InvalidResponse, e.to_string()))?;
                     report::success(
                         json_mode,
                         &json!({ "event": "approved", "request_id": args.request_id, "claims": claims }),
@@ -172,8 +170,7 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
 fn timeout_failure(e: lime_emulator::site::SiteError, what: &str) -> Failure {
     match e {
         lime_emulator::site::SiteError::Timeout(after) => Failure::new(
-            "transport",
-            7,
+            Kind::Transport,
             format!(
                 "no answer for {what} within {:.1} s (--timeout)",
                 after.as_secs_f64()
