@@ -2,8 +2,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::HttpResponse;
-
 /// The longest wait a `Retry-After` can ask for; longer values are capped.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The first backoff step: attempt `n` waits `BASE × 2^(n−1)` plus jitter.
@@ -24,7 +22,7 @@ pub(crate) fn approve_not_processed(status: u16) -> bool {
 /// The server's `Retry-After`, capped at [`MAX_RETRY_AFTER`]: delta seconds,
 /// or an HTTP date measured against the response's own `Date` header (the
 /// core reads no clock; without `Date`, a date is ignored).
-pub(crate) fn retry_after(response: &HttpResponse) -> Option<Duration> {
+pub(crate) fn retry_after<B>(response: &http::Response<B>) -> Option<Duration> {
     let value = response
         .headers()
         .get(http::header::RETRY_AFTER)?

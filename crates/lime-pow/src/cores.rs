@@ -7,7 +7,7 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::CancelToken;
+use crate::handles::CancelToken;
 
 /// Permits of the process's solver threads: as many as the cores
 /// [`std::thread::available_parallelism`] reports.

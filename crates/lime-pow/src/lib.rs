@@ -8,6 +8,8 @@ extern crate std;
 #[cfg(feature = "std")]
 mod cores;
 mod difficulty;
+#[cfg(feature = "std")]
+mod handles;
 mod midstate;
 mod nonce;
 mod scheme;
@@ -23,9 +25,11 @@ mod verify;
 #[cfg(feature = "std")]
 pub use cores::CoreLease;
 pub use difficulty::{Difficulty, MAX_DIFFICULTY, Unsolvable};
+#[cfg(feature = "std")]
+pub use handles::{CancelToken, Progress};
 pub use nonce::Nonce;
 pub use scheme::{Scheme, UnknownScheme};
 pub use search::{ScanOutcome, Search, search_kernel};
 #[cfg(feature = "std")]
-pub use solve::{CancelToken, Progress, Solution, SolveError, Solver, solve};
+pub use solve::{Solution, SolveError, Solver, solve};
 pub use verify::{digest, leading_zero_bits, verify, verify_bytes};

@@ -1,0 +1,66 @@
+//! What other threads and tasks hold while a solve runs: a token that stops
+//! it and a live count of the hashes it tried (`std` feature).
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// A handle that stops a running [`Solver::solve`](crate::Solver::solve) from another thread or an
+/// async task. Clones share one flag.
+///
+/// ```
+/// use lime_pow::{CancelToken, Scheme, SolveError, Solver};
+/// let cancel = CancelToken::new();
+/// cancel.cancel(); // tripped before the solve even starts
+/// let err = Solver::new().cancel_token(cancel).solve(Scheme::V1, b"c", 64).unwrap_err();
+/// assert!(matches!(err, SolveError::Cancelled { .. }));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that has not been tripped.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every solve holding this token to stop; they return
+    /// [`SolveError::Cancelled`](crate::SolveError::Cancelled) within about a millisecond.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A live count of hashes tried, readable while a solve runs (for a progress
+/// bar or an ETA against [`Difficulty::expected_hashes`](crate::Difficulty::expected_hashes)).
+/// Clones share one counter.
+///
+/// ```
+/// use lime_pow::{Progress, Scheme, Solver};
+/// let progress = Progress::new();
+/// let solution = Solver::new().progress(progress.clone()).solve(Scheme::V1, b"c", 8).unwrap();
+/// assert_eq!(progress.hashes(), solution.hashes);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<AtomicU64>);
+
+impl Progress {
+    /// A counter at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hashes tried so far (updated every batch of about 20,000).
+    pub fn hashes(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+}
