@@ -13,7 +13,8 @@ use std::net::TcpStream;
 use std::time::Instant;
 
 use lime_core::{
-    Config, HttpRequest, HttpResponse, Login, Output, TransportError, TransportErrorKind,
+    Config, Login,
+    drive::{HttpRequest, HttpResponse, Output, TransportError, TransportErrorKind},
 };
 use lime_examples::Playground;
 

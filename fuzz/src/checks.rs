@@ -7,7 +7,10 @@
 use std::time::{Duration, Instant};
 
 use lime_core::lime_pow::{ScanOutcome, Scheme, Search, verify_bytes};
-use lime_core::{Config, Login, Output, TransportError, TransportErrorKind, classify};
+use lime_core::{
+    Config, Login,
+    drive::{Output, TransportError, TransportErrorKind, classify},
+};
 use sha2::{Digest, Sha256};
 
 /// A response from fuzz bytes: two bytes of status, the rest is the body.

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use lime_core::lime_pow::Scheme;
-use lime_core::{Config, ConfigBuilder, Error, PowSchemeChoice, RequestStatus, TransportErrorKind};
+use lime_core::{
+    Config, ConfigBuilder, Error, PowSchemeChoice, RequestStatus, drive::TransportErrorKind,
+};
 use lime_emulator::{BlockingEmulator, Emulator, Fault, OwnerKey, RawBody, Route};
 use lime_tests::Adapter;
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use lime_core::{AgentToken, BaseUrl, Config, Error, TransportErrorKind};
+use lime_core::{AgentToken, BaseUrl, Config, Error, drive::TransportErrorKind};
 use lime_emulator::{BlockingEmulator, Emulator, Fault, RawBody, Route};
 use lime_tests::Adapter;
 

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use lime_core::lime_pow::{CancelToken, Progress};
 use lime_core::{
-    AgentProfile, AgentState, ApprovalResult, Config, ConfigBuilder, Error, Flow, Output, PowStats,
+    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, PowStats,
+    drive::{AgentState, Flow, Output},
 };
 
 use crate::transport::send;

@@ -1,6 +1,9 @@
 //! HTTP over ureq 3: one attempt, bounded in time and size.
 
-use lime_core::{HttpResponse, ProxyRoute, Transmit, TransportError, TransportErrorKind};
+use lime_core::{
+    drive::{HttpResponse, Transmit, TransportError, TransportErrorKind},
+    proxy::ProxyRoute,
+};
 use ureq::RequestExt;
 
 /// Performs one attempt. Whatever agent was injected, this request follows
@@ -47,7 +50,7 @@ fn classify(error: &ureq::Error) -> TransportError {
     let kind = match error {
         E::Timeout(_) => TransportErrorKind::Timeout,
         E::HostNotFound | E::ConnectionFailed => TransportErrorKind::Connect,
-        E::Io(io) if lime_core::error_chain_contains::<rustls::Error>(io) => {
+        E::Io(io) if lime_core::drive::error_chain_contains::<rustls::Error>(io) => {
             TransportErrorKind::Tls
         }
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {

@@ -16,7 +16,7 @@ use crate::{AgentProfile, Config, Error, Login, Profile};
 ///
 /// ```
 /// use std::time::Instant;
-/// use lime_core::{AgentState, Config};
+/// use lime_core::{Config, drive::AgentState};
 /// let config = Config::builder().token("at_example").base_url("http://127.0.0.1:1/api/v1").build()?;
 /// let state = AgentState::new(config, 0x5eed);
 /// # #[allow(clippy::disallowed_methods)]

@@ -145,7 +145,7 @@ impl fmt::Display for BaseUrl {
 /// fragment `?…` (either can carry a password or a token).
 ///
 /// ```
-/// # use lime_core::redact_url;
+/// # use lime_core::settings::redact_url;
 /// assert_eq!(redact_url("https://user:pw@host/api?token=x"), "https://***@host/api?…");
 /// assert_eq!(redact_url("https://host/api/v1"), "https://host/api/v1");
 /// ```

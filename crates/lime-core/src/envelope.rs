@@ -24,7 +24,7 @@ const AUTH_CODES: [&str; 4] = [
 ///    [`Error::Expired`] for `LOGIN_REQUEST_EXPIRED`).
 ///
 /// ```
-/// use lime_core::{classify, Error};
+/// use lime_core::{Error, drive::classify};
 /// let ok = http::Response::builder().status(200).body(br#"{"ok":true,"data":{"a":1}}"#.to_vec()).unwrap();
 /// assert_eq!(classify(&ok, 1 << 20).unwrap()["a"], 1);
 /// let limited = http::Response::builder().status(429).header("retry-after", "2").body(b"<html>".to_vec()).unwrap();

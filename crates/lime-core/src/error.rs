@@ -193,7 +193,7 @@ impl Error {
 /// A request that did not complete: what the adapter reports to the core.
 ///
 /// ```
-/// use lime_core::{TransportError, TransportErrorKind};
+/// use lime_core::drive::{TransportError, TransportErrorKind};
 /// let e = TransportError::new(TransportErrorKind::Timeout, "no response headers in 30 s");
 /// assert!(e.is_retryable());
 /// ```
@@ -284,8 +284,8 @@ impl fmt::Display for TransportErrorKind {
 /// }
 /// impl std::error::Error for Tls {}
 /// let wrapped = io::Error::new(io::ErrorKind::InvalidData, Tls);
-/// assert!(lime_core::error_chain_contains::<Tls>(&wrapped));
-/// assert!(!lime_core::error_chain_contains::<Tls>(&io::Error::other("plain")));
+/// assert!(lime_core::drive::error_chain_contains::<Tls>(&wrapped));
+/// assert!(!lime_core::drive::error_chain_contains::<Tls>(&io::Error::other("plain")));
 /// ```
 pub fn error_chain_contains<T: std::error::Error + 'static>(
     mut error: &(dyn std::error::Error + 'static),

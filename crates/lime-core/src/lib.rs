@@ -13,36 +13,56 @@ mod io;
 mod login;
 mod pow;
 mod profile;
-mod proxy;
+pub mod proxy;
 mod request_id;
 mod retry;
 mod step;
 mod token;
 mod types;
 
-pub use agent::AgentState;
-pub use base_url::{BASE_URL_ENV, BaseUrl, DEFAULT_BASE_URL, redact_url};
-pub use config::{
-    Config, ConfigBuilder, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_POW_TIMEOUT,
-    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, POW_SCHEME_ENV, PowSchemeChoice, ProxySource,
-};
-pub use envelope::classify;
-pub use error::{
-    CODE_CONFLICT, CODE_EXPIRED, CODE_INVALID_POW, CODE_RATE_LIMITED, Error, TransportError,
-    TransportErrorKind, error_chain_contains,
-};
-pub use flow::Flow;
-pub use io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
+// What a user names daily, at the root.
+pub use base_url::BaseUrl;
+pub use config::{Config, ConfigBuilder, PowSchemeChoice};
+pub use error::Error;
 pub use login::{Login, PowStats};
-pub use pow::{PowOutcome, PowTask};
 pub use profile::Profile;
-pub use proxy::{
-    HTTPS_PROXY_VARIABLES, NO_PROXY_VARIABLES, NoProxy, ProxyRoute, ProxyRules, ProxyUrl,
-};
-pub use request_id::{MAX_REQUEST_ID_LEN, validate_request_id};
-pub use retry::{BACKOFF_BASE, MAX_JITTER, MAX_RETRY_AFTER, is_retryable_status};
-pub use token::{AgentToken, TOKEN_ENV};
+pub use token::AgentToken;
 pub use types::{AgentProfile, ApprovalResult, RequestStatus};
+
+// The rest by concept (the crate's own modules name them from the root).
+pub(crate) use error::{TransportError, TransportErrorKind};
+pub(crate) use io::{HttpRequest, HttpResponse};
+pub(crate) use request_id::validate_request_id;
+
+/// Driving a flow yourself (what `lime-tokio` and `lime-blocking` do): what
+/// a flow asks for and what a driver feeds back, the transport's errors,
+/// and the agent state both adapters share.
+pub mod drive {
+    pub use crate::agent::AgentState;
+    pub use crate::envelope::classify;
+    pub use crate::error::{TransportError, TransportErrorKind, error_chain_contains};
+    pub use crate::flow::Flow;
+    pub use crate::io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
+    pub use crate::pow::{PowOutcome, PowTask};
+}
+
+/// The API codes the SDK itself assigns or branches on.
+pub mod codes {
+    pub use crate::error::{CODE_CONFLICT, CODE_EXPIRED, CODE_INVALID_POW, CODE_RATE_LIMITED};
+}
+
+/// Defaults, environment variable names, limits and the validators behind
+/// them (every figure the docs name).
+pub mod settings {
+    pub use crate::base_url::{BASE_URL_ENV, DEFAULT_BASE_URL, redact_url};
+    pub use crate::config::{
+        DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_POW_TIMEOUT, DEFAULT_TIMEOUT,
+        DEFAULT_USER_AGENT, POW_SCHEME_ENV, ProxySource,
+    };
+    pub use crate::request_id::{MAX_REQUEST_ID_LEN, validate_request_id};
+    pub use crate::retry::{BACKOFF_BASE, MAX_JITTER, MAX_RETRY_AFTER, is_retryable_status};
+    pub use crate::token::TOKEN_ENV;
+}
 
 /// Re-exported so drivers name PoW types without a second dependency.
 pub use lime_pow;

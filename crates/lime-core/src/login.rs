@@ -139,7 +139,7 @@ struct Puzzle {
 ///
 /// ```
 /// use std::time::Instant;
-/// use lime_core::{Config, Login, Output};
+/// use lime_core::{Config, Login, drive::Output};
 /// let config = Config::builder().token("at_example").base_url("http://127.0.0.1:1/api/v1").build()?;
 /// # #[allow(clippy::disallowed_methods)]
 /// let mut login = Login::new(&config, "lr_abc123", Instant::now())?;

@@ -19,7 +19,7 @@ pub(crate) const PROFILE_PATH: &str = "/core/agents/me/profile";
 ///
 /// ```
 /// use std::time::Instant;
-/// use lime_core::{Config, Output, Profile};
+/// use lime_core::{Config, Profile, drive::Output};
 /// let config = Config::builder().token("at_example").base_url("http://127.0.0.1:1/api/v1").build()?;
 /// # #[allow(clippy::disallowed_methods)]
 /// let mut profile = Profile::new(&config, Instant::now());

@@ -35,7 +35,7 @@ pub const NO_PROXY_VARIABLES: [&str; 2] = ["NO_PROXY", "no_proxy"];
 /// it asks for. `Debug` never shows the credentials.
 ///
 /// ```
-/// use lime_core::ProxyUrl;
+/// use lime_core::proxy::ProxyUrl;
 /// let proxy = ProxyUrl::parse("http://alice:s3cret@proxy.corp:3128", "HTTPS_PROXY")?;
 /// assert_eq!(proxy.authority(), "proxy.corp:3128");
 /// assert!(!format!("{proxy:?}").contains("s3cret"));
@@ -227,7 +227,7 @@ fn percent_decode(s: &str) -> String {
 /// The hosts that bypass the proxy, read as curl reads `NO_PROXY`.
 ///
 /// ```
-/// use lime_core::NoProxy;
+/// use lime_core::proxy::NoProxy;
 /// let list = NoProxy::parse("localhost, 127.0.0.1, .corp.example, 10.0.0.0/8, [::1]");
 /// assert!(list.matches("localhost"));
 /// assert!(list.matches("api.corp.example"));
@@ -340,7 +340,7 @@ pub enum ProxyRoute<'a> {
 /// hosts that bypass it.
 ///
 /// ```
-/// use lime_core::{ProxyRoute, ProxyRules};
+/// use lime_core::proxy::{ProxyRoute, ProxyRules};
 /// let env = |name: &str| match name {
 ///     "HTTPS_PROXY" => Some("http://proxy.corp:3128".to_owned()),
 ///     "HTTP_PROXY" => Some("http://never-read:1".to_owned()),

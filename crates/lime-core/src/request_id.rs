@@ -10,7 +10,7 @@ pub const MAX_REQUEST_ID_LEN: usize = 256;
 /// path segment. Returns the trimmed id.
 ///
 /// ```
-/// use lime_core::validate_request_id;
+/// use lime_core::settings::validate_request_id;
 /// assert_eq!(validate_request_id(" lr_abc123 ").unwrap(), "lr_abc123");
 /// assert!(validate_request_id("../core/agents").is_err());
 /// assert!(validate_request_id("a%2Fb").is_err());

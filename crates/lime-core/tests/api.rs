@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use lime_core::lime_pow::Scheme;
 use lime_core::{
-    AgentToken, BaseUrl, Config, Error, Login, Output, PowSchemeChoice, RequestStatus,
-    TransportError, TransportErrorKind,
+    AgentToken, BaseUrl, Config, Error, Login, PowSchemeChoice, RequestStatus,
+    drive::{Output, TransportError, TransportErrorKind},
 };
 
 fn config() -> Config {

@@ -3,7 +3,7 @@
 
 mod scenario;
 
-use lime_core::{Error, classify};
+use lime_core::{Error, drive::classify};
 use scenario::{api_error, response};
 
 const LIMIT: usize = 1 << 20;

@@ -5,7 +5,10 @@ mod scenario;
 
 use std::time::Duration;
 
-use lime_core::{AGENT_TOKEN_HEADER, Error, PowSchemeChoice, RequestStatus, TransportErrorKind};
+use lime_core::{
+    Error, PowSchemeChoice, RequestStatus,
+    drive::{AGENT_TOKEN_HEADER, TransportErrorKind},
+};
 use lime_pow::Scheme;
 use lime_pow::verify as verify_nonce_for_tests;
 use scenario::*;
@@ -14,7 +17,7 @@ const READ: &str = "GET /auth/requests/lr_1";
 const APPROVE: &str = "POST /modules/agent-login/requests/lr_1/approve";
 const PROFILE: &str = "GET /core/agents/me/profile";
 
-fn nonce_sent(req: &lime_core::HttpRequest) -> String {
+fn nonce_sent(req: &lime_core::drive::HttpRequest) -> String {
     let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
     body["pow_nonce"].as_str().unwrap().to_owned()
 }
@@ -535,7 +538,7 @@ fn a_pow_timeout_is_its_own_error() {
 
 #[test]
 fn a_cancelled_solve_ends_the_login_as_cancelled() {
-    use lime_core::Output;
+    use lime_core::drive::Output;
     let (mut login, now) = manual_login();
     let Output::Send(_) = login.poll_output() else {
         panic!()
@@ -555,7 +558,7 @@ fn a_cancelled_solve_ends_the_login_as_cancelled() {
 
 #[test]
 fn a_panicked_solver_thread_is_an_internal_error_not_a_cancellation() {
-    use lime_core::Output;
+    use lime_core::drive::Output;
     let (mut login, now) = manual_login();
     let Output::Send(_) = login.poll_output() else {
         panic!()
@@ -575,7 +578,7 @@ fn a_panicked_solver_thread_is_an_internal_error_not_a_cancellation() {
 
 #[test]
 fn polling_twice_without_answering_is_a_driver_error_not_a_second_request() {
-    use lime_core::Output;
+    use lime_core::drive::Output;
     let (mut login, now) = manual_login();
     assert!(matches!(login.poll_output(), Output::Send(_)));
     assert!(matches!(

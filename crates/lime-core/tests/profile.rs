@@ -3,7 +3,7 @@
 
 mod scenario;
 
-use lime_core::{AGENT_TOKEN_HEADER, Error};
+use lime_core::{Error, drive::AGENT_TOKEN_HEADER};
 use scenario::*;
 
 #[test]

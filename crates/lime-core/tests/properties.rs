@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use lime_core::{AGENT_TOKEN_HEADER, Config, Login, Output, TransportError, TransportErrorKind};
+use lime_core::{
+    Config, Login,
+    drive::{AGENT_TOKEN_HEADER, Output, TransportError, TransportErrorKind},
+};
 use proptest::prelude::*;
 
 const TOKEN: &str = "at_property-secret-token-42";

@@ -2,7 +2,10 @@
 //! variables read and their order, plain HTTP never proxied.
 #![forbid(unsafe_code)]
 
-use lime_core::{Config, Error, NoProxy, ProxyRoute, ProxyRules, ProxyUrl};
+use lime_core::{
+    Config, Error,
+    proxy::{NoProxy, ProxyRoute, ProxyRules, ProxyUrl},
+};
 
 fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
     move |name| {

@@ -6,7 +6,7 @@ mod scenario;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use lime_core::TransportErrorKind;
+use lime_core::drive::TransportErrorKind;
 use scenario::*;
 
 const CHALLENGE: &str = "challenge-secret-7d1e";

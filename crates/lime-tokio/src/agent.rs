@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use lime_core::lime_pow::{CancelToken, CoreLease, Progress};
 use lime_core::{
-    AgentProfile, AgentState, ApprovalResult, Config, ConfigBuilder, Error, Flow, Output, PowStats,
-    ProxySource,
+    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, PowStats,
+    drive::{AgentState, Flow, Output},
+    settings::ProxySource,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -164,7 +165,7 @@ impl LimeAgent {
 /// A core of the process's solver budget, awaited without blocking a
 /// thread; `None` once the solve's deadline passes or it is cancelled (the
 /// solve then ends at once with that outcome).
-async fn lease_a_core(task: &lime_core::PowTask) -> Option<CoreLease> {
+async fn lease_a_core(task: &lime_core::drive::PowTask) -> Option<CoreLease> {
     let mut pause = std::time::Duration::from_micros(250);
     loop {
         if let Some(lease) = CoreLease::try_acquire() {

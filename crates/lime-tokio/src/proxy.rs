@@ -11,7 +11,7 @@ use http::Uri;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::TokioIo;
-use lime_core::{ProxyRoute, ProxyRules};
+use lime_core::proxy::{ProxyRoute, ProxyRules};
 use tokio::net::TcpStream;
 use tower_service::Service;
 

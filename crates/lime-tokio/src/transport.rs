@@ -10,7 +10,8 @@ use hyper_util::client::legacy::{Client, ResponseFuture};
 use crate::proxy::ProxyConnector;
 use hyper_util::rt::TokioExecutor;
 use lime_core::{
-    HttpRequest, HttpResponse, ProxyRules, Transmit, TransportError, TransportErrorKind,
+    drive::{HttpRequest, HttpResponse, Transmit, TransportError, TransportErrorKind},
+    proxy::ProxyRules,
 };
 
 /// The body type of every request the agent sends: what an injected
@@ -106,7 +107,7 @@ fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
         message = e.to_string();
         inner = e.source();
     }
-    let kind = if lime_core::error_chain_contains::<rustls::Error>(error) {
+    let kind = if lime_core::drive::error_chain_contains::<rustls::Error>(error) {
         TransportErrorKind::Tls
     } else if error.is_connect() {
         TransportErrorKind::Connect

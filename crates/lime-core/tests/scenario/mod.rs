@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use lime_core::{
-    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Flow, HttpRequest, HttpResponse,
-    Login, Output, Profile, TransportError, TransportErrorKind,
+    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Login, Profile,
+    drive::{Flow, HttpRequest, HttpResponse, Output, TransportError, TransportErrorKind},
 };
 
 pub const TOKEN: &str = "at_scenario-secret-token-0123456789";
