@@ -40,32 +40,7 @@ impl std::fmt::Debug for LimeAgent {
 }
 
 impl LimeAgent {
-    /// A builder; settings it leaves unset come from the environment, then defaults.
-    pub fn builder() -> LimeAgentBuilder {
-        LimeAgentBuilder::default()
-    }
-
-    /// An agent configured from the environment and defaults.
-    ///
-    /// # Errors
-    /// As [`Config::from_env`].
-    pub fn from_env() -> Result<Self, Error> {
-        Self::builder().build()
-    }
-
-    /// An agent for an already built [`Config`].
-    ///
-    /// # Errors
-    /// None today; `Result` keeps it the same as `lime_tokio::LimeAgent::new`,
-    /// whose TLS set-up can fail.
-    pub fn new(config: Config) -> Result<Self, Error> {
-        Ok(LimeAgentBuilder::default().build_with(config))
-    }
-
-    /// The configuration in use.
-    pub fn config(&self) -> &Config {
-        self.inner.state.config()
-    }
+    lime_core::agent_constructors!();
 
     /// Confirms the login request `request_id`.
     ///
@@ -216,10 +191,10 @@ impl LimeAgentBuilder {
                     .to_owned(),
             });
         }
-        Ok(self.build_with(config))
+        self.build_with(config)
     }
 
-    fn build_with(self, config: Config) -> LimeAgent {
+    fn build_with(self, config: Config) -> Result<LimeAgent, Error> {
         let roots = self.roots;
         let http = self.http.unwrap_or_else(|| {
             let mut tls = ureq::tls::TlsConfig::builder();
@@ -243,11 +218,11 @@ impl LimeAgentBuilder {
                 .build()
                 .new_agent()
         });
-        LimeAgent {
+        Ok(LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
                 http,
             }),
-        }
+        })
     }
 }

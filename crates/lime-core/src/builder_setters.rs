@@ -1,4 +1,5 @@
-//! The configuration setters every adapter's builder offers, written once.
+//! What every adapter's agent and builder offer alike, written once: the
+//! constructors, and the setters that configure a [`ConfigBuilder`](crate::ConfigBuilder).
 
 /// Expands, inside an adapter builder's `impl` block, to the setters that
 /// configure its [`ConfigBuilder`](crate::ConfigBuilder): `token`,
@@ -64,6 +65,48 @@ macro_rules! agent_builder_setters {
         pub fn config(mut self, config: $crate::Config) -> Self {
             self.prebuilt = Some(config);
             self
+        }
+    };
+}
+
+/// Expands, inside an adapter's `impl LimeAgent` block, to its
+/// constructors and accessor: `builder`, `from_env`, `new` and `config`.
+/// The adapter needs `LimeAgentBuilder` (with `build` and
+/// `build_with(Config) -> Result<LimeAgent, Error>`) and an `inner.state:
+/// AgentState` field.
+///
+/// For the adapter crates; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! agent_constructors {
+    () => {
+        /// A builder; settings it leaves unset come from the environment,
+        /// then defaults.
+        pub fn builder() -> LimeAgentBuilder {
+            LimeAgentBuilder::default()
+        }
+
+        /// An agent configured from `LIME_AGENT_TOKEN`, `LIME_API_BASE`,
+        /// `LIME_POW_SCHEME`, the proxy variables and defaults.
+        ///
+        /// # Errors
+        /// As [`Config::from_env`](lime_core::Config::from_env).
+        pub fn from_env() -> Result<Self, $crate::Error> {
+            Self::builder().build()
+        }
+
+        /// An agent for an already built [`Config`](lime_core::Config).
+        ///
+        /// # Errors
+        /// [`Error::Config`](lime_core::Error::Config) when the transport's
+        /// set-up (TLS roots, provider) fails.
+        pub fn new(config: $crate::Config) -> Result<Self, $crate::Error> {
+            LimeAgentBuilder::default().build_with(config)
+        }
+
+        /// The configuration in use.
+        pub fn config(&self) -> &$crate::Config {
+            self.inner.state.config()
         }
     };
 }

@@ -43,32 +43,7 @@ impl std::fmt::Debug for LimeAgent {
 }
 
 impl LimeAgent {
-    /// A builder; settings it leaves unset come from the environment, then defaults.
-    pub fn builder() -> LimeAgentBuilder {
-        LimeAgentBuilder::default()
-    }
-
-    /// An agent configured from `LIME_AGENT_TOKEN`, `LIME_API_BASE`,
-    /// `LIME_POW_SCHEME` and defaults.
-    ///
-    /// # Errors
-    /// As [`Config::from_env`].
-    pub fn from_env() -> Result<Self, Error> {
-        Self::builder().build()
-    }
-
-    /// An agent for an already built [`Config`].
-    ///
-    /// # Errors
-    /// [`Error::Config`] when the TLS setup fails.
-    pub fn new(config: Config) -> Result<Self, Error> {
-        LimeAgentBuilder::default().build_with(config)
-    }
-
-    /// The configuration in use.
-    pub fn config(&self) -> &Config {
-        self.inner.state.config()
-    }
+    lime_core::agent_constructors!();
 
     /// Confirms the login request `request_id`: reads its challenge, solves
     /// it on the blocking pool, approves it. Dropping the future cancels the
