@@ -67,7 +67,8 @@ async fn run(mut playground: Playground) {
             std::process::exit(1);
         }
     }
-    // A second try at the same request shows the conflict path.
+    // A second try at the same request is safe: this agent's own approval
+    // is success from the read, with nothing sent again.
     if playground.emulator().is_some() {
         let again = agent.login(&request_id).await;
         println!(

@@ -28,8 +28,8 @@ pub(crate) struct PuzzleArgs {
     /// Leading zero bits required (≤ 0 accepts any nonce; over 256 is refused).
     #[arg(long, allow_negative_numbers = true)]
     difficulty: i64,
-    /// legacy or v1.
-    #[arg(long, default_value = "legacy")]
+    /// legacy or v1 (v1: what current servers verify).
+    #[arg(long, default_value = "v1")]
     scheme: String,
 }
 
@@ -128,7 +128,7 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
             }
         }
         PowCommand::Verify(args) => {
-            let scheme = args.puzzle.scheme()?;
+            let scheme = args.puzzle.check()?;
             let valid = lime_pow::verify(
                 scheme,
                 &args.puzzle.challenge,

@@ -260,7 +260,7 @@ fn pow_solve_then_verify_round_trips() {
     ]));
     assert_eq!(code, 0, "{all}");
     let nonce = json["nonce"].as_str().unwrap().to_owned();
-    assert_eq!(json["scheme"], "legacy");
+    assert_eq!(json["scheme"], "v1");
     let (code, json, _) = run(lime().args([
         "pow",
         "verify",
@@ -389,16 +389,20 @@ fn each_exit_code_is_provoked_for_real() {
     assert_eq!((code, error_of(&json).0), (5, "pow_timeout"));
     drop(server);
 
-    let server = Server::start(8, &[]);
+    // 4: another agent's approval, and an unknown request. (This agent's
+    // own approval is success: running a login again is safe.)
+    let taken = r#"{"ok":true,"data":{"request_id":"lr_x","site_id":"s","status":"APPROVED","expires_at":"2026-11-29T12:00:00Z","approved_agent_id":"agent_someone_else","pow_challenge":"c","pow_difficulty":8}}"#;
+    let server = Server::start(8, &["--raw", &format!("read:200:1:{taken}")]);
     let id = server.create();
-    let (code, _, _) = run(server.agent().args(["login", &id]));
-    assert_eq!(code, 0);
-    // 4: a conflict, and an unknown request.
     let (code, json, _) = run(server.agent().args(["login", &id, "--json"]));
     assert_eq!(
         (code, error_of(&json)),
         (4, ("conflict", Some("SITE_LOGIN_CONFLICT")))
     );
+    let (code, _, _) = run(server.agent().args(["login", &id]));
+    assert_eq!(code, 0);
+    let (code, _, _) = run(server.agent().args(["login", &id]));
+    assert_eq!(code, 0, "this agent's own approval, again");
     let (code, json, _) = run(server.agent().args(["login", "lr_unknown", "--json"]));
     assert_eq!(
         (code, error_of(&json)),
@@ -850,4 +854,50 @@ fn a_closed_pipe_ends_the_output_quietly() {
         !stderr.contains("internal error") && !stderr.contains("panicked"),
         "{stderr}"
     );
+}
+
+#[test]
+fn pow_defaults_to_v1_and_verify_refuses_impossible_difficulties() {
+    let (code, json, out) = run(lime().args([
+        "pow",
+        "solve",
+        "--json",
+        "--challenge",
+        "c0ffee",
+        "--difficulty",
+        "10",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json["scheme"], "v1");
+    let nonce = json["nonce"].as_str().unwrap();
+    assert!(lime_core::lime_pow::verify(
+        lime_core::lime_pow::Scheme::V1,
+        "c0ffee",
+        nonce,
+        10
+    ));
+    let (code, json, _) = run(lime().args([
+        "pow",
+        "verify",
+        "--json",
+        "--challenge",
+        "c",
+        "--nonce",
+        "1",
+        "--difficulty",
+        "300",
+    ]));
+    assert_eq!((code, error_of(&json).0), (2, "invalid_input"));
+}
+
+#[test]
+fn serve_on_every_address_advertises_loopback() {
+    let server = Server::start(6, &["--bind", "0.0.0.0"]);
+    assert!(
+        server.base_url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.base_url
+    );
+    let (code, _, out) = run(server.agent().args(["profile"]));
+    assert_eq!(code, 0, "{out}");
 }

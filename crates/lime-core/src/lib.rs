@@ -60,7 +60,9 @@ pub mod settings {
         DEFAULT_USER_AGENT, POW_SCHEME_ENV, ProxySource,
     };
     pub use crate::request_id::{MAX_REQUEST_ID_LEN, validate_request_id};
-    pub use crate::retry::{BACKOFF_BASE, MAX_JITTER, MAX_RETRY_AFTER, is_retryable_status};
+    pub use crate::retry::{
+        BACKOFF_BASE, MAX_BACKOFF, MAX_JITTER, MAX_RETRY_AFTER, is_retryable_status,
+    };
     pub use crate::token::TOKEN_ENV;
 }
 

@@ -33,6 +33,15 @@ enum State {
     },
     /// Sending the approve.
     Approving(Solved),
+    /// The first read found the request approved: learning this agent's id
+    /// (once) to tell a login it already confirmed (success, so running it
+    /// again is safe) from another agent's (a conflict).
+    IdentifyingApprover {
+        /// The approval as the read shows it.
+        result: ApprovalResult,
+        /// Who approved it.
+        approver: String,
+    },
     /// An approve may have gone through: learning this agent's id (once),
     /// to tell its own approval from another agent's.
     LearningAgentId(Unsettled),
@@ -47,6 +56,7 @@ impl State {
     fn name(&self) -> &'static str {
         match self {
             State::Reading => "read request",
+            State::IdentifyingApprover { .. } => "read agent id",
             State::Solving { .. } => "solve",
             State::Approving { .. } => "approve",
             State::LearningAgentId(_) => "read agent id",
@@ -198,7 +208,7 @@ impl std::fmt::Debug for Login {
         let puzzle = match &self.state {
             State::Solving { puzzle, .. } | State::Approving(Solved { puzzle, .. }) => Some(puzzle),
             State::LearningAgentId(u) | State::Reconciling(u) => Some(&u.puzzle),
-            State::Reading | State::Done => None,
+            State::Reading | State::IdentifyingApprover { .. } | State::Done => None,
         };
         f.debug_struct("Login")
             .field("request_id", &self.request_id)
@@ -293,7 +303,7 @@ impl Login {
         self.stepper.poll(self.now, || {
             let read = format!("/auth/requests/{id}");
             match state {
-                State::LearningAgentId(_) => {
+                State::LearningAgentId(_) | State::IdentifyingApprover { .. } => {
                     build_request(config, Method::GET, PROFILE_PATH, true, None)
                 }
                 State::Approving(Solved { nonce, .. }) => build_request(
@@ -341,6 +351,15 @@ impl Login {
                         Err(_) => self.stepper.finish(Err(unsettled.ambiguous)),
                     },
                     State::Reconciling(unsettled) => self.on_reconcile_read(&f, unsettled),
+                    State::IdentifyingApprover { result, approver } => {
+                        match AgentProfile::from_fields(&f) {
+                            Ok(profile) => {
+                                self.agent_id = Some(profile.agent_id);
+                                self.decide_approved(result, &approver);
+                            }
+                            Err(e) => self.stepper.finish(Err(e)),
+                        }
+                    }
                     other @ (State::Solving { .. } | State::Done) => self.state = other,
                 }
             }
@@ -491,17 +510,51 @@ impl Login {
                     http_status: None,
                 }));
             }
-            Some(s) if s.is_approved() => {
-                return self.stepper.finish(Err(Error::conflict(
-                    "the login request was already approved",
-                    None,
-                )));
-            }
+            Some(s) if s.is_approved() => return self.on_already_approved(f),
             _ => {}
         }
         match self.read_challenge(f) {
             Ok(puzzle) => self.solve(puzzle, ApproveBudget::default()),
             Err(e) => self.stepper.finish(Err(e)),
+        }
+    }
+
+    /// The first read found the request approved: this agent's own approval
+    /// is success from the read (running a login again is safe); another
+    /// agent's is a conflict naming it. Without this agent's id yet, the
+    /// profile is read first.
+    fn on_already_approved(&mut self, f: &Fields<'_>) {
+        let approver = match f.opt_string("approved_agent_id") {
+            Ok(Some(approver)) => approver,
+            Ok(None) => {
+                return self.stepper.finish(Err(Error::conflict(
+                    "the login request was already approved",
+                    None,
+                )));
+            }
+            Err(e) => return self.stepper.finish(Err(e)),
+        };
+        let result = match ApprovalResult::from_fields(f) {
+            Ok(result) => result,
+            Err(e) => return self.stepper.finish(Err(e)),
+        };
+        if self.agent_id.is_some() {
+            return self.decide_approved(result, &approver);
+        }
+        self.state = State::IdentifyingApprover { result, approver };
+        self.stepper.begin(0);
+    }
+
+    /// Ours, or another agent's.
+    fn decide_approved(&mut self, result: ApprovalResult, approver: &str) {
+        if self.agent_id.as_deref() == Some(approver) {
+            tracing::debug!(target: "lime", "the request was already approved by this agent");
+            self.stepper.finish(Ok(result));
+        } else {
+            self.stepper.finish(Err(Error::conflict(
+                &format!("the login request was already approved by another agent ({approver})"),
+                None,
+            )));
         }
     }
 

@@ -6,6 +6,9 @@ use std::time::{Duration, SystemTime};
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The first backoff step: attempt `n` waits `BASE × 2^(n−1)` plus jitter.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(250);
+/// The longest backoff before its jitter: `--max-retries 12` waits at most
+/// this long between attempts, not eight minutes.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The largest random jitter added to a backoff.
 pub const MAX_JITTER: Duration = Duration::from_millis(100);
 
@@ -44,7 +47,7 @@ pub(crate) fn retry_after<B>(response: &http::Response<B>) -> Option<Duration> {
 /// (`attempt` counts from 1): `0.25 s × 2^(attempt−1) + U(0, 0.1 s)`.
 pub(crate) fn backoff(attempt: u32, jitter: &mut Jitter) -> Duration {
     let exp = BACKOFF_BASE.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    exp + jitter.up_to(MAX_JITTER)
+    exp.min(MAX_BACKOFF) + jitter.up_to(MAX_JITTER)
 }
 
 /// A small deterministic random source (SplitMix64) seeded by the caller, so

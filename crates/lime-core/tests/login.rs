@@ -98,12 +98,72 @@ fn expired_and_already_approved_reads_fail_without_solving() {
     assert!(run.solves.is_empty());
     for status in ["APPROVED", "DELIVERED"] {
         let run = scenario()
+            .agent_id(AGENT)
             .reply(200, &request_state(status, Some("other"), "c"))
             .login("lr_1");
-        assert!(run.result.as_ref().unwrap_err().is_conflict(), "{status}");
+        let error = run.result.as_ref().unwrap_err();
+        assert!(error.is_conflict(), "{status}");
+        assert!(
+            error.message().contains("(other)"),
+            "names the approver: {error}"
+        );
         assert!(run.solves.is_empty());
         assert_eq!(run.calls(), [READ]);
     }
+}
+
+#[test]
+fn a_login_this_agent_already_confirmed_is_success_from_the_read() {
+    // The agent's id known: the read alone decides.
+    let run = scenario()
+        .agent_id(AGENT)
+        .reply(200, &request_state("DELIVERED", Some(AGENT), "c"))
+        .login("lr_1");
+    let result = run.result.as_ref().unwrap();
+    assert_eq!(result.approved_agent_id.as_deref(), Some(AGENT));
+    assert_eq!(run.calls(), [READ]);
+    assert!(run.solves.is_empty());
+    // Not known yet: learned from the profile, once.
+    let run = scenario()
+        .reply(200, &request_state("APPROVED", Some(AGENT), "c"))
+        .reply(200, &profile_body("user_id"))
+        .login("lr_1");
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(run.calls(), [READ, PROFILE]);
+    // Another agent's approval, learned the same way: a conflict.
+    let run = scenario()
+        .reply(200, &request_state("APPROVED", Some("agent_other"), "c"))
+        .reply(200, &profile_body("user_id"))
+        .login("lr_1");
+    assert!(run.result.as_ref().unwrap_err().is_conflict());
+    assert_eq!(run.calls(), [READ, PROFILE]);
+    // No approver named: a conflict without asking.
+    let run = scenario()
+        .reply(200, &request_state("APPROVED", None, "c"))
+        .login("lr_1");
+    assert!(run.result.as_ref().unwrap_err().is_conflict());
+    assert_eq!(run.calls(), [READ]);
+}
+
+#[test]
+fn backoff_stops_growing_at_30_s() {
+    let mut scenario = scenario().config(|c| c.max_retries(12));
+    for _ in 0..12 {
+        scenario = scenario.reply(503, "");
+    }
+    let run = scenario
+        .reply(200, &pending("c", 1, Some("v1")))
+        .reply(200, &approved(AGENT))
+        .login("lr_1");
+    assert!(run.result.is_ok());
+    assert_eq!(run.waits.len(), 12);
+    for wait in &run.waits {
+        assert!(*wait < Duration::from_millis(30_100), "{wait:?}");
+    }
+    assert!(
+        run.waits[11] >= Duration::from_secs(30),
+        "it did grow to the cap"
+    );
 }
 
 #[test]

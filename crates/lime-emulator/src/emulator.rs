@@ -93,7 +93,19 @@ impl EmulatorBuilder {
         })?;
         let tls = self.tls.as_ref().map(crate::tls::server_tls).transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let origin = format!("{scheme}://{addr}");
+        // Bound to every address (0.0.0.0, [::]): clients are told loopback,
+        // an address they can connect to.
+        let advertised = if addr.ip().is_unspecified() {
+            let loopback: std::net::IpAddr = if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            };
+            SocketAddr::new(loopback, addr.port())
+        } else {
+            addr
+        };
+        let origin = format!("{scheme}://{advertised}");
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
         let (limits, max_connections) = (self.limits, self.max_connections);
