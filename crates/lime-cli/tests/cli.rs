@@ -689,27 +689,24 @@ fn token_files_are_capped_and_warned_about_when_others_can_read_them() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("token");
     std::fs::write(&path, "at_example-token\n").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (_, _, out) = run(lime().args([
-        "profile",
-        "--base-url",
-        "http://127.0.0.1:9/api/v1",
-        "--max-retries",
-        "0",
-        "--token-file",
-        path.to_str().unwrap(),
-    ]));
+    // What `lime profile` says about the file (the request itself fails:
+    // nothing listens on port 9).
+    let output_with_mode = |mode: u32| {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        run(lime().args([
+            "profile",
+            "--base-url",
+            "http://127.0.0.1:9/api/v1",
+            "--max-retries",
+            "0",
+            "--token-file",
+            path.to_str().unwrap(),
+        ]))
+        .2
+    };
+    let out = output_with_mode(0o644);
     assert!(out.contains("can be read by other users"), "{out}");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let (_, _, out) = run(lime().args([
-        "profile",
-        "--base-url",
-        "http://127.0.0.1:9/api/v1",
-        "--max-retries",
-        "0",
-        "--token-file",
-        path.to_str().unwrap(),
-    ]));
+    let out = output_with_mode(0o600);
     assert!(!out.contains("can be read by other users"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
