@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use lime_pow::Progress;
 
+use crate::retry::{SPLITMIX_GAMMA, splitmix64};
 use crate::{AgentProfile, Config, Error, Login, Profile};
 
 /// The transport-agnostic part of an agent. Cheap to share behind an `Arc`;
@@ -104,14 +105,12 @@ impl AgentState {
         }
     }
 
-    /// SplitMix64 of the seed and the flow's number.
+    /// The flow's draw from a SplitMix64 stream started at the seed.
     fn next_seed(&self) -> u64 {
         let n = self.flows.fetch_add(1, Ordering::Relaxed);
-        let mut z = self
-            .seed
-            .wrapping_add(n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        splitmix64(
+            self.seed
+                .wrapping_add(n.wrapping_add(1).wrapping_mul(SPLITMIX_GAMMA)),
+        )
     }
 }

@@ -50,6 +50,17 @@ pub(crate) fn backoff(attempt: u32, jitter: &mut Jitter) -> Duration {
     exp.min(MAX_BACKOFF) + jitter.up_to(MAX_JITTER)
 }
 
+/// SplitMix64's step: the state advances by this each draw.
+pub(crate) const SPLITMIX_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function for an (already advanced) state.
+pub(crate) fn splitmix64(state: u64) -> u64 {
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// A small deterministic random source (SplitMix64) seeded by the caller, so
 /// the core needs no OS randomness and tests replay exactly.
 #[derive(Debug, Clone)]
@@ -61,11 +72,8 @@ impl Jitter {
     }
 
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0 = self.0.wrapping_add(SPLITMIX_GAMMA);
+        splitmix64(self.0)
     }
 
     /// A uniform duration in `[0, max)`.
