@@ -41,10 +41,7 @@ impl ManualClock {
     /// Moves the clock forward by `by` (saturating at the latest time).
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *now = time::Duration::try_from(by)
-            .ok()
-            .and_then(|by| now.checked_add(by))
-            .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
+        *now = later(*now, by);
     }
 }
 
@@ -65,4 +62,12 @@ impl Clock {
             Clock::Manual(clock) => clock.now(),
         }
     }
+}
+
+/// `at + duration`, or the latest representable time when that is past it.
+pub(crate) fn later(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
+    time::Duration::try_from(duration)
+        .ok()
+        .and_then(|d| at.checked_add(d))
+        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
 }

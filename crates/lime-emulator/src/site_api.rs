@@ -36,23 +36,25 @@ pub(crate) async fn create_request(
             "the body is not JSON",
         );
     }
+    let now = shared.now();
+    let mut store = shared.store();
+    if !store.has_room(&site_id, now) {
+        return envelope_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_PENDING_REQUESTS",
+            "this site has too many pending login requests",
+        );
+    }
     let id = format!("lr_{}", random_hex(8));
-    let created = shared.store().create(
+    let data = store.create(
         &site_id,
         random_hex(16),
         settings.difficulty,
         settings.ttl,
         id,
-        shared.now(),
+        now,
     );
-    match created {
-        Ok(data) => envelope_ok(StatusCode::CREATED, data),
-        Err(_) => envelope_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOO_MANY_PENDING_REQUESTS",
-            "this site has too many pending login requests",
-        ),
-    }
+    envelope_ok(StatusCode::CREATED, data)
 }
 
 /// `GET /modules/agent-login/events`: Server-Sent Events, replaying what

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc::Sender;
 
+use crate::clock::later;
 use crate::route::Route;
 use crate::sse;
 
@@ -186,11 +187,9 @@ pub(crate) struct Store {
     pub(crate) counters: Counters,
 }
 
-/// Why a create or a stream was refused.
+/// Why a stream was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
-    /// The site has `max_pending_per_site` pending requests.
-    TooManyPending,
     /// The site has `max_streams_per_site` open streams.
     TooManyStreams,
 }
@@ -211,6 +210,17 @@ impl Store {
         }
     }
 
+    /// Whether `site_id` may create another request over the API: fewer
+    /// than `max_pending_per_site` pending at `now`.
+    pub(crate) fn has_room(&mut self, site_id: &str, now: OffsetDateTime) -> bool {
+        self.expire_due(now);
+        self.sites
+            .get(site_id)
+            .is_none_or(|site| site.pending < self.limits.max_pending_per_site)
+    }
+
+    /// A new pending request (the API checks [`has_room`](Self::has_room)
+    /// first; tests creating directly may pass the cap).
     pub(crate) fn create(
         &mut self,
         site_id: &str,
@@ -219,13 +229,9 @@ impl Store {
         ttl: Duration,
         id: String,
         now: OffsetDateTime,
-    ) -> Result<Value, Refused> {
+    ) -> Value {
         self.expire_due(now);
-        let site = self.sites.entry(site_id.to_owned()).or_default();
-        if site.pending >= self.limits.max_pending_per_site {
-            return Err(Refused::TooManyPending);
-        }
-        site.pending += 1;
+        self.sites.entry(site_id.to_owned()).or_default().pending += 1;
         let expires_at = later(now, ttl);
         let forget_at = later(expires_at, self.limits.grace);
         self.expiring.insert((expires_at, id.clone()));
@@ -243,7 +249,7 @@ impl Store {
         let body = json!({ "login_request_id": id, "status": "PENDING", "expires_at": request.expires_at() });
         self.requests.insert(id, request);
         self.counters.requests_created += 1;
-        Ok(body)
+        body
     }
 
     /// The public read of a request.
@@ -447,14 +453,6 @@ impl Store {
     }
 }
 
-/// `at + duration`, the latest representable instant when that is past it.
-fn later(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
-    time::Duration::try_from(duration)
-        .ok()
-        .and_then(|d| at.checked_add(d))
-        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,16 +464,14 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
         store.subscribe("site", None, tx, now).unwrap();
         for i in 0..3 {
-            store
-                .create(
-                    "site",
-                    format!("c{i}"),
-                    1,
-                    Duration::ZERO,
-                    format!("lr_{i}"),
-                    now,
-                )
-                .unwrap();
+            store.create(
+                "site",
+                format!("c{i}"),
+                1,
+                Duration::ZERO,
+                format!("lr_{i}"),
+                now,
+            );
         }
         store.expire_due(now); // three expired events; the queue holds two
         assert!(rx.try_recv().is_ok());
