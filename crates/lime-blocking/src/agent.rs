@@ -126,7 +126,7 @@ pub struct LimeAgentBuilder {
     configured: bool,
     prebuilt: Option<Config>,
     http: Option<ureq::Agent>,
-    roots: Vec<ureq::tls::Certificate<'static>>,
+    roots: Vec<rustls_pki_types::CertificateDer<'static>>,
     bad_root: Option<String>,
 }
 
@@ -144,21 +144,9 @@ impl LimeAgentBuilder {
     /// Also trusts the certificates in `pem` (a corporate or test CA),
     /// beside the bundled web PKI roots.
     pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
-        use rustls_pki_types::CertificateDer;
-        use rustls_pki_types::pem::PemObject;
-        let mut found = false;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            match cert {
-                Ok(cert) => {
-                    self.roots
-                        .push(ureq::tls::Certificate::from_der(cert.as_ref()).to_owned());
-                    found = true;
-                }
-                Err(e) => self.bad_root = Some(e.to_string()),
-            }
-        }
-        if !found && self.bad_root.is_none() {
-            self.bad_root = Some("no certificate in the PEM".to_owned());
+        match lime_core::drive::certificates_from_pem(pem) {
+            Ok(certificates) => self.roots.extend(certificates),
+            Err(reason) => self.bad_root = Some(reason),
         }
         self
     }
@@ -204,7 +192,11 @@ impl LimeAgentBuilder {
                         .iter()
                         .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
                         .collect();
-                all.extend(roots);
+                all.extend(
+                    roots
+                        .iter()
+                        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()),
+                );
                 tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(all)));
             }
             // Never ureq's own proxy from the environment: the proxy is

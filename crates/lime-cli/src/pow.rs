@@ -86,7 +86,7 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
             // Dropping this future (Ctrl-C) stops the solve within a millisecond
             // instead of leaving it to burn the CPU until the process is killed.
             let cancel = CancelToken::new();
-            let _stop_on_drop = CancelOnDrop(cancel.clone());
+            let _stop_on_drop = cancel.drop_guard();
             let mut solver = Solver::new().threads(args.threads).cancel_token(cancel);
             if let Some(t) = args.timeout {
                 solver = solver.timeout(t);
@@ -171,14 +171,5 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
             );
             Ok(0)
         }
-    }
-}
-
-/// Trips the token when dropped: the solve stops when its command does.
-struct CancelOnDrop(CancelToken);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.cancel();
     }
 }

@@ -16,6 +16,7 @@ mod profile;
 pub mod proxy;
 mod request_id;
 mod retry;
+mod roots;
 mod step;
 mod token;
 mod types;
@@ -44,6 +45,7 @@ pub mod drive {
     pub use crate::flow::Flow;
     pub use crate::io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
     pub use crate::pow::{PowOutcome, PowTask};
+    pub use crate::roots::certificates_from_pem;
 }
 
 /// The API codes the SDK itself assigns or branches on.

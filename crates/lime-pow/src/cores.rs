@@ -111,12 +111,12 @@ impl CoreLease {
         got
     }
 
-    /// Returns one permit early (a worker that could not be spawned).
-    pub(crate) fn shrink(&mut self) {
-        if self.permits > 1 {
-            self.permits -= 1;
-            budget().give_back(1);
-        }
+    /// Returns up to `n` permits early, always keeping one (workers that
+    /// could not be spawned, or that have finished).
+    pub(crate) fn shrink(&mut self, n: usize) {
+        let back = n.min(self.permits - 1);
+        self.permits -= back;
+        budget().give_back(back);
     }
 
     /// Permits held: the threads this lease allows.

@@ -34,6 +34,29 @@ impl CancelToken {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// A guard that trips this token when dropped: a solve started for a
+    /// future or a command stops when that future or command is dropped.
+    ///
+    /// ```
+    /// let token = lime_pow::CancelToken::new();
+    /// drop(token.drop_guard());
+    /// assert!(token.is_cancelled());
+    /// ```
+    pub fn drop_guard(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// Trips its [`CancelToken`] when dropped ([`CancelToken::drop_guard`]).
+#[derive(Debug)]
+#[must_use = "the token is tripped when the guard is dropped"]
+pub struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 /// A live count of hashes tried, readable while a solve runs (for a progress

@@ -26,7 +26,7 @@ mod verify;
 pub use cores::CoreLease;
 pub use difficulty::{Difficulty, MAX_DIFFICULTY, Unsolvable};
 #[cfg(feature = "std")]
-pub use handles::{CancelToken, Progress};
+pub use handles::{CancelOnDrop, CancelToken, Progress};
 pub use nonce::Nonce;
 pub use scheme::{Scheme, UnknownScheme};
 pub use search::{ScanOutcome, Search, search_kernel};

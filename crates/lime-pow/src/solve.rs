@@ -278,7 +278,7 @@ impl Solver {
                 match spawned {
                     Ok(worker) => workers.push(worker),
                     // Fewer threads, never a panic: the search goes on.
-                    Err(_) => lease.shrink(),
+                    Err(_) => lease.shrink(1),
                 }
             }
             let mut ends = vec![run.guarded_work()];
@@ -291,9 +291,7 @@ impl Solver {
         });
         // Every worker is joined: the extra cores go back at once.
         let threads = lease.permits();
-        while lease.permits() > 1 {
-            lease.shrink();
-        }
+        lease.shrink(threads - 1);
         drop(own);
         // Every worker has been joined: every hash is counted and any find is stored.
         let hashes = run.hashes.hashes() - run.hashes_before;

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use lime_core::lime_pow::{CancelToken, CoreLease, Progress};
+use lime_core::lime_pow::{CoreLease, Progress};
 use lime_core::{
     AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, PowStats,
     drive::{AgentState, Flow, Output},
     settings::ProxySource,
 };
 use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 
 use crate::transport::{HyperClient, RequestBody, client, send};
 
@@ -76,7 +75,8 @@ impl LimeAgent {
             Ok(login) => login,
             Err(e) => return (Err(e), PowStats::default()),
         };
-        let _cancel_on_drop = CancelOnDrop(login.cancel_token());
+        // Dropping the login future trips the solve's token.
+        let _cancel_on_drop = login.cancel_token().drop_guard();
         let result = self.drive(&mut login).await;
         state.finish_login(&login);
         (result, login.pow_stats())
@@ -151,15 +151,6 @@ async fn lease_a_core(task: &lime_core::drive::PowTask) -> Option<CoreLease> {
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(std::time::Duration::from_millis(5));
-    }
-}
-
-/// Trips the solve's cancel token when the login future is dropped.
-struct CancelOnDrop(CancelToken);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.cancel();
     }
 }
 
@@ -238,18 +229,9 @@ impl LimeAgentBuilder {
 
     /// Also trusts the certificates in `pem` (a corporate or test CA).
     pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
-        let mut found = false;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            match cert {
-                Ok(cert) => {
-                    self.roots.push(cert);
-                    found = true;
-                }
-                Err(e) => self.bad_root = Some(e.to_string()),
-            }
-        }
-        if !found && self.bad_root.is_none() {
-            self.bad_root = Some("no certificate in the PEM".to_owned());
+        match lime_core::drive::certificates_from_pem(pem) {
+            Ok(certificates) => self.roots.extend(certificates),
+            Err(reason) => self.bad_root = Some(reason),
         }
         self
     }
