@@ -25,7 +25,7 @@ fn env(name: &str) -> String {
 /// Creates a login request as the site does (not timed).
 fn create_request() -> String {
     let url = format!("{}/modules/agent-login/requests", env("LIME_API_BASE"));
-    let mut response = lime_blocking::ureq::post(&url)
+    let mut response = ureq::post(&url)
         .header("X-Site-Token", env("LIME_SITE_TOKEN"))
         .header("Content-Type", "application/json")
         .send("{}")

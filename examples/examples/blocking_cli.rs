@@ -18,8 +18,8 @@ fn main() -> Result<(), lime_blocking::Error> {
     let profile = agent.get_profile()?;
     println!("agent {} (owner {})", profile.agent_id, profile.owner_id);
     while let Some(id) = playground.next_request() {
-        let (result, pow) = agent.login_with_stats(&id);
-        let approval = result?;
+        let report = agent.login_with_stats(&id)?;
+        let (approval, pow) = (report.approval, report.pow);
         println!(
             "{id}: {} — difficulty {} solved with {} hashes in {:.1} ms",
             approval.status,

@@ -1,6 +1,6 @@
 //! The production pattern: retry once when the proof of work times out
-//! (a fresh attempt gets a fresh challenge budget), and report API errors by
-//! their code so operators can act on them.
+//! (a fresh attempt gets a fresh challenge budget), and branch on the
+//! error's helpers so operators can act on them.
 //!
 //! ```text
 //! cargo run -p lime-examples --example production
@@ -15,7 +15,9 @@ use lime_tokio::{ApprovalResult, Error, LimeAgent};
 
 async fn confirm(agent: &LimeAgent, request_id: &str) -> Result<ApprovalResult, Error> {
     match agent.login(request_id).await {
-        Err(Error::PowTimeout { difficulty, hashes }) => {
+        Err(Error::PowTimeout {
+            difficulty, hashes, ..
+        }) => {
             println!(
                 "PoW at difficulty {difficulty} timed out after {hashes} hashes; trying once more"
             );
@@ -38,7 +40,7 @@ async fn run(mut playground: Playground) {
         .token(&playground.token)
         .base_url(&playground.base_url)
         .pow_timeout(Duration::from_secs(10))
-        .configure(|c| c.deadline(Duration::from_secs(60)))
+        .deadline(Duration::from_secs(60))
         .build()
         .expect("valid configuration");
     let Some(request_id) = playground.next_request() else {
@@ -51,18 +53,26 @@ async fn run(mut playground: Playground) {
             approval.request_id, approval.status, approval.site_id
         ),
         Err(e) => {
-            // Operators act on codes, not on prose.
-            match e.code() {
-                Some("SITE_LOGIN_CONFLICT") => {
-                    println!("already approved by someone: nothing to do")
-                }
-                Some("LOGIN_REQUEST_EXPIRED") => println!("the site must start a new login"),
-                Some(code) => println!(
+            // Operators act on kinds, not on prose.
+            if e.is_conflict() {
+                println!("already approved by another agent: nothing to do");
+            } else if e.is_expired() {
+                println!("the site must start a new login");
+            } else if e.is_agent_inactive() || e.is_owner_suspended() {
+                println!("the agent's owner must reactivate it in the LIME dashboard");
+            } else if e.is_rate_limited() {
+                println!(
+                    "rate limited; the server asked to wait {:?}",
+                    e.retry_after()
+                );
+            } else if let Some(code) = e.code() {
+                println!(
                     "API error {code} (HTTP {:?}): {}",
                     e.http_status(),
                     e.message()
-                ),
-                None => println!("failed: {e}"),
+                );
+            } else {
+                println!("failed: {e}");
             }
             std::process::exit(1);
         }

@@ -2,14 +2,15 @@
 //! interface over both SDKs, so each scenario is written once.
 #![forbid(unsafe_code)]
 
-use lime_core::{AgentProfile, ApprovalResult, Config, Error};
+use lime_core::{AgentProfile, ApprovalResult, Config, ConfigBuilder, Error};
 
 /// What a scenario needs of an SDK.
 pub trait Adapter: Sized {
     /// An agent for `config`.
     fn new(config: Config) -> Self;
-    /// An agent that also trusts `ca_pem`, set up the adapter's own way.
-    fn trusting(config: Config, ca_pem: &str) -> Self;
+    /// An agent for `config` that also trusts `ca_pem`, added through the
+    /// adapter's own builder.
+    fn trusting(config: ConfigBuilder, ca_pem: &str) -> Self;
     /// `login(id)`, blocking until done.
     fn login(&self, id: &str) -> Result<ApprovalResult, Error>;
     /// `get_profile()`, blocking until done.
@@ -42,10 +43,10 @@ impl Adapter for Tokio {
     fn new(config: Config) -> Self {
         Tokio::with(lime_tokio::LimeAgent::builder().config(config))
     }
-    fn trusting(config: Config, ca_pem: &str) -> Self {
+    fn trusting(config: ConfigBuilder, ca_pem: &str) -> Self {
         Tokio::with(
             lime_tokio::LimeAgent::builder()
-                .config(config)
+                .configure(|_| config)
                 .add_root_certificates_pem(ca_pem.as_bytes()),
         )
     }
@@ -65,10 +66,10 @@ impl Adapter for Blocking {
     fn new(config: Config) -> Self {
         Blocking(lime_blocking::LimeAgent::new(config).unwrap())
     }
-    fn trusting(config: Config, ca_pem: &str) -> Self {
+    fn trusting(config: ConfigBuilder, ca_pem: &str) -> Self {
         Blocking(
             lime_blocking::LimeAgent::builder()
-                .config(config)
+                .configure(|_| config)
                 .add_root_certificates_pem(ca_pem.as_bytes())
                 .build()
                 .unwrap(),

@@ -375,17 +375,19 @@ fn https_with_the_emulators_generated_ca<A: Adapter>() {
             .token(emu.agent_token())
             .base_url(emu.base_url())
             .env_lookup(|_| None)
-            .build()
-            .unwrap()
     };
     let id = emu.create_request();
     let approval = A::trusting(config(), &ca).login(&id).unwrap();
     assert_eq!(approval.request_id, id);
     // Without the CA the certificate is refused, once, as a TLS error.
     let id = emu.create_request();
-    let err = A::new(config()).login(&id).unwrap_err();
+    let err = A::new(config().build().unwrap()).login(&id).unwrap_err();
     match err {
-        Error::Transport(t) => assert_eq!(t.kind(), TransportErrorKind::Tls, "{t}"),
+        Error::Transport(t) => {
+            assert_eq!(t.kind(), TransportErrorKind::Tls, "{t}");
+            // The message says how to fix it.
+            assert!(t.to_string().contains("add_root_certificates_pem"), "{t}");
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -483,9 +485,7 @@ fn https_through_a_connect_proxy_that_sees_only_the_tunnel<A: Adapter>() {
         .token(emu.agent_token())
         .base_url(emu.base_url())
         .env_lookup(|_| None)
-        .https_proxy(&proxy.url, "")
-        .build()
-        .unwrap();
+        .https_proxy(&proxy.url, "");
     let id = emu.create_request();
     let approval = A::trusting(config, emu.ca_pem().unwrap())
         .login(&id)
@@ -538,7 +538,54 @@ fn duration_max_everywhere_means_no_limit<A: Adapter>() {
     agent.profile().unwrap();
 }
 
+/// A server that is down: the error names the request and the attempts.
+fn a_failed_request_names_its_method_url_and_attempts<A: Adapter>() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let agent = A::new(
+        Config::builder()
+            .token("at_some-token")
+            .base_url(format!("http://127.0.0.1:{port}/api/v1"))
+            .max_retries(2)
+            .env_lookup(|_| None)
+            .build()
+            .unwrap(),
+    );
+    let message = agent.login("lr_down").unwrap_err().to_string();
+    assert!(
+        message.starts_with(&format!(
+            "GET http://127.0.0.1:{port}/api/v1/auth/requests/lr_down failed after 3 attempts: connection failed"
+        )),
+        "{message}"
+    );
+}
+
+/// A host that does not resolve is reported once, not retried.
+fn an_unresolvable_host_is_not_retried<A: Adapter>() {
+    let agent = A::new(
+        Config::builder()
+            .token("at_some-token")
+            .base_url("https://lime-sdk-test.invalid/api/v1")
+            .max_retries(3)
+            .no_proxy()
+            .env_lookup(|_| None)
+            .build()
+            .unwrap(),
+    );
+    match agent.profile() {
+        Err(Error::Transport(t)) => {
+            assert_eq!(t.kind(), TransportErrorKind::Dns, "{t}");
+            assert_eq!(t.attempts(), 1, "{t}");
+            assert!(t.to_string().contains("GET https://lime-sdk-test.invalid/api/v1/core/agents/me/profile failed after 1 attempt"), "{t}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 lime_tests::for_both_adapters!(
+    a_failed_request_names_its_method_url_and_attempts,
+    an_unresolvable_host_is_not_retried,
     duration_max_everywhere_means_no_limit,
     logs_in_at_difficulty_15_and_20,
     both_schemes_in_auto_mode_with_and_without_pow_scheme,

@@ -20,7 +20,7 @@ fn built() -> Config {
 
 fn refused(result: Result<impl std::fmt::Debug, Error>) {
     match result {
-        Err(Error::Config { reason }) => assert!(reason.contains("config("), "{reason}"),
+        Err(Error::Config { reason, .. }) => assert!(reason.contains("config("), "{reason}"),
         other => panic!("settings beside a built Config were accepted: {other:?}"),
     }
 }
@@ -72,7 +72,7 @@ fn a_blocking_login_reports_progress_and_stops_when_cancelled_from_another_threa
         .unwrap();
     let (progress, cancel) = (Progress::new(), CancelToken::new());
     let id = emu.create_request();
-    let (result, stats) = std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| {
         let login = scope.spawn(|| agent.login_with_progress(&id, progress.clone(), &cancel));
         // Cancel once hashing is visibly under way.
         while progress.hashes() == 0 {
@@ -81,7 +81,85 @@ fn a_blocking_login_reports_progress_and_stops_when_cancelled_from_another_threa
         cancel.cancel();
         login.join().unwrap()
     });
-    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    let failure = result.expect_err("a cancelled login fails");
+    assert!(failure.error.is_cancelled(), "{failure:?}");
+    let stats = failure.pow;
     assert!(stats.hashes > 0 && progress.hashes() >= stats.hashes);
     assert_eq!(emu.counters().approvals(&id), 0);
+}
+
+/// Every setter, in the same words on both builders: the same `Config` out.
+macro_rules! every_setter {
+    ($builder:expr) => {
+        $builder
+            .token("at_example-token")
+            .base_url("http://10.1.2.3:8080/api/v1")
+            .allow_http(true)
+            .timeout(Duration::from_secs(7))
+            .deadline(Duration::from_secs(70))
+            .max_retries(5)
+            .pow_timeout(Duration::from_secs(9))
+            .pow_scheme(lime_tokio::PowSchemeChoice::V1)
+            .pow_threads(1)
+            .user_agent("my-agent/1.0")
+            .max_body_bytes(4096)
+            .https_proxy("http://proxy.example:3128", "localhost")
+            .add_root_certificates_pem(test_ca().as_bytes())
+            .os_roots(false)
+            .configure(|c| c.env_lookup(|_| None))
+    };
+}
+
+/// A CA certificate in PEM (the emulator's generated one), only parsed here.
+fn test_ca() -> String {
+    use std::sync::OnceLock;
+    static CA: OnceLock<String> = OnceLock::new();
+    CA.get_or_init(|| {
+        let emu = Emulator::builder()
+            .tls(lime_emulator::TlsSource::Generated)
+            .start_blocking()
+            .unwrap();
+        emu.ca_pem().unwrap().to_owned()
+    })
+    .clone()
+}
+
+#[test]
+fn both_builders_take_the_same_setters_and_build_the_same_config() {
+    let tokio = every_setter!(lime_tokio::LimeAgent::builder())
+        .build()
+        .unwrap();
+    let blocking = every_setter!(lime_blocking::LimeAgent::builder())
+        .build()
+        .unwrap();
+    let (a, b) = (tokio.config(), blocking.config());
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    assert_eq!(a.base_url().as_str(), "http://10.1.2.3:8080/api/v1");
+    assert_eq!(
+        (a.timeout(), a.deadline()),
+        (Duration::from_secs(7), Some(Duration::from_secs(70)))
+    );
+    assert_eq!(
+        (a.max_retries(), a.pow_threads(), a.max_body_bytes()),
+        (5, 1, 4096)
+    );
+    assert_eq!(
+        (a.user_agent(), a.extra_roots().len(), a.os_roots()),
+        ("my-agent/1.0", 1, Some(false))
+    );
+    // Plain HTTP off loopback without the opt-in: the message names the fix.
+    let refused = lime_blocking::LimeAgent::builder()
+        .token("at_example-token")
+        .base_url("http://10.1.2.3:8080/api/v1")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("allow_http(true)"), "{refused}");
+    let bad_pem = lime_tokio::LimeAgent::builder()
+        .token("at_example-token")
+        .add_root_certificates_pem(b"not a certificate")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(bad_pem.contains("add_root_certificates_pem"), "{bad_pem}");
 }

@@ -33,13 +33,12 @@ fn live() -> Live {
 
 /// Creates a login request as a site, over HTTPS.
 fn create_request(live: &Live) -> String {
-    let mut response =
-        lime_blocking::ureq::post(format!("{}/modules/agent-login/requests", live.base))
-            .header("X-Site-Token", &live.site_token)
-            .header("Accept", "application/json")
-            .header("Content-Type", "application/json")
-            .send("{}")
-            .expect("the site can create a request");
+    let mut response = ureq::post(format!("{}/modules/agent-login/requests", live.base))
+        .header("X-Site-Token", &live.site_token)
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json")
+        .send("{}")
+        .expect("the site can create a request");
     let body: serde_json::Value =
         serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
     body["data"]["login_request_id"]

@@ -111,9 +111,7 @@ fn https_login_with_no_proxy<A: Adapter>(bind: &str, no_proxy: &str) -> (Result<
         .env_lookup(env_naming(vec![
             ("HTTPS_PROXY", sink.url.clone()),
             ("NO_PROXY", no_proxy.to_owned()),
-        ]))
-        .build()
-        .unwrap();
+        ]));
     let agent = A::trusting(config, emu.ca_pem().unwrap());
     let outcome = agent.login(&emu.create_request()).map(|_| ());
     (outcome, sink.bytes())

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use lime_core::ApprovalResult;
 use lime_core::lime_pow::{CancelToken, Progress};
 use lime_core::{
-    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, PowStats,
+    AgentProfile, Config, ConfigBuilder, Error, LoginFailure, LoginReport,
     drive::{AgentState, Flow, Output},
 };
 
@@ -42,16 +43,33 @@ impl std::fmt::Debug for LimeAgent {
 impl LimeAgent {
     lime_core::agent_constructors!();
 
-    /// Confirms the login request `request_id`.
+    /// Confirms the login request `request_id`: reads its challenge,
+    /// solves it on every core, approves it.
+    ///
+    /// Running it again for a request this agent already approved succeeds
+    /// (scripts can retry safely); another agent's approval is a conflict
+    /// naming that agent.
     ///
     /// # Errors
     /// Every [`Error`] variant the protocol defines; see `lime-core`.
     pub fn login(&self, request_id: &str) -> Result<ApprovalResult, Error> {
-        self.login_with_stats(request_id).0
+        self.login_with_stats(request_id)
+            .map(|report| report.approval)
+            .map_err(Error::from)
     }
 
-    /// [`login`](Self::login), also returning what the proof of work cost.
-    pub fn login_with_stats(&self, request_id: &str) -> (Result<ApprovalResult, Error>, PowStats) {
+    /// [`login`](Self::login), also reporting what the proof of work cost.
+    ///
+    /// ```no_run
+    /// # fn run(agent: lime_blocking::LimeAgent) -> Result<(), lime_blocking::Error> {
+    /// let report = agent.login_with_stats("lr_abc123")?; // `?` gives a lime_blocking::Error
+    /// println!("{} hashes in {:?}", report.pow.hashes, report.pow.elapsed);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`LoginFailure`]: the [`Error`] and the PoW cost until then.
+    pub fn login_with_stats(&self, request_id: &str) -> Result<LoginReport, LoginFailure> {
         self.login_with_progress(request_id, Progress::new(), &CancelToken::new())
     }
 
@@ -59,20 +77,23 @@ impl LimeAgent {
     /// `progress` while the proof of work runs (for a spinner or an ETA on
     /// another thread), and stopping the solve when `cancel` is tripped from
     /// another thread (the login then ends with [`Error::Cancelled`]).
+    ///
+    /// # Errors
+    /// As [`login_with_stats`](Self::login_with_stats).
     pub fn login_with_progress(
         &self,
         request_id: &str,
         progress: Progress,
         cancel: &CancelToken,
-    ) -> (Result<ApprovalResult, Error>, PowStats) {
+    ) -> Result<LoginReport, LoginFailure> {
         let state = &self.inner.state;
-        let mut login = match state.start_login(request_id, progress, Instant::now()) {
-            Ok(login) => login.with_cancel_token(cancel.clone()),
-            Err(e) => return (Err(e), PowStats::default()),
-        };
+        let mut login = state
+            .start_login(request_id, progress, Instant::now())
+            .map_err(LoginFailure::before_pow)?
+            .with_cancel_token(cancel.clone());
         let result = self.drive(&mut login);
         state.finish_login(&login);
-        (result, login.pow_stats())
+        login.report(result)
     }
 
     /// Reads this agent's profile.
@@ -118,16 +139,15 @@ fn seed() -> u64 {
     RandomState::new().hash_one(Instant::now())
 }
 
-/// Builds a blocking [`LimeAgent`].
+/// Builds a blocking [`LimeAgent`]: the same setters as `lime-tokio`'s builder.
 #[derive(Default)]
 pub struct LimeAgentBuilder {
     config: ConfigBuilder,
     /// Whether a setter touched `config` (an error beside `prebuilt`).
     configured: bool,
     prebuilt: Option<Config>,
+    #[cfg(feature = "custom-client")]
     http: Option<ureq::Agent>,
-    roots: Vec<rustls_pki_types::CertificateDer<'static>>,
-    bad_root: Option<String>,
 }
 
 impl std::fmt::Debug for LimeAgentBuilder {
@@ -141,20 +161,14 @@ impl std::fmt::Debug for LimeAgentBuilder {
 impl LimeAgentBuilder {
     lime_core::agent_builder_setters!();
 
-    /// Also trusts the certificates in `pem` (a corporate or test CA),
-    /// beside the bundled web PKI roots.
-    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
-        match lime_core::drive::certificates_from_pem(pem) {
-            Ok(certificates) => self.roots.extend(certificates),
-            Err(reason) => self.bad_root = Some(reason),
-        }
-        self
-    }
-
-    /// Uses this ureq agent (its TLS, proxy and pool settings). Whatever it
-    /// says, every request still follows no redirect, gets statuses as
-    /// responses and has the per-attempt timeout, and a plain `http://`
-    /// base URL never goes through its proxy.
+    /// The escape hatch (feature `custom-client`; ureq's types follow
+    /// ureq's versions, not lime's): uses this ureq agent (its TLS, proxy
+    /// and pool settings). Whatever it says, every request still follows no
+    /// redirect, gets statuses as responses and has the per-attempt
+    /// timeout, and a plain `http://` base URL never goes through its proxy.
+    #[cfg(feature = "custom-client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "custom-client")))]
+    #[must_use]
     pub fn ureq_agent(mut self, agent: ureq::Agent) -> Self {
         self.http = Some(agent);
         self
@@ -163,58 +177,55 @@ impl LimeAgentBuilder {
     /// Builds the agent.
     ///
     /// # Errors
-    /// As [`ConfigBuilder::build`].
+    /// As [`ConfigBuilder::build`], or [`Error::Config`] when the TLS set-up
+    /// fails (no trust roots, an unreadable OS store).
     pub fn build(mut self) -> Result<LimeAgent, Error> {
         let config =
             std::mem::take(&mut self.config).build_or_use(self.prebuilt.take(), self.configured)?;
-        if let Some(reason) = self.bad_root.take() {
-            return Err(Error::Config {
-                reason: format!("bad root certificate: {reason}"),
-            });
-        }
-        if self.http.is_some() && !self.roots.is_empty() {
-            return Err(Error::Config {
-                reason: "an injected ureq_agent brings its own TLS roots; \
-                         add_root_certificates_pem applies to the built-in agent only"
-                    .to_owned(),
-            });
-        }
         self.build_with(config)
     }
 
     fn build_with(self, config: Config) -> Result<LimeAgent, Error> {
-        let roots = self.roots;
-        let http = self.http.unwrap_or_else(|| {
-            let mut tls = ureq::tls::TlsConfig::builder();
-            if !roots.is_empty() {
-                let mut all: Vec<ureq::tls::Certificate<'static>> =
-                    webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                        .iter()
-                        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
-                        .collect();
-                all.extend(
-                    roots
-                        .iter()
-                        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()),
-                );
-                tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(all)));
+        #[cfg(feature = "custom-client")]
+        if let Some(http) = self.http {
+            if !config.extra_roots().is_empty() || config.os_roots().is_some() {
+                return Err(Error::config(
+                    "an injected ureq_agent brings its own TLS roots; \
+                     add_root_certificates_pem and os_roots apply to the built-in agent only",
+                ));
             }
-            // Never ureq's own proxy from the environment: the proxy is
-            // lime-core's decision, the same in both adapters.
-            ureq::Agent::config_builder()
-                .max_redirects(0)
-                .http_status_as_error(false)
-                .user_agent(config.user_agent())
-                .tls_config(tls.build())
-                .proxy(crate::transport::ureq_proxy(config.proxy_route()))
-                .build()
-                .new_agent()
-        });
-        Ok(LimeAgent {
+            return Ok(LimeAgent::with_http(config, http));
+        }
+        let roots: Vec<ureq::tls::Certificate<'static>> =
+            lime_core::drive::tls::root_certificates(&config)?
+                .iter()
+                .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+                .collect();
+        let tls = ureq::tls::TlsConfig::builder()
+            .unversioned_rustls_crypto_provider(lime_core::drive::tls::crypto_provider())
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+            .build();
+        // Never ureq's own proxy from the environment: the proxy is
+        // lime-core's decision, the same in both adapters.
+        let http = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(config.user_agent())
+            .tls_config(tls)
+            .proxy(crate::transport::ureq_proxy(config.proxy_route()))
+            .build()
+            .new_agent();
+        Ok(LimeAgent::with_http(config, http))
+    }
+}
+
+impl LimeAgent {
+    fn with_http(config: Config, http: ureq::Agent) -> LimeAgent {
+        LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
                 http,
             }),
-        })
+        }
     }
 }

@@ -5,8 +5,15 @@ mod agent;
 mod transport;
 
 pub use agent::{LimeAgent, LimeAgentBuilder};
+// Everything this crate's API mentions, so one dependency is enough.
+pub use lime_core::drive::{TransportError, TransportErrorKind};
+pub use lime_core::lime_pow::{CancelToken, Progress, Scheme as PowScheme};
 pub use lime_core::{
-    AgentProfile, ApprovalResult, Config, Error, PowSchemeChoice, PowStats, RequestStatus,
+    AgentProfile, AgentToken, ApprovalResult, BaseUrl, Config, ConfigBuilder, Error, LoginFailure,
+    LoginReport, PowSchemeChoice, PowStats, RequestStatus, codes, settings,
 };
-/// The HTTP client this crate drives, for [`LimeAgentBuilder::ureq_agent`].
+/// The HTTP client this crate drives, for [`LimeAgentBuilder::ureq_agent`]
+/// (the `custom-client` escape hatch: its types follow ureq's versions, not
+/// lime's).
+#[cfg(feature = "custom-client")]
 pub use ureq;

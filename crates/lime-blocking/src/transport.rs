@@ -49,10 +49,13 @@ fn classify(error: &ureq::Error) -> TransportError {
     use ureq::Error as E;
     let kind = match error {
         E::Timeout(_) => TransportErrorKind::Timeout,
-        E::HostNotFound | E::ConnectionFailed => TransportErrorKind::Connect,
+        E::HostNotFound => TransportErrorKind::Dns,
+        E::ConnectionFailed => TransportErrorKind::Connect,
         E::Io(io) if lime_core::drive::error_chain_contains::<rustls::Error>(io) => {
             TransportErrorKind::Tls
         }
+        // std's resolver (which ureq uses) fails with this message.
+        E::Io(io) if io.to_string().contains("failed to lookup address") => TransportErrorKind::Dns,
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             TransportErrorKind::Connect
         }

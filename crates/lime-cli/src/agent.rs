@@ -1,7 +1,6 @@
 //! `lime login` and `lime profile`.
 
 use clap::Args;
-use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use crate::client::ClientArgs;
@@ -25,19 +24,16 @@ pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failur
     let agent = args.client.agent()?;
     let progress = lime_core::lime_pow::Progress::new();
     let spinner = crate::spinner::Spinner::start(progress.clone());
-    let (result, _) = agent.login_with_progress(&args.request_id, progress).await;
+    let result = agent.login_with_progress(&args.request_id, progress).await;
     spinner.stop();
-    let approval = result?;
+    let report = result.map_err(lime_tokio::Error::from)?;
+    let approval = &report.approval;
     let expires = approval.expires_at.format(&Rfc3339).unwrap_or_default();
+    let mut value = report::to_json(approval)?;
+    value["pow"] = report::to_json(&report.pow)?;
     report::success(
         json_mode,
-        &json!({
-            "request_id": approval.request_id,
-            "site_id": approval.site_id,
-            "status": approval.status.as_str(),
-            "expires_at": expires,
-            "approved_agent_id": approval.approved_agent_id,
-        }),
+        &value,
         &format!(
             "login {} confirmed\n  status   {}\n  site     {}\n  expires  {}",
             escape_controls(&approval.request_id),
@@ -56,15 +52,7 @@ pub(crate) async fn profile(args: ProfileArgs, json_mode: bool) -> Result<u8, Fa
     let num = |o: &Option<i64>| o.map_or_else(|| "-".to_owned(), |n| n.to_string());
     report::success(
         json_mode,
-        &json!({
-            "agent_id": p.agent_id,
-            "owner_id": p.owner_id,
-            "display_name": p.display_name,
-            "avatar_url": p.avatar_url,
-            "description": p.description,
-            "owner_kyc_level": p.owner_kyc_level,
-            "agent_reputation": p.agent_reputation,
-        }),
+        &report::to_json(&p)?,
         &format!(
             "agent        {}\nowner        {}\nname         {}\navatar       {}\ndescription  {}\nkyc level    {}\nreputation   {}",
             escape_controls(&p.agent_id),

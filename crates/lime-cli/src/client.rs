@@ -140,11 +140,6 @@ impl ClientArgs {
             let token = read_secret(std::io::stdin(), "the token from stdin")?;
             builder = builder.token(token.as_str());
         }
-        Ok(builder.build()?)
-    }
-
-    pub(crate) fn agent(&self) -> Result<LimeAgent, Failure> {
-        let mut builder = LimeAgent::builder().config(self.config()?);
         if let Some(path) = &self.ca_cert {
             let pem = std::fs::read(path).map_err(|e| {
                 Failure::new(
@@ -155,5 +150,9 @@ impl ClientArgs {
             builder = builder.add_root_certificates_pem(&pem);
         }
         Ok(builder.build()?)
+    }
+
+    pub(crate) fn agent(&self) -> Result<LimeAgent, Failure> {
+        Ok(LimeAgent::new(self.config()?)?)
     }
 }

@@ -93,8 +93,11 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
             created.request_id
         ),
     );
-    let (result, pow) = agent.login_with_stats(&created.request_id).await;
-    let approval = result?;
+    let report = agent
+        .login_with_stats(&created.request_id)
+        .await
+        .map_err(lime_tokio::Error::from)?;
+    let (approval, pow) = (report.approval, report.pow);
     let solve_ms = pow.elapsed.as_secs_f64() * 1000.0;
     line.step(
         "agent",

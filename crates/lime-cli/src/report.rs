@@ -143,6 +143,12 @@ pub(crate) fn escape_controls(text: &str) -> String {
     out
 }
 
+/// A result type as the JSON the CLI prints (through its `serde` derive).
+pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<Value, Failure> {
+    serde_json::to_value(value)
+        .map_err(|e| Failure::internal(format!("cannot write the result as JSON: {e}")))
+}
+
 /// Prints a success: the JSON object with `--json`, else the text.
 pub(crate) fn success(json_mode: bool, value: &Value, text: &str) {
     if json_mode {

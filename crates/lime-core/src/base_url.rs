@@ -74,8 +74,8 @@ impl BaseUrl {
         }
         if !https && !allow_http && !is_loopback(host) {
             return Err(bad(
-                "plain http:// is only allowed for loopback hosts; use https:// \
-                 or opt in to plain HTTP explicitly",
+                "plain http:// is only allowed for loopback hosts; use https://, \
+                 or opt in with allow_http(true) (the token then travels unencrypted)",
             ));
         }
         let origin = format!(

@@ -3,8 +3,10 @@
 
 /// Expands, inside an adapter builder's `impl` block, to the setters that
 /// configure its [`ConfigBuilder`](crate::ConfigBuilder): `token`,
-/// `base_url`, `timeout`, `max_retries`, `pow_timeout`, `pow_scheme`,
-/// `https_proxy`, `no_proxy`, `configure` and `config`. The builder needs
+/// `base_url`, `allow_http`, `timeout`, `deadline`, `max_retries`,
+/// `pow_timeout`, `pow_scheme`, `pow_threads`, `user_agent`,
+/// `max_body_bytes`, `https_proxy`, `no_proxy`, `add_root_certificates_pem`,
+/// `os_roots`, `configure` and `config`. The builder needs
 /// the fields `config: ConfigBuilder`, `configured: bool` and
 /// `prebuilt: Option<Config>`, and builds with
 /// [`ConfigBuilder::build_or_use`](crate::ConfigBuilder::build_or_use).
@@ -15,42 +17,92 @@
 macro_rules! agent_builder_setters {
     () => {
         /// The agent token (else `LIME_AGENT_TOKEN`).
+        #[must_use]
         pub fn token(self, token: impl Into<String>) -> Self {
             self.configure(|c| c.token(token))
         }
-        /// The API root (else `LIME_API_BASE`, else the public service).
+        /// The API root, ending in `/api/v1` (else `LIME_API_BASE`, else
+        /// `https://lime.pics/api/v1`).
+        #[must_use]
         pub fn base_url(self, url: impl Into<String>) -> Self {
             self.configure(|c| c.base_url(url))
         }
-        /// Per-attempt timeout (30 s).
+        /// Opts in to plain `http://` off loopback: the token then travels
+        /// unencrypted. Loopback hosts never need it.
+        #[must_use]
+        pub fn allow_http(self, allow: bool) -> Self {
+            self.configure(|c| c.allow_http(allow))
+        }
+        /// Per-attempt timeout: connect, headers and the whole body (30 s).
+        #[must_use]
         pub fn timeout(self, timeout: ::std::time::Duration) -> Self {
             self.configure(|c| c.timeout(timeout))
         }
+        /// A deadline for a whole login, from its start (none).
+        #[must_use]
+        pub fn deadline(self, deadline: ::std::time::Duration) -> Self {
+            self.configure(|c| c.deadline(deadline))
+        }
         /// Retries per step (3).
+        #[must_use]
         pub fn max_retries(self, retries: u32) -> Self {
             self.configure(|c| c.max_retries(retries))
         }
         /// PoW time budget (10 s).
+        #[must_use]
         pub fn pow_timeout(self, timeout: ::std::time::Duration) -> Self {
             self.configure(|c| c.pow_timeout(timeout))
         }
-        /// The PoW scheme (`auto`).
+        /// The PoW scheme (else `LIME_POW_SCHEME`, else `auto`).
+        #[must_use]
         pub fn pow_scheme(self, scheme: $crate::PowSchemeChoice) -> Self {
             self.configure(|c| c.pow_scheme(scheme))
+        }
+        /// PoW solver threads (`0`, the default: one per core).
+        #[must_use]
+        pub fn pow_threads(self, threads: usize) -> Self {
+            self.configure(|c| c.pow_threads(threads))
+        }
+        /// The `User-Agent` header (`lime-rust/VERSION`).
+        #[must_use]
+        pub fn user_agent(self, user_agent: impl Into<String>) -> Self {
+            self.configure(|c| c.user_agent(user_agent))
+        }
+        /// The largest response body accepted (1 MiB).
+        #[must_use]
+        pub fn max_body_bytes(self, bytes: usize) -> Self {
+            self.configure(|c| c.max_body_bytes(bytes))
         }
         /// Sends HTTPS through this proxy (`http://[user:pass@]host:port`)
         /// with a CONNECT tunnel, except to hosts in `no_proxy`
         /// (comma-separated, as `NO_PROXY`). Without this, `HTTPS_PROXY`,
         /// `ALL_PROXY` and `NO_PROXY` are honoured; plain `http://` is never
         /// proxied. See [`ConfigBuilder::https_proxy`](lime_core::ConfigBuilder::https_proxy).
+        #[must_use]
         pub fn https_proxy(self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
             self.configure(|c| c.https_proxy(url, no_proxy))
         }
         /// Ignores proxy settings from the environment.
+        #[must_use]
         pub fn no_proxy(self) -> Self {
             self.configure($crate::ConfigBuilder::no_proxy)
         }
+        /// Also trusts the certificates in `pem` (a corporate or test CA),
+        /// beside the bundled or OS roots; a PEM without a certificate
+        /// fails at `build`.
+        #[must_use]
+        pub fn add_root_certificates_pem(self, pem: &[u8]) -> Self {
+            self.configure(|c| c.add_root_certificates_pem(pem))
+        }
+        /// Trusts the operating system's root store too, or not. Default:
+        /// on exactly with the `os-roots` feature; `true` without it fails
+        /// at `build`.
+        #[must_use]
+        pub fn os_roots(self, enabled: bool) -> Self {
+            self.configure(|c| c.os_roots(enabled))
+        }
         /// Any other setting of [`ConfigBuilder`](lime_core::ConfigBuilder).
+        #[must_use]
         pub fn configure(
             mut self,
             f: impl FnOnce($crate::ConfigBuilder) -> $crate::ConfigBuilder,
@@ -62,6 +114,7 @@ macro_rules! agent_builder_setters {
         /// Uses this already built configuration. Combined with any setter
         /// that configures it (token, base URL, timeouts, proxy…), `build`
         /// fails rather than drop those settings silently.
+        #[must_use]
         pub fn config(mut self, config: $crate::Config) -> Self {
             self.prebuilt = Some(config);
             self

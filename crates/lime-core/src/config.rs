@@ -4,6 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use rustls_pki_types::CertificateDer;
+
 use crate::Error;
 use crate::base_url::{BASE_URL_ENV, BaseUrl};
 use crate::proxy::{ProxyRoute, ProxyRules};
@@ -30,6 +32,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("lime-rust/", env!("CARGO_PKG_VERSI
 /// assert!("md5".parse::<PowSchemeChoice>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum PowSchemeChoice {
     /// The scheme the server names in `pow_scheme`; when it names none,
     /// `v1`, with one `legacy` retry if the approve answers `INVALID_POW`.
@@ -85,6 +88,8 @@ impl fmt::Display for PowSchemeChoice {
 /// | user agent | [`user_agent`](ConfigBuilder::user_agent) | | `lime-rust/VERSION` |
 /// | response body limit | [`max_body_bytes`](ConfigBuilder::max_body_bytes) | | 1 MiB |
 /// | HTTPS proxy | [`https_proxy`](ConfigBuilder::https_proxy), [`no_proxy`](ConfigBuilder::no_proxy) | `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` | none |
+/// | extra trust roots | [`add_root_certificates_pem`](ConfigBuilder::add_root_certificates_pem) | | none |
+/// | OS trust roots | [`os_roots`](ConfigBuilder::os_roots) | | on with the `os-roots` feature |
 ///
 /// ```
 /// use std::time::Duration;
@@ -113,6 +118,8 @@ pub struct Config {
     max_body_bytes: usize,
     proxy: ProxyRules,
     proxy_source: ProxySource,
+    extra_roots: Vec<CertificateDer<'static>>,
+    os_roots: Option<bool>,
 }
 
 /// Where an agent's proxy rules come from.
@@ -193,6 +200,15 @@ impl Config {
     pub fn proxy_source(&self) -> &ProxySource {
         &self.proxy_source
     }
+    /// Trust roots added beside the bundled or OS ones.
+    pub fn extra_roots(&self) -> &[CertificateDer<'static>] {
+        &self.extra_roots
+    }
+    /// Whether the OS trust store was asked for (`None`: the default, on
+    /// exactly when the adapter has its `os-roots` feature).
+    pub fn os_roots(&self) -> Option<bool> {
+        self.os_roots
+    }
     /// How connections to the API go: directly, or through a CONNECT tunnel.
     /// A plain `http://` base URL is always direct.
     pub fn proxy_route(&self) -> ProxyRoute<'_> {
@@ -231,6 +247,9 @@ pub struct ConfigBuilder {
     user_agent: Option<String>,
     max_body_bytes: Option<usize>,
     proxy: ProxyChoice,
+    extra_roots: Vec<CertificateDer<'static>>,
+    bad_root: Option<String>,
+    os_roots: Option<bool>,
     env: Option<Box<EnvLookup>>,
 }
 
@@ -253,63 +272,77 @@ impl fmt::Debug for ConfigBuilder {
                     ProxyChoice::Off => "off",
                 },
             )
+            .field("extra_roots", &self.extra_roots.len())
+            .field("os_roots", &self.os_roots)
             .finish_non_exhaustive()
     }
 }
 
 impl ConfigBuilder {
     /// The agent token (else `LIME_AGENT_TOKEN`).
+    #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(zeroize::Zeroizing::new(token.into()));
         self
     }
     /// The API root (else `LIME_API_BASE`, else the public service).
+    #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
     }
-    /// Opts in to plain `http://` off loopback (the token travels unencrypted).
+    /// Opts in to plain `http://` off loopback (the token travels
+    /// unencrypted). Loopback (`127.0.0.1`, `[::1]`, `localhost`) never needs it.
+    #[must_use]
     pub fn allow_http(mut self, allow: bool) -> Self {
         self.allow_http = allow;
         self
     }
     /// Per-attempt timeout: connect, headers and the whole body.
+    #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
     /// Retries per step (connection failures, timeouts, 408/429/5xx).
+    #[must_use]
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = Some(retries);
         self
     }
     /// PoW time budget per solve.
+    #[must_use]
     pub fn pow_timeout(mut self, timeout: Duration) -> Self {
         self.pow_timeout = Some(timeout);
         self
     }
     /// A deadline for a whole login, counted from its start: no attempt, wait
     /// or solve runs past it.
+    #[must_use]
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
     }
     /// The PoW scheme (else `LIME_POW_SCHEME`, else `auto`).
+    #[must_use]
     pub fn pow_scheme(mut self, scheme: PowSchemeChoice) -> Self {
         self.pow_scheme = Some(scheme);
         self
     }
     /// Threads for the PoW solver (`0`, the default: every core).
+    #[must_use]
     pub fn pow_threads(mut self, threads: usize) -> Self {
         self.pow_threads = threads;
         self
     }
     /// The `User-Agent` header.
+    #[must_use]
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());
         self
     }
     /// The largest response body accepted.
+    #[must_use]
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = Some(bytes);
         self
@@ -318,6 +351,7 @@ impl ConfigBuilder {
     /// CONNECT tunnel, except to hosts in `no_proxy` (comma-separated, read
     /// as `NO_PROXY` is). Without it, `HTTPS_PROXY`, `ALL_PROXY` and
     /// `NO_PROXY` are honoured. Plain `http://` never goes through a proxy.
+    #[must_use]
     pub fn https_proxy(mut self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
         self.proxy = ProxyChoice::Explicit {
             url: zeroize::Zeroizing::new(url.into()),
@@ -326,12 +360,33 @@ impl ConfigBuilder {
         self
     }
     /// Ignores proxy settings from the environment: always connect directly.
+    #[must_use]
     pub fn no_proxy(mut self) -> Self {
         self.proxy = ProxyChoice::Off;
         self
     }
+    /// Also trusts the certificates in `pem` (a corporate or test CA),
+    /// beside the bundled or OS roots. A PEM without a certificate makes
+    /// [`build`](Self::build) fail.
+    #[must_use]
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
+        match crate::roots::certificates_from_pem(pem) {
+            Ok(certificates) => self.extra_roots.extend(certificates),
+            Err(reason) => self.bad_root = Some(reason),
+        }
+        self
+    }
+    /// Trusts the operating system's root store too (`true`) or not
+    /// (`false`). Default: on exactly when the adapter is built with its
+    /// `os-roots` feature; asking for it without the feature fails at build.
+    #[must_use]
+    pub fn os_roots(mut self, enabled: bool) -> Self {
+        self.os_roots = Some(enabled);
+        self
+    }
     /// Reads "environment variables" from `lookup` instead of the process
     /// environment (for tests and embedders with their own settings store).
+    #[must_use]
     pub fn env_lookup(
         mut self,
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
@@ -394,6 +449,11 @@ impl ConfigBuilder {
                 reason: "the user agent has a character not allowed in an HTTP header".to_owned(),
             });
         }
+        if let Some(reason) = &self.bad_root {
+            return Err(Error::config(format!(
+                "bad root certificate (add_root_certificates_pem): {reason}"
+            )));
+        }
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let pow_timeout = self.pow_timeout.unwrap_or(DEFAULT_POW_TIMEOUT);
         let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
@@ -433,6 +493,8 @@ impl ConfigBuilder {
             pow_threads: self.pow_threads,
             user_agent,
             max_body_bytes,
+            extra_roots: self.extra_roots,
+            os_roots: self.os_roots,
         })
     }
 }

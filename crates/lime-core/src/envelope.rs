@@ -88,7 +88,12 @@ pub fn classify(
     let Some(envelope) = parsed.as_ref() else {
         return Err(Error::invalid_response(
             Some(status),
-            "the body is not a JSON object",
+            if status == 404 {
+                "not found, and not a LIME answer: check the base URL, which must \
+                 end in /api/v1 (as https://lime.pics/api/v1)"
+            } else {
+                "the body is not a JSON object"
+            },
         ));
     };
     if envelope.get("ok") == Some(&Value::Bool(true)) {

@@ -17,18 +17,26 @@ pub const CODE_RATE_LIMITED: &str = "RATE_LIMIT_EXCEEDED";
 /// No variant ever holds the agent token, the challenge or the nonce, and no
 /// message quotes a response body.
 ///
+/// Branch on the helpers rather than on codes:
+///
 /// ```
 /// use lime_core::Error;
-/// let e = Error::Api {
-///     code: "INVALID_POW".into(),
-///     message: "wrong nonce".into(),
-///     http_status: Some(400),
-///     detail: None,
-/// };
-/// assert_eq!(e.code(), Some("INVALID_POW"));
-/// assert_eq!(e.http_status(), Some(400));
-/// assert!(!e.is_retryable());
+/// fn explain(error: &Error) -> &'static str {
+///     if error.is_agent_inactive() {
+///         "activate the agent in the LIME dashboard"
+///     } else if error.is_conflict() {
+///         "another agent approved this request"
+///     } else if error.is_retryable() {
+///         "try again later"
+///     } else {
+///         "give up"
+///     }
+/// }
+/// assert_eq!(explain(&Error::config("no token")), "give up");
 /// ```
+///
+/// Variants are `#[non_exhaustive]`: match them with `..`, and build them
+/// (in a driver of your own) with [`Error::config`] and [`Error::internal`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -36,6 +44,7 @@ pub enum Error {
     /// (401, `MISSING_AGENT_TOKEN`, `INVALID_AGENT_TOKEN`, 403
     /// `AGENT_INACTIVE`, 403 `AGENT_USER_SUSPENDED`).
     #[error("authentication failed: {message}")]
+    #[non_exhaustive]
     Authentication {
         /// The API code, when the server sent one.
         code: Option<String>,
@@ -46,6 +55,7 @@ pub enum Error {
     },
     /// The login request expired before it was approved.
     #[error("login request expired: {message}")]
+    #[non_exhaustive]
     Expired {
         /// What the server said.
         message: String,
@@ -54,6 +64,7 @@ pub enum Error {
     },
     /// Rate limited (HTTP 429 or `RATE_LIMIT_EXCEEDED`) after every retry.
     #[error("rate limited: {message}")]
+    #[non_exhaustive]
     RateLimited {
         /// What the server said.
         message: String,
@@ -64,6 +75,7 @@ pub enum Error {
     },
     /// Any other error the API reported in its envelope.
     #[error("API error {code} (HTTP {status}): {message}", status = http_status.map_or_else(|| "-".to_owned(), |s| s.to_string()))]
+    #[non_exhaustive]
     Api {
         /// The API code, `UNKNOWN_ERROR` when the server sent none.
         code: String,
@@ -76,6 +88,7 @@ pub enum Error {
     },
     /// The proof of work was not solved within the PoW budget or the deadline.
     #[error("proof of work at difficulty {difficulty} not solved in time ({hashes} hashes tried)")]
+    #[non_exhaustive]
     PowTimeout {
         /// The difficulty asked for.
         difficulty: u16,
@@ -87,6 +100,7 @@ pub enum Error {
     Cancelled,
     /// An argument was refused before any request was sent.
     #[error("invalid {argument}: {reason}")]
+    #[non_exhaustive]
     InvalidInput {
         /// Which argument.
         argument: &'static str,
@@ -95,6 +109,7 @@ pub enum Error {
     },
     /// The server's answer broke the protocol (never quoting the body).
     #[error("invalid response{status}: {reason}", status = http_status.map_or_else(String::new, |s| format!(" (HTTP {s})")))]
+    #[non_exhaustive]
     InvalidResponse {
         /// The HTTP status.
         http_status: Option<u16>,
@@ -106,6 +121,7 @@ pub enum Error {
     Transport(#[from] TransportError),
     /// The configuration is invalid.
     #[error("configuration error: {reason}")]
+    #[non_exhaustive]
     Config {
         /// What is wrong.
         reason: String,
@@ -113,13 +129,97 @@ pub enum Error {
     /// A bug in lime itself, such as a panicking solver thread; never caused
     /// by the server or the caller. Please report it.
     #[error("internal error: {reason}")]
+    #[non_exhaustive]
     Internal {
         /// What went wrong.
         reason: String,
     },
 }
 
+/// The API code of a deactivated agent.
+pub const CODE_AGENT_INACTIVE: &str = "AGENT_INACTIVE";
+/// The API code of an agent whose owner is suspended.
+pub const CODE_AGENT_USER_SUSPENDED: &str = "AGENT_USER_SUSPENDED";
+/// The API code of LIME's authentication service being down (503, retried).
+pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
+
 impl Error {
+    /// A configuration error: for drivers and adapters of your own.
+    pub fn config(reason: impl Into<String>) -> Self {
+        Error::Config {
+            reason: reason.into(),
+        }
+    }
+
+    /// A bug in the driver or in lime (never the server's or the caller's
+    /// fault): for drivers and adapters of your own.
+    pub fn internal(reason: impl Into<String>) -> Self {
+        Error::Internal {
+            reason: reason.into(),
+        }
+    }
+
+    /// The agent token is missing, unknown, inactive or its owner suspended.
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Authentication { .. })
+    }
+
+    /// The agent was deactivated (`AGENT_INACTIVE`): its owner must
+    /// reactivate it; retrying will not help.
+    pub fn is_agent_inactive(&self) -> bool {
+        self.code() == Some(CODE_AGENT_INACTIVE)
+    }
+
+    /// The agent's owner is suspended (`AGENT_USER_SUSPENDED`).
+    pub fn is_owner_suspended(&self) -> bool {
+        self.code() == Some(CODE_AGENT_USER_SUSPENDED)
+    }
+
+    /// LIME's authentication service was unavailable (`AUTH_UNAVAILABLE`,
+    /// 503) after every retry: try again later.
+    pub fn is_auth_unavailable(&self) -> bool {
+        self.code() == Some(CODE_AUTH_UNAVAILABLE)
+    }
+
+    /// The login request expired (`LOGIN_REQUEST_EXPIRED`).
+    pub fn is_expired(&self) -> bool {
+        matches!(self, Error::Expired { .. })
+    }
+
+    /// Rate limited after every retry; see [`retry_after`](Self::retry_after).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Error::RateLimited { .. })
+    }
+
+    /// The server refused the nonce (`INVALID_POW`).
+    pub fn is_invalid_pow(&self) -> bool {
+        self.code() == Some(CODE_INVALID_POW)
+    }
+
+    /// The proof of work was not solved within its budget.
+    pub fn is_pow_timeout(&self) -> bool {
+        matches!(self, Error::PowTimeout { .. })
+    }
+
+    /// The caller cancelled the login.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled)
+    }
+
+    /// The request never completed at the transport level (DNS, connect,
+    /// TLS, timeout, a dropped connection).
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Error::Transport(_))
+    }
+
+    /// How long the server asked to wait (`Retry-After`), when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// The API code: the server's, or the one the SDK assigned
     /// (`SITE_LOGIN_CONFLICT`, `LOGIN_REQUEST_EXPIRED`, `RATE_LIMIT_EXCEEDED`).
     pub fn code(&self) -> Option<&str> {
@@ -197,12 +297,38 @@ impl Error {
 /// let e = TransportError::new(TransportErrorKind::Timeout, "no response headers in 30 s");
 /// assert!(e.is_retryable());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind}: {message}")]
+///
+/// Once a flow gives up, the error also names the request and the
+/// attempts made:
+/// `GET https://lime.pics/api/v1/auth/requests/lr_x failed after 4 attempts: connection failed: …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
     kind: TransportErrorKind,
     message: String,
+    /// `METHOD origin/path` of the request, set by the flow.
+    request: Option<String>,
+    attempts: u32,
 }
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(request) = &self.request {
+            let plural = if self.attempts == 1 { "" } else { "s" };
+            write!(
+                f,
+                "{request} failed after {} attempt{plural}: ",
+                self.attempts
+            )?;
+        }
+        write!(f, "{}: {}", self.kind, self.message)?;
+        if let Some(hint) = self.hint() {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TransportError {}
 
 impl TransportError {
     /// A transport error of `kind`; `message` must not contain secrets.
@@ -210,7 +336,39 @@ impl TransportError {
         TransportError {
             kind,
             message: message.into(),
+            request: None,
+            attempts: 0,
         }
+    }
+
+    /// Names the request (`METHOD url`, no query or user info) and the
+    /// attempts made, as flows do when they give up.
+    pub(crate) fn with_request(mut self, request: String, attempts: u32) -> Self {
+        self.request = Some(request);
+        self.attempts = attempts;
+        self
+    }
+
+    /// `METHOD url` of the request that failed, once a flow has named it.
+    pub fn request(&self) -> Option<&str> {
+        self.request.as_deref()
+    }
+
+    /// Attempts the flow made before giving up (0 until a flow names it).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// How to fix it, when the failure says: the setter that trusts a CA.
+    fn hint(&self) -> Option<&'static str> {
+        let unknown_issuer = self.message.contains("UnknownIssuer")
+            || self.message.contains("unknown issuer")
+            || self.message.contains("self-signed")
+            || self.message.contains("SelfSigned");
+        (self.kind == TransportErrorKind::Tls && unknown_issuer).then_some(
+            "the server's certificate is not signed by a trusted root; \
+             trust its CA with add_root_certificates_pem",
+        )
     }
 
     /// What kind of failure.
@@ -229,12 +387,12 @@ impl TransportError {
     }
 
     /// Whether the server may have processed the request: everything but a
-    /// failed connect or TLS handshake (nothing was sent). An oversized
-    /// answer means the server did answer, so it may have acted.
+    /// failed name lookup, connect or TLS handshake (nothing was sent). An
+    /// oversized answer means the server did answer, so it may have acted.
     pub fn may_have_been_processed(&self) -> bool {
         !matches!(
             self.kind,
-            TransportErrorKind::Connect | TransportErrorKind::Tls
+            TransportErrorKind::Dns | TransportErrorKind::Connect | TransportErrorKind::Tls
         )
     }
 }
@@ -243,6 +401,9 @@ impl TransportError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
+    /// The host name did not resolve: nothing was sent. Not retried (a
+    /// misspelt host does not start resolving a second later).
+    Dns,
     /// No connection was made (DNS, refused, unreachable): nothing was sent.
     Connect,
     /// The per-attempt timeout passed (connect, headers or body).
@@ -260,6 +421,7 @@ pub enum TransportErrorKind {
 impl fmt::Display for TransportErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            TransportErrorKind::Dns => "the host name did not resolve",
             TransportErrorKind::Connect => "connection failed",
             TransportErrorKind::Timeout => "timed out",
             TransportErrorKind::ConnectionLost => "connection lost",
@@ -304,5 +466,113 @@ pub fn error_chain_contains<T: std::error::Error + 'static>(
             Some(next) => error = next,
             None => return false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_expose_code_status_message_and_retryability() {
+        let auth = Error::Authentication {
+            code: Some("AGENT_INACTIVE".into()),
+            message: "inactive".into(),
+            http_status: Some(403),
+        };
+        assert_eq!(
+            (auth.code(), auth.http_status(), auth.message().as_str()),
+            (Some("AGENT_INACTIVE"), Some(403), "inactive")
+        );
+        assert!(!auth.is_retryable() && auth.is_authentication() && auth.is_agent_inactive());
+        assert!(!auth.is_owner_suspended());
+        let expired = Error::Expired {
+            message: "gone".into(),
+            http_status: Some(410),
+        };
+        assert_eq!(expired.code(), Some("LOGIN_REQUEST_EXPIRED"));
+        assert!(expired.is_expired());
+        let limited = Error::RateLimited {
+            message: "slow".into(),
+            retry_after: Some(Duration::from_secs(2)),
+            http_status: Some(429),
+        };
+        assert!(limited.is_retryable() && limited.code() == Some("RATE_LIMIT_EXCEEDED"));
+        assert!(limited.is_rate_limited());
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(2)));
+        let pow = Error::PowTimeout {
+            difficulty: 30,
+            hashes: 9,
+        };
+        assert_eq!((pow.code(), pow.http_status()), (None, None));
+        assert!(pow.message().contains("difficulty 30") && pow.is_pow_timeout());
+        assert!(
+            Error::Cancelled.to_string().contains("cancelled") && Error::Cancelled.is_cancelled()
+        );
+        let bad = Error::InvalidResponse {
+            http_status: Some(502),
+            reason: "not JSON".into(),
+        };
+        assert!(bad.is_retryable() && bad.to_string().contains("HTTP 502"));
+        let api = Error::Api {
+            code: "X".into(),
+            message: "m".into(),
+            http_status: None,
+            detail: None,
+        };
+        assert!(api.to_string().contains("HTTP -"));
+        let down = Error::Api {
+            code: CODE_AUTH_UNAVAILABLE.into(),
+            message: "down".into(),
+            http_status: Some(503),
+            detail: None,
+        };
+        assert!(down.is_auth_unavailable() && down.is_retryable());
+        let pow_refused = Error::Api {
+            code: CODE_INVALID_POW.into(),
+            message: "wrong".into(),
+            http_status: Some(400),
+            detail: None,
+        };
+        assert!(pow_refused.is_invalid_pow() && !pow_refused.is_retryable());
+        assert!(
+            Error::config("x")
+                .to_string()
+                .starts_with("configuration error")
+        );
+        assert!(
+            Error::internal("x")
+                .to_string()
+                .starts_with("internal error")
+        );
+    }
+
+    #[test]
+    fn a_named_transport_error_says_what_failed_and_how_often() {
+        let e = TransportError::new(TransportErrorKind::Connect, "refused")
+            .with_request("GET https://lime.pics/api/v1/auth/requests/lr_x".into(), 4);
+        assert_eq!(
+            e.to_string(),
+            "GET https://lime.pics/api/v1/auth/requests/lr_x failed after 4 attempts: \
+             connection failed: refused"
+        );
+        assert_eq!((e.request().is_some(), e.attempts()), (true, 4));
+        let once = TransportError::new(TransportErrorKind::Dns, "no such host")
+            .with_request("GET https://x.invalid/api/v1".into(), 1);
+        assert!(
+            once.to_string()
+                .contains("after 1 attempt: the host name did not resolve")
+        );
+        assert!(!once.is_retryable() && !once.may_have_been_processed());
+        let tls = TransportError::new(
+            TransportErrorKind::Tls,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert!(
+            tls.to_string().contains("add_root_certificates_pem"),
+            "{tls}"
+        );
+        let other_tls = TransportError::new(TransportErrorKind::Tls, "handshake failure");
+        assert!(!other_tls.to_string().contains("add_root_certificates_pem"));
     }
 }

@@ -14,10 +14,15 @@ mod login;
 mod pow;
 mod profile;
 pub mod proxy;
+mod report;
 mod request_id;
 mod retry;
 mod roots;
+#[cfg(feature = "serde")]
+mod serde_helpers;
 mod step;
+#[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
+mod tls;
 mod token;
 mod types;
 
@@ -27,6 +32,7 @@ pub use config::{Config, ConfigBuilder, PowSchemeChoice};
 pub use error::Error;
 pub use login::{Login, PowStats};
 pub use profile::Profile;
+pub use report::{LoginFailure, LoginReport};
 pub use token::AgentToken;
 pub use types::{AgentProfile, ApprovalResult, RequestStatus};
 
@@ -46,11 +52,21 @@ pub mod drive {
     pub use crate::io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
     pub use crate::pow::{PowOutcome, PowTask};
     pub use crate::roots::certificates_from_pem;
+    /// TLS for drivers over rustls (features `ring` or `aws-lc-rs`).
+    #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
+    pub mod tls {
+        pub use crate::tls::{
+            client_config, crypto_provider, crypto_provider_name, root_certificates,
+        };
+    }
 }
 
 /// The API codes the SDK itself assigns or branches on.
 pub mod codes {
-    pub use crate::error::{CODE_CONFLICT, CODE_EXPIRED, CODE_INVALID_POW, CODE_RATE_LIMITED};
+    pub use crate::error::{
+        CODE_AGENT_INACTIVE, CODE_AGENT_USER_SUSPENDED, CODE_AUTH_UNAVAILABLE, CODE_CONFLICT,
+        CODE_EXPIRED, CODE_INVALID_POW, CODE_RATE_LIMITED,
+    };
 }
 
 /// Defaults, environment variable names, limits and the validators behind

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use http::Method;
-use lime_pow::{CancelToken, Progress, Scheme, SolveError};
+use lime_pow::{CancelToken, Nonce, Progress, Scheme, SolveError};
 use zeroize::Zeroizing;
 
 use crate::envelope::classify;
@@ -14,7 +14,7 @@ use crate::io::{Output, build_request};
 use crate::pow::{PowOutcome, PowTask};
 use crate::profile::{PROFILE_PATH, now_seed};
 use crate::retry::{approve_not_processed, retry_after};
-use crate::step::{Stepper, later, transport_to_error};
+use crate::step::{Stepper, later};
 use crate::{
     AgentProfile, ApprovalResult, Config, Error, HttpResponse, PowSchemeChoice, RequestStatus,
     TransportError, validate_request_id,
@@ -188,17 +188,30 @@ fn approve_body(nonce: &str) -> Vec<u8> {
 }
 
 /// What the proofs of work of one login cost, for reports and progress UIs.
+///
+/// With the `serde` feature it serializes with `elapsed_ms` (milliseconds)
+/// and `scheme` as `"legacy"`, `"v1"` or `null`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct PowStats {
     /// Solves run (more than one after a scheme fallback or a new challenge).
     pub solves: u32,
     /// The last difficulty solved.
     pub difficulty: i64,
     /// The last scheme solved.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_helpers::scheme")
+    )]
     pub scheme: Option<Scheme>,
     /// Hashes tried over every solve.
     pub hashes: u64,
     /// Time spent solving, over every solve.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "elapsed_ms", serialize_with = "crate::serde_helpers::millis")
+    )]
     pub elapsed: std::time::Duration,
 }
 
@@ -373,6 +386,53 @@ impl Login {
         }
     }
 
+    /// Feeds a nonce found by a solver of your own (a GPU, a remote worker,
+    /// WASM without threads) for the [`PowTask`] last handed out, instead of
+    /// [`handle_solution`](Self::handle_solution): read the task's
+    /// [`challenge`](PowTask::challenge), [`difficulty`](PowTask::difficulty)
+    /// and [`scheme`](PowTask::scheme), drop it, and hand back the nonce.
+    ///
+    /// The nonce must be a canonical decimal (digits, no leading zeros, at
+    /// most `u64::MAX`) that meets the difficulty; the login checks it before
+    /// sending and otherwise ends with [`Error::InvalidInput`] (`nonce`),
+    /// having sent nothing.
+    pub fn handle_nonce(&mut self, nonce: &str, now: Instant) {
+        let outcome = match parse_nonce(nonce) {
+            Some(nonce) => Ok(lime_pow::Solution {
+                nonce,
+                hashes: 0,
+                elapsed: std::time::Duration::ZERO,
+                threads: 0,
+            }),
+            None => {
+                self.now = now;
+                if self.stepper.take_solution_slot() {
+                    self.state = State::Done;
+                    self.stepper.finish(Err(Error::InvalidInput {
+                        argument: "nonce",
+                        reason: "a nonce is a canonical decimal: digits only, no leading \
+                                 zeros, at most 20 digits (u64)"
+                            .to_owned(),
+                    }));
+                }
+                return;
+            }
+        };
+        self.handle_solution(outcome, now);
+    }
+
+    /// This login's result with its PoW cost, as the adapters return it
+    /// from `login_with_stats`: pass what [`Output::Done`] carried.
+    ///
+    /// # Errors
+    /// [`LoginFailure`](crate::LoginFailure) carrying `result`'s error.
+    pub fn report(
+        &self,
+        result: Result<ApprovalResult, Error>,
+    ) -> Result<crate::LoginReport, crate::LoginFailure> {
+        crate::report::LoginReport::of(result, self.pow_stats())
+    }
+
     /// Feeds a transport failure of the request last sent.
     pub fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
         self.now = now;
@@ -380,7 +440,7 @@ impl Login {
             return;
         }
         let maybe_processed = error.may_have_been_processed();
-        let error = transport_to_error(error);
+        let error = self.stepper.transport_error(error);
         match std::mem::replace(&mut self.state, State::Done) {
             // The approve may have gone through: find out before anything else.
             State::Approving(solved) if maybe_processed => self.unsettle(solved, error, now),
@@ -416,6 +476,25 @@ impl Login {
         };
         self.count_solve(&puzzle, &outcome);
         match outcome {
+            // Whoever solved it (lime-pow, a GPU, a remote worker), the core
+            // checks the nonce before it is sent: one hash.
+            Ok(solution)
+                if !lime_pow::verify(
+                    puzzle.scheme,
+                    &puzzle.challenge,
+                    solution.nonce.as_str(),
+                    puzzle.difficulty,
+                ) =>
+            {
+                self.stepper.finish(Err(Error::InvalidInput {
+                    argument: "nonce",
+                    reason: format!(
+                        "the nonce does not meet difficulty {} under the {} scheme; \
+                         nothing was sent",
+                        puzzle.difficulty, puzzle.scheme
+                    ),
+                }))
+            }
             Ok(solution) => {
                 tracing::debug!(target: "lime", hashes = solution.hashes, elapsed_ms = solution.elapsed.as_millis() as u64, "proof of work solved");
                 self.stepper.begin(approve.attempts);
@@ -731,4 +810,15 @@ impl Login {
             _ => self.stepper.finish(Err(unsettled.ambiguous)),
         }
     }
+}
+
+/// A canonical decimal nonce: `0`, or digits without a leading zero that fit in a `u64`.
+fn parse_nonce(text: &str) -> Option<Nonce> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    if !canonical {
+        return None;
+    }
+    text.parse::<u64>().ok().map(Nonce::from_value)
 }

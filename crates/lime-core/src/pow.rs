@@ -51,6 +51,13 @@ impl PowTask {
             .progress(self.progress.clone())
     }
 
+    /// The challenge, for a solver of your own (then answer with
+    /// [`Login::handle_nonce`](crate::Login::handle_nonce)). It is a secret
+    /// of this login: never log or display it.
+    pub fn challenge(&self) -> &str {
+        &self.challenge
+    }
+
     /// The scheme being solved.
     pub fn scheme(&self) -> Scheme {
         self.scheme

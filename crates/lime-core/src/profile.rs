@@ -8,7 +8,7 @@ use crate::envelope::classify;
 use crate::fields::Fields;
 use crate::io::{Output, build_request};
 use crate::retry::retry_after;
-use crate::step::{Stepper, transport_to_error};
+use crate::step::Stepper;
 use crate::{AgentProfile, Config, HttpResponse, TransportError};
 
 /// The profile endpoint's path under the base URL.
@@ -88,7 +88,7 @@ impl Profile {
         if !self.stepper.take_response_slot() {
             return;
         }
-        let error = transport_to_error(error);
+        let error = self.stepper.transport_error(error);
         if error.is_retryable() {
             self.stepper
                 .retry_or(error.clone(), None, now, "profile", error);

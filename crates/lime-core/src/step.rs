@@ -37,6 +37,8 @@ pub(crate) struct Stepper<T> {
     jitter: Jitter,
     /// The error that caused the last wait, returned if the deadline ends the flow.
     last_error: Option<Error>,
+    /// `METHOD url` of the last request sent, for transport errors.
+    last_request: String,
 }
 
 impl<T: Clone> Stepper<T> {
@@ -54,6 +56,7 @@ impl<T: Clone> Stepper<T> {
             deadline,
             jitter: Jitter::new(seed),
             last_error: None,
+            last_request: String::new(),
         }
     }
 
@@ -117,6 +120,11 @@ impl<T: Clone> Stepper<T> {
                     deadline = deadline.min(d);
                 }
                 let request = request();
+                self.last_request = format!(
+                    "{} {}",
+                    request.method(),
+                    crate::base_url::redact_url(&request.uri().to_string())
+                );
                 tracing::debug!(target: "lime", method = %request.method(), path = request.uri().path(), attempt = self.attempts, "sending");
                 Output::Send(Transmit { request, deadline })
             }
@@ -225,13 +233,16 @@ impl<T: Clone> Stepper<T> {
             self.finish(Err(give_up));
             return false;
         }
+        // One line a CLI can show as it is: `retrying (2/4) in 0.5 s: HTTP 503`.
         tracing::warn!(
-            target: "lime",
+            target: "lime::retry",
             step,
-            attempt = self.attempts,
-            reason = %reason(&error),
             delay_ms = wait.as_millis() as u64,
-            "retrying"
+            "retrying ({}/{}) in {:.1} s: {}",
+            self.attempts + 1,
+            self.max_retries.saturating_add(1).max(self.attempts + 1),
+            wait.as_secs_f64(),
+            reason(&error)
         );
         self.last_error = Some(error);
         self.phase = Phase::Waiting(until);
@@ -253,25 +264,26 @@ pub(crate) fn later(now: Instant, duration: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-/// A log-safe reason: the error's kind, code and status, never a server message.
+/// A log-safe reason: the error's kind, status and code, never a server
+/// message (`HTTP 503 AUTH_UNAVAILABLE`, `connection failed`).
 pub(crate) fn reason(error: &Error) -> String {
-    match error {
-        Error::Transport(e) => e.kind().to_string(),
-        other => format!(
-            "{} (HTTP {})",
-            other.code().unwrap_or("invalid response"),
-            other
-                .http_status()
-                .map_or_else(|| "-".to_owned(), |s| s.to_string())
-        ),
+    match (error, error.http_status(), error.code()) {
+        (Error::Transport(e), _, _) => e.kind().to_string(),
+        (_, Some(status), Some(code)) => format!("HTTP {status} {code}"),
+        (_, Some(status), None) => format!("HTTP {status}"),
+        (_, None, Some(code)) => code.to_owned(),
+        (_, None, None) => "invalid response".to_owned(),
     }
 }
 
-/// A transport error as the flow's error: an oversized body is an invalid response.
-pub(crate) fn transport_to_error(error: TransportError) -> Error {
-    if error.kind() == TransportErrorKind::BodyTooLarge {
-        Error::invalid_response(None, "the response body is over the configured limit")
-    } else {
-        Error::Transport(error)
+impl<T: Clone> Stepper<T> {
+    /// A transport error as the flow's error, naming the request and the
+    /// attempts so far; an oversized body is an invalid response.
+    pub(crate) fn transport_error(&self, error: TransportError) -> Error {
+        if error.kind() == TransportErrorKind::BodyTooLarge {
+            Error::invalid_response(None, "the response body is over the configured limit")
+        } else {
+            Error::Transport(error.with_request(self.last_request.clone(), self.attempts))
+        }
     }
 }

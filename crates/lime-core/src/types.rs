@@ -16,6 +16,7 @@ use crate::fields::Fields;
 /// assert_eq!(RequestStatus::Delivered.as_str(), "DELIVERED");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RequestStatus {
     /// Waiting for an agent.
     Pending,
@@ -58,6 +59,14 @@ impl RequestStatus {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for RequestStatus {
+    /// As its wire spelling (`"APPROVED"`).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for RequestStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -65,7 +74,11 @@ impl fmt::Display for RequestStatus {
 }
 
 /// A confirmed login: what the approve call returns.
+///
+/// With the `serde` feature it serializes with `expires_at` in RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct ApprovalResult {
     /// The login request's id.
     pub request_id: String,
@@ -74,6 +87,7 @@ pub struct ApprovalResult {
     /// `APPROVED`, or `DELIVERED` when the site already received the event.
     pub status: RequestStatus,
     /// When the request expires, with the offset the server sent.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub expires_at: OffsetDateTime,
     /// The agent that approved it.
     pub approved_agent_id: Option<String>,
@@ -93,6 +107,8 @@ impl ApprovalResult {
 
 /// The agent's profile (`GET /core/agents/me/profile`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct AgentProfile {
     /// The agent's id.
     pub agent_id: String,

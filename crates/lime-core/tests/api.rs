@@ -87,48 +87,9 @@ fn the_pow_task_describes_itself_without_the_challenge() {
 }
 
 #[test]
-fn errors_expose_code_status_message_and_retryability() {
-    let auth = Error::Authentication {
-        code: Some("AGENT_INACTIVE".into()),
-        message: "inactive".into(),
-        http_status: Some(403),
-    };
-    assert_eq!(
-        (auth.code(), auth.http_status(), auth.message().as_str()),
-        (Some("AGENT_INACTIVE"), Some(403), "inactive")
-    );
-    assert!(!auth.is_retryable());
-    let expired = Error::Expired {
-        message: "gone".into(),
-        http_status: Some(410),
-    };
-    assert_eq!(expired.code(), Some("LOGIN_REQUEST_EXPIRED"));
-    let limited = Error::RateLimited {
-        message: "slow".into(),
-        retry_after: None,
-        http_status: Some(429),
-    };
-    assert!(limited.is_retryable() && limited.code() == Some("RATE_LIMIT_EXCEEDED"));
-    let pow = Error::PowTimeout {
-        difficulty: 30,
-        hashes: 9,
-    };
-    assert_eq!((pow.code(), pow.http_status()), (None, None));
-    assert!(pow.message().contains("difficulty 30"));
-    assert!(Error::Cancelled.to_string().contains("cancelled"));
-    let bad = Error::InvalidResponse {
-        http_status: Some(502),
-        reason: "not JSON".into(),
-    };
-    assert!(bad.is_retryable() && bad.to_string().contains("HTTP 502"));
-    let api = Error::Api {
-        code: "X".into(),
-        message: "m".into(),
-        http_status: None,
-        detail: None,
-    };
-    assert!(api.to_string().contains("HTTP -"));
+fn transport_error_kinds_say_whether_to_retry_and_whether_anything_was_sent() {
     for (kind, retry, processed) in [
+        (TransportErrorKind::Dns, false, false),
         (TransportErrorKind::Connect, true, false),
         (TransportErrorKind::Timeout, true, true),
         (TransportErrorKind::ConnectionLost, true, true),
@@ -157,4 +118,105 @@ fn status_names_round_trip_and_keep_unknown_values() {
     assert!(RequestStatus::Delivered.is_approved() && !RequestStatus::Pending.is_approved());
     let token = AgentToken::new("at_abcdefghijklmnop").unwrap();
     assert_eq!(token.clone(), token);
+}
+
+/// A login brought to its proof of work, with the task it hands out.
+fn login_at_its_solve(challenge: &str, difficulty: u32) -> (Login, lime_core::drive::PowTask) {
+    let now = Instant::now();
+    let mut login = Login::new(&config(), "lr_api", now).unwrap();
+    let Output::Send(_) = login.poll_output() else {
+        panic!()
+    };
+    let body = format!(
+        r#"{{"ok":true,"data":{{"status":"PENDING","pow_challenge":"{challenge}","pow_difficulty":{difficulty},"pow_scheme":"v1"}}}}"#
+    );
+    login.handle_response(http::Response::new(body.into_bytes()), now);
+    let Output::Solve(task) = login.poll_output() else {
+        panic!()
+    };
+    (login, task)
+}
+
+#[test]
+fn an_external_solver_reads_the_task_and_answers_with_a_nonce() {
+    let (mut login, task) = login_at_its_solve("gpu-challenge", 8);
+    // "The GPU": a plain search over the task's public description.
+    let (challenge, scheme, difficulty) = (
+        task.challenge().to_owned(),
+        task.scheme(),
+        task.difficulty(),
+    );
+    assert_eq!(
+        (challenge.as_str(), scheme, difficulty),
+        ("gpu-challenge", Scheme::V1, 8)
+    );
+    drop(task);
+    let nonce = (0u64..)
+        .map(|n| n.to_string())
+        .find(|n| lime_core::lime_pow::verify(scheme, &challenge, n, difficulty))
+        .unwrap();
+    login.handle_nonce(&nonce, Instant::now());
+    let Output::Send(approve) = login.poll_output() else {
+        panic!("a valid nonce is sent")
+    };
+    let sent: serde_json::Value = serde_json::from_slice(approve.request.body()).unwrap();
+    assert_eq!(sent["pow_nonce"], nonce.as_str());
+}
+
+#[test]
+fn a_wrong_or_malformed_external_nonce_is_refused_before_anything_is_sent() {
+    for bad in ["", "007", "12a", "-1", "99999999999999999999999", " 1"] {
+        let (mut login, _task) = login_at_its_solve("gpu-challenge", 8);
+        login.handle_nonce(bad, Instant::now());
+        match login.poll_output() {
+            Output::Done(Err(Error::InvalidInput {
+                argument, reason, ..
+            })) => {
+                assert_eq!(argument, "nonce");
+                assert!(reason.contains("canonical decimal"), "{reason}");
+            }
+            other => panic!("{bad:?} was accepted: {other:?}"),
+        }
+    }
+    // A well-formed nonce that misses the difficulty: checked, never sent.
+    let (mut login, task) = login_at_its_solve("gpu-challenge", 16);
+    let wrong = (0u64..)
+        .map(|n| n.to_string())
+        .find(|n| !lime_core::lime_pow::verify(task.scheme(), task.challenge(), n, 16))
+        .unwrap();
+    login.handle_nonce(&wrong, Instant::now());
+    match login.poll_output() {
+        Output::Done(Err(Error::InvalidInput {
+            argument, reason, ..
+        })) => {
+            assert_eq!(argument, "nonce");
+            assert!(
+                reason.contains("difficulty 16") && reason.contains("nothing was sent"),
+                "{reason}"
+            );
+            assert!(!reason.contains(&wrong) && !reason.contains("gpu-challenge"));
+        }
+        other => panic!("a nonce below the difficulty was accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn a_report_converts_into_the_error_with_question_mark() {
+    fn caller(failure: lime_core::LoginFailure) -> Result<(), Error> {
+        Err(failure)?
+    }
+    let (mut login, _task) = login_at_its_solve("c", 8);
+    login.handle_nonce("x", Instant::now());
+    let Output::Done(result) = login.poll_output() else {
+        panic!()
+    };
+    let failure = login.report(result).unwrap_err();
+    assert_eq!(failure.to_string(), failure.error.to_string());
+    assert!(matches!(
+        caller(failure),
+        Err(Error::InvalidInput {
+            argument: "nonce",
+            ..
+        })
+    ));
 }

@@ -86,7 +86,7 @@ fn a_missing_or_empty_token_is_an_authentication_error_naming_both_sources() {
 fn tokens_that_cannot_be_a_header_are_config_errors_that_do_not_echo_them() {
     for token in ["at_a\r\nX-Evil: 1", "at_é", "at_a b", "at_\u{7f}"] {
         match AgentToken::new(token) {
-            Err(Error::Config { reason }) => assert!(!reason.contains("at_"), "{reason}"),
+            Err(Error::Config { reason, .. }) => assert!(!reason.contains("at_"), "{reason}"),
             other => panic!("{token:?}: {other:?}"),
         }
     }
@@ -106,7 +106,7 @@ fn bad_base_urls_are_refused_with_the_reason() {
         ("https:///api", ""),
     ] {
         match BaseUrl::parse(url, false) {
-            Err(Error::Config { reason }) => assert!(reason.contains(why), "{url}: {reason}"),
+            Err(Error::Config { reason, .. }) => assert!(reason.contains(why), "{url}: {reason}"),
             other => panic!("{url}: {other:?}"),
         }
     }

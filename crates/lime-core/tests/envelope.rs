@@ -89,6 +89,7 @@ fn malformed_envelopes_are_invalid_responses_keeping_the_status() {
             Err(Error::InvalidResponse {
                 http_status,
                 reason,
+                ..
             }) => {
                 assert_eq!(http_status, Some(status), "{body}");
                 assert!(reason.contains(why), "{body}: {reason}");
@@ -117,6 +118,7 @@ fn api_errors_keep_code_message_detail_and_status_with_defaults() {
             message,
             http_status,
             detail,
+            ..
         }) => {
             assert_eq!(
                 (code.as_str(), message.as_str(), http_status),

@@ -591,6 +591,7 @@ fn a_pow_timeout_is_its_own_error() {
         Err(Error::PowTimeout {
             difficulty: 256,
             hashes,
+            ..
         }) => assert!(hashes > 0),
         other => panic!("{other:?}"),
     }
@@ -629,7 +630,7 @@ fn a_panicked_solver_thread_is_an_internal_error_not_a_cancellation() {
     };
     login.handle_solution(Err(lime_pow::SolveError::WorkerPanicked { hashes: 7 }), now);
     match login.poll_output() {
-        Output::Done(Err(Error::Internal { reason })) => {
+        Output::Done(Err(Error::Internal { reason, .. })) => {
             assert!(reason.contains("please report"), "{reason}")
         }
         other => panic!("{other:?}"),

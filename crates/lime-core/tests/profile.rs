@@ -43,6 +43,7 @@ fn wrong_field_types_name_the_field() {
             Err(Error::InvalidResponse {
                 reason,
                 http_status: Some(200),
+                ..
             }) => {
                 assert!(reason.contains(&format!("`{field}`")), "{reason}")
             }

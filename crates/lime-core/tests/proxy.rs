@@ -161,7 +161,7 @@ fn socks_and_https_proxies_are_refused_naming_the_variable() {
     ] {
         let lookup = move |name: &str| (name == variable).then(|| value.to_owned());
         match ProxyRules::from_env(lookup) {
-            Err(Error::Config { reason }) => {
+            Err(Error::Config { reason, .. }) => {
                 assert!(reason.starts_with(variable), "{reason}");
                 assert!(!reason.contains("pw"), "credentials echoed: {reason}");
             }
@@ -196,7 +196,7 @@ fn proxy_urls_keep_credentials_out_of_debug_and_errors() {
         "http://[::1",
     ] {
         match ProxyUrl::parse(bad, "X") {
-            Err(Error::Config { reason }) => assert!(!reason.contains("pw"), "{reason}"),
+            Err(Error::Config { reason, .. }) => assert!(!reason.contains("pw"), "{reason}"),
             other => panic!("{bad}: {other:?}"),
         }
     }
@@ -219,7 +219,7 @@ fn the_config_reads_proxy_variables_only_for_an_https_base() {
         .base_url("https://lime.example/api/v1")
         .env_lookup(env(&[("ALL_PROXY", "socks5://proxy:1080")]))
         .build();
-    assert!(matches!(refused, Err(Error::Config { reason }) if reason.contains("ALL_PROXY")));
+    assert!(matches!(refused, Err(Error::Config { reason, .. }) if reason.contains("ALL_PROXY")));
     let config = Config::builder()
         .token("at_example-token")
         .base_url("https://localhost:8443/api/v1")
@@ -267,7 +267,7 @@ fn base_url_errors_never_echo_user_info_or_queries() {
         "http://lime.example/api#s3cretpw",
     ] {
         match Config::builder().token("at_x").base_url(url).build() {
-            Err(Error::Config { reason }) => {
+            Err(Error::Config { reason, .. }) => {
                 assert!(!reason.contains("s3cretpw"), "{reason}");
                 assert!(!reason.contains("user:"), "{reason}");
             }

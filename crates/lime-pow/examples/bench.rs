@@ -105,11 +105,12 @@ fn naive_rate(scheme: Scheme, challenge: &str, threads: usize, window: Duration)
                     let mut nonce = t << 40;
                     while start.elapsed() < window {
                         for _ in 0..1_000 {
-                            let message = match scheme {
-                                Scheme::Legacy => format!("{challenge}{nonce}"),
-                                Scheme::V1 => format!("lime:pow:v1\0{challenge}\0{nonce}"),
-                            };
-                            let digest = Sha256::digest(message.as_bytes());
+                            let (before, after) = scheme.framing();
+                            let mut message = before.to_vec();
+                            message.extend_from_slice(challenge.as_bytes());
+                            message.extend_from_slice(after);
+                            message.extend_from_slice(nonce.to_string().as_bytes());
+                            let digest = Sha256::digest(&message);
                             black_box(lime_pow::leading_zero_bits(&digest) >= 256);
                             nonce += 1;
                         }

@@ -12,6 +12,7 @@ use core::str::FromStr;
 /// assert_eq!(Scheme::Legacy.as_str(), "legacy");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scheme {
     /// `SHA-256(challenge ‖ nonce)`: what lime-agents-sdk 0.2.0 solves.
     Legacy,
@@ -24,6 +25,9 @@ pub enum Scheme {
 const V1_TAG: &[u8] = b"lime:pow:v1\x00";
 
 impl Scheme {
+    /// Every scheme, oldest first.
+    pub const ALL: [Scheme; 2] = [Scheme::Legacy, Scheme::V1];
+
     /// The scheme's wire name (`"legacy"` or `"v1"`), as in `pow_scheme`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -35,7 +39,13 @@ impl Scheme {
     /// The fixed message parts around the challenge: `(before, after)`.
     ///
     /// The hashed message is `before ‖ challenge ‖ after ‖ nonce`.
-    pub(crate) const fn framing(self) -> (&'static [u8], &'static [u8]) {
+    ///
+    /// ```
+    /// use lime_pow::Scheme;
+    /// assert_eq!(Scheme::Legacy.framing(), (&b""[..], &b""[..]));
+    /// assert_eq!(Scheme::V1.framing(), (&b"lime:pow:v1\x00"[..], &b"\x00"[..]));
+    /// ```
+    pub const fn framing(self) -> (&'static [u8], &'static [u8]) {
         match self {
             Scheme::Legacy => (b"", b""),
             Scheme::V1 => (V1_TAG, b"\x00"),

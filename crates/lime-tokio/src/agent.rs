@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
+use lime_core::ApprovalResult;
 use lime_core::lime_pow::{CoreLease, Progress};
+#[cfg(feature = "custom-client")]
+use lime_core::settings::ProxySource;
 use lime_core::{
-    AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, PowStats,
+    AgentProfile, Config, ConfigBuilder, Error, LoginFailure, LoginReport,
     drive::{AgentState, Flow, Output},
-    settings::ProxySource,
 };
-use rustls_pki_types::CertificateDer;
 
-use crate::transport::{HyperClient, RequestBody, client, send};
+#[cfg(feature = "custom-client")]
+use crate::transport::RequestBody;
+use crate::transport::{HyperClient, client, send};
 
 /// An agent: logs in and reads its profile. Cheap to clone (one `Arc`):
 /// make one per process and share it with every task; clones share the
@@ -48,38 +51,54 @@ impl LimeAgent {
     /// it on the blocking pool, approves it. Dropping the future cancels the
     /// solve within about a millisecond.
     ///
+    /// Running it again for a request this agent already approved succeeds
+    /// (scripts can retry safely); another agent's approval is a conflict
+    /// naming that agent.
+    ///
     /// # Errors
     /// Every [`Error`] variant the protocol defines; see `lime-core`.
     pub async fn login(&self, request_id: &str) -> Result<ApprovalResult, Error> {
-        self.login_with_stats(request_id).await.0
+        self.login_with_stats(request_id)
+            .await
+            .map(|report| report.approval)
+            .map_err(Error::from)
     }
 
-    /// [`login`](Self::login), also returning what the proof of work cost
+    /// [`login`](Self::login), also reporting what the proof of work cost
     /// (difficulty, hashes, time), whatever the outcome.
-    pub async fn login_with_stats(
-        &self,
-        request_id: &str,
-    ) -> (Result<ApprovalResult, Error>, PowStats) {
+    ///
+    /// ```no_run
+    /// # async fn run(agent: lime_tokio::LimeAgent) -> Result<(), lime_tokio::Error> {
+    /// let report = agent.login_with_stats("lr_abc123").await?; // `?` gives a lime_tokio::Error
+    /// println!("{} hashes in {:?}", report.pow.hashes, report.pow.elapsed);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`LoginFailure`]: the [`Error`] and the PoW cost until then.
+    pub async fn login_with_stats(&self, request_id: &str) -> Result<LoginReport, LoginFailure> {
         self.login_with_progress(request_id, Progress::new()).await
     }
 
     /// [`login_with_stats`](Self::login_with_stats), counting hashes into
     /// `progress` while the proof of work runs (for a spinner or an ETA).
+    ///
+    /// # Errors
+    /// As [`login_with_stats`](Self::login_with_stats).
     pub async fn login_with_progress(
         &self,
         request_id: &str,
         progress: Progress,
-    ) -> (Result<ApprovalResult, Error>, PowStats) {
+    ) -> Result<LoginReport, LoginFailure> {
         let state = &self.inner.state;
-        let mut login = match state.start_login(request_id, progress, std::time::Instant::now()) {
-            Ok(login) => login,
-            Err(e) => return (Err(e), PowStats::default()),
-        };
+        let mut login = state
+            .start_login(request_id, progress, std::time::Instant::now())
+            .map_err(LoginFailure::before_pow)?;
         // Dropping the login future trips the solve's token.
         let _cancel_on_drop = login.cancel_token().drop_guard();
         let result = self.drive(&mut login).await;
         state.finish_login(&login);
-        (result, login.pow_stats())
+        login.report(result)
     }
 
     /// Reads this agent's profile.
@@ -120,9 +139,7 @@ impl LimeAgent {
                         None => (task.run(), None),
                     })
                     .await
-                    .map_err(|e| Error::Internal {
-                        reason: format!("the proof-of-work task failed: {e}"),
-                    })?;
+                    .map_err(|e| Error::internal(format!("the proof-of-work task failed: {e}")))?;
                     // The core goes back once the blocking thread is free again.
                     drop(lease);
                     flow.handle_solution(outcome, now());
@@ -168,15 +185,16 @@ pub struct LimeAgentBuilder {
     /// Whether a setter touched `config` (an error beside `prebuilt`).
     configured: bool,
     prebuilt: Option<Config>,
-    roots: Vec<CertificateDer<'static>>,
-    bad_root: Option<String>,
+    #[cfg(feature = "custom-client")]
     injected: Option<InjectedClient>,
 }
 
 /// A client the user configured; its connector is theirs, so only its
 /// presence is shown.
+#[cfg(feature = "custom-client")]
 struct InjectedClient(HyperClient);
 
+#[cfg(feature = "custom-client")]
 impl std::fmt::Debug for InjectedClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("InjectedClient(..)")
@@ -186,8 +204,10 @@ impl std::fmt::Debug for InjectedClient {
 impl LimeAgentBuilder {
     lime_core::agent_builder_setters!();
 
-    /// Sends every request through this hyper-util client instead of the
-    /// built-in one (rustls with web PKI roots, `HTTPS_PROXY`): for a
+    /// The escape hatch (feature `custom-client`; its types follow
+    /// hyper-util's versions, not lime's): sends every request through this
+    /// hyper-util client instead of the built-in one (rustls, the
+    /// configured roots, `HTTPS_PROXY`): for a
     /// connector of your own (a custom resolver, TLS set-up, proxy or
     /// socket options). The client must be built for [`RequestBody`].
     ///
@@ -201,6 +221,7 @@ impl LimeAgentBuilder {
     /// a configuration error.
     ///
     /// ```no_run
+    /// // With `features = ["custom-client"]` and hyper-util as a dependency:
     /// use hyper_util::client::legacy::{Client, connect::HttpConnector};
     /// use hyper_util::rt::TokioExecutor;
     ///
@@ -216,6 +237,9 @@ impl LimeAgentBuilder {
     ///     .build()?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "custom-client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "custom-client")))]
+    #[must_use]
     pub fn http_client<C>(
         mut self,
         client: hyper_util::client::legacy::Client<C, RequestBody>,
@@ -224,15 +248,6 @@ impl LimeAgentBuilder {
         C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
     {
         self.injected = Some(InjectedClient(Arc::new(client)));
-        self
-    }
-
-    /// Also trusts the certificates in `pem` (a corporate or test CA).
-    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Self {
-        match lime_core::drive::certificates_from_pem(pem) {
-            Ok(certificates) => self.roots.extend(certificates),
-            Err(reason) => self.bad_root = Some(reason),
-        }
         self
     }
 
@@ -247,61 +262,32 @@ impl LimeAgentBuilder {
     }
 
     fn build_with(self, config: Config) -> Result<LimeAgent, Error> {
-        if let Some(reason) = self.bad_root {
-            return Err(Error::Config {
-                reason: format!("bad root certificate: {reason}"),
-            });
+        #[cfg(feature = "custom-client")]
+        if let Some(InjectedClient(injected)) = self.injected {
+            if !config.extra_roots().is_empty()
+                || config.os_roots().is_some()
+                || *config.proxy_source() != ProxySource::Environment
+            {
+                return Err(Error::config(
+                    "an injected http_client brings its own TLS roots and proxy; root \
+                     certificates, os_roots and proxy settings apply to the built-in client only",
+                ));
+            }
+            return Ok(LimeAgent::with_client(config, injected));
         }
-        let client = match self.injected {
-            Some(InjectedClient(injected)) => {
-                if !self.roots.is_empty() || *config.proxy_source() != ProxySource::Environment {
-                    return Err(Error::Config {
-                        reason: "an injected http_client brings its own TLS roots and proxy; \
-                                 root certificates and proxy settings apply to the built-in client only"
-                            .to_owned(),
-                    });
-                }
-                injected
-            }
-            None => {
-                let tls = tls_config(self.roots)?;
-                client(tls, config.proxy_rules().clone())
-            }
-        };
-        Ok(LimeAgent {
+        let tls = lime_core::drive::tls::client_config(&config)?;
+        let client = client(tls, config.proxy_rules().clone());
+        Ok(LimeAgent::with_client(config, client))
+    }
+}
+
+impl LimeAgent {
+    fn with_client(config: Config, client: HyperClient) -> LimeAgent {
+        LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
                 client,
             }),
-        })
+        }
     }
-}
-
-/// rustls with the ring provider, web PKI roots (plus OS roots with the
-/// `os-roots` feature) and any extra roots.
-fn tls_config(extra: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots_store());
-    #[cfg(feature = "os-roots")]
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    for cert in extra {
-        roots.add(cert).map_err(|e| Error::Config {
-            reason: format!("bad root certificate: {e}"),
-        })?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config {
-            reason: e.to_string(),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
-}
-
-fn webpki_roots_store() -> impl Iterator<Item = rustls_pki_types::TrustAnchor<'static>> {
-    webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
 }

@@ -6,7 +6,14 @@ mod proxy;
 mod transport;
 
 pub use agent::{LimeAgent, LimeAgentBuilder};
+// Everything this crate's API mentions, so one dependency is enough.
+pub use lime_core::drive::{TransportError, TransportErrorKind};
+pub use lime_core::lime_pow::{CancelToken, Progress, Scheme as PowScheme};
 pub use lime_core::{
-    AgentProfile, ApprovalResult, Config, Error, PowSchemeChoice, PowStats, RequestStatus,
+    AgentProfile, AgentToken, ApprovalResult, BaseUrl, Config, ConfigBuilder, Error, LoginFailure,
+    LoginReport, PowSchemeChoice, PowStats, RequestStatus, codes, settings,
 };
+/// The body type an injected hyper-util client is built for (the
+/// `custom-client` escape hatch).
+#[cfg(feature = "custom-client")]
 pub use transport::RequestBody;

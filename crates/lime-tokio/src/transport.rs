@@ -17,6 +17,7 @@ use lime_core::{
 /// The body type of every request the agent sends: what an injected
 /// hyper-util client must be built for (see
 /// [`LimeAgentBuilder::http_client`](crate::LimeAgentBuilder::http_client)).
+#[cfg_attr(not(feature = "custom-client"), allow(unreachable_pub))]
 pub type RequestBody = Full<Bytes>;
 
 /// What an attempt needs of a client: hyper-util's pooled client, over the
@@ -102,13 +103,18 @@ async fn exchange(
 fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
     // The chain's innermost message names the cause (refused, reset, unknown issuer...).
     let mut message = error.to_string();
+    let mut resolve_failed = false;
     let mut inner = std::error::Error::source(error);
     while let Some(e) = inner {
         message = e.to_string();
+        // hyper-util's connector names a failed lookup "dns error".
+        resolve_failed |= message == "dns error";
         inner = e.source();
     }
     let kind = if lime_core::drive::error_chain_contains::<rustls::Error>(error) {
         TransportErrorKind::Tls
+    } else if error.is_connect() && resolve_failed {
+        TransportErrorKind::Dns
     } else if error.is_connect() {
         TransportErrorKind::Connect
     } else {

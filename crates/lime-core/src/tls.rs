@@ -1,0 +1,103 @@
+//! The TLS set-up both adapters share: which rustls crypto provider, and
+//! which trust roots. Chosen by cargo features, never a process-wide
+//! default: an application's own rustls set-up is left alone.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `ring` (adapters' default) | rustls's `ring` provider |
+//! | `aws-lc-rs` | rustls's `aws-lc-rs` provider (used when `ring` is off) |
+//! | `webpki-roots` (adapters' default) | Mozilla's roots, compiled in |
+//! | `os-roots` | the operating system's trust store, read at build |
+
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls_pki_types::CertificateDer;
+
+use crate::{Config, Error};
+
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!(
+    "lime needs a TLS crypto provider: enable the `ring` (default) or `aws-lc-rs` feature"
+);
+
+/// The crypto provider this build was compiled with: `ring` when that
+/// feature is on, else `aws-lc-rs`.
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    #[cfg(feature = "ring")]
+    let provider = rustls::crypto::ring::default_provider();
+    #[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    Arc::new(provider)
+}
+
+/// The name of [`crypto_provider`]'s provider, for logs and tests.
+pub fn crypto_provider_name() -> &'static str {
+    if cfg!(feature = "ring") {
+        "ring"
+    } else {
+        "aws-lc-rs"
+    }
+}
+
+/// Every root `config` trusts: the bundled web PKI roots (feature
+/// `webpki-roots`), the OS store when asked for (feature `os-roots`), and
+/// its extra roots.
+///
+/// # Errors
+/// [`Error::Config`] when the OS store was asked for without the
+/// `os-roots` feature, when it cannot be read, or when no root is left.
+pub fn root_certificates(config: &Config) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let mut roots: Vec<CertificateDer<'static>> = Vec::new();
+    #[cfg(feature = "webpki-roots")]
+    roots.extend(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+    let os = config.os_roots().unwrap_or(cfg!(feature = "os-roots"));
+    if os {
+        roots.extend(os_roots()?);
+    }
+    roots.extend(config.extra_roots().iter().cloned());
+    if roots.is_empty() {
+        return Err(Error::config(
+            "no TLS trust roots: enable the `webpki-roots` or `os-roots` feature, \
+             or add a CA with add_root_certificates_pem",
+        ));
+    }
+    Ok(roots)
+}
+
+/// A rustls client configuration with [`crypto_provider`] and
+/// [`root_certificates`]: TLS 1.2 and 1.3, no client certificate.
+///
+/// # Errors
+/// As [`root_certificates`].
+pub fn client_config(config: &Config) -> Result<rustls::ClientConfig, Error> {
+    let mut store = rustls::RootCertStore::empty();
+    let (_, unusable) = store.add_parsable_certificates(root_certificates(config)?);
+    tracing::debug!(target: "lime", roots = store.len(), unusable, provider = crypto_provider_name(), "TLS roots loaded");
+    if store.is_empty() {
+        return Err(Error::config("none of the TLS trust roots could be used"));
+    }
+    rustls::ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::config(format!("TLS set-up: {e}")))
+        .map(|builder| builder.with_root_certificates(store).with_no_client_auth())
+}
+
+#[cfg(feature = "os-roots")]
+fn os_roots() -> Result<Vec<CertificateDer<'static>>, Error> {
+    let loaded = rustls_native_certs::load_native_certs();
+    if loaded.certs.is_empty() && !loaded.errors.is_empty() {
+        return Err(Error::config(format!(
+            "the OS trust store could not be read ({} errors); turn it off with os_roots(false)",
+            loaded.errors.len()
+        )));
+    }
+    Ok(loaded.certs)
+}
+
+#[cfg(not(feature = "os-roots"))]
+fn os_roots() -> Result<Vec<CertificateDer<'static>>, Error> {
+    Err(Error::config(
+        "os_roots(true) needs the `os-roots` feature of lime-tokio or lime-blocking",
+    ))
+}
