@@ -3,7 +3,7 @@
 use clap::Args;
 use time::format_description::well_known::Rfc3339;
 
-use crate::client::ClientArgs;
+use crate::client::{ClientArgs, PowArgs};
 use crate::report::{self, Failure, escape_controls};
 
 #[derive(Debug, Args)]
@@ -12,6 +12,8 @@ pub(crate) struct LoginArgs {
     request_id: String,
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    pow: PowArgs,
 }
 
 #[derive(Debug, Args)]
@@ -21,7 +23,7 @@ pub(crate) struct ProfileArgs {
 }
 
 pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failure> {
-    let agent = args.client.agent()?;
+    let agent = args.client.agent(&args.pow)?;
     let progress = lime_core::lime_pow::Progress::new();
     let spinner = crate::spinner::Spinner::start(progress.clone());
     let result = agent.login_with_progress(&args.request_id, progress).await;
@@ -46,7 +48,7 @@ pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failur
 }
 
 pub(crate) async fn profile(args: ProfileArgs, json_mode: bool) -> Result<u8, Failure> {
-    let agent = args.client.agent()?;
+    let agent = args.client.agent(&PowArgs::default())?;
     let p = agent.get_profile().await?;
     let text = |o: &Option<String>| o.as_deref().map_or_else(|| "-".to_owned(), escape_controls);
     let num = |o: &Option<i64>| o.map_or_else(|| "-".to_owned(), |n| n.to_string());

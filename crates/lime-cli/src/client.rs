@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+use lime_core::lime_pow::Scheme;
 use lime_core::{Config, PowSchemeChoice};
 use lime_tokio::LimeAgent;
 use zeroize::Zeroizing;
@@ -18,9 +19,6 @@ pub(crate) struct ClientArgs {
     /// API root (else LIME_API_BASE, else https://lime.pics/api/v1).
     #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
-    /// Proof-of-work scheme: auto, legacy or v1 (else LIME_POW_SCHEME, else auto).
-    #[arg(long, value_name = "SCHEME")]
-    pub(crate) scheme: Option<String>,
     /// Allow plain http:// to a host that is not loopback (the token travels unencrypted).
     #[arg(long)]
     pub(crate) allow_http: bool,
@@ -30,9 +28,6 @@ pub(crate) struct ClientArgs {
     /// Retries per step [default: 3].
     #[arg(long, value_name = "N")]
     pub(crate) max_retries: Option<u32>,
-    /// Proof-of-work time budget in seconds [default: 10].
-    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
-    pub(crate) pow_timeout: Option<Duration>,
     /// Read the agent token from this file (wins over LIME_AGENT_TOKEN).
     #[arg(long, value_name = "PATH", conflicts_with = "token_stdin")]
     pub(crate) token_file: Option<PathBuf>,
@@ -42,6 +37,72 @@ pub(crate) struct ClientArgs {
     /// Also trust the CA certificates in this PEM file (e.g. `lime serve --tls`'s).
     #[arg(long, value_name = "PATH")]
     pub(crate) ca_cert: Option<PathBuf>,
+}
+
+/// `--scheme` of the agent commands: what a login solves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SchemeChoiceArg {
+    /// The scheme the server names; v1 with one legacy retry when it names none.
+    Auto,
+    /// Always legacy (what lime-agents-sdk 0.2.0 solves).
+    Legacy,
+    /// Always v1 (what current servers verify).
+    V1,
+}
+
+impl From<SchemeChoiceArg> for PowSchemeChoice {
+    fn from(arg: SchemeChoiceArg) -> Self {
+        match arg {
+            SchemeChoiceArg::Auto => PowSchemeChoice::Auto,
+            SchemeChoiceArg::Legacy => PowSchemeChoice::Legacy,
+            SchemeChoiceArg::V1 => PowSchemeChoice::V1,
+        }
+    }
+}
+
+/// `--scheme` of the PoW tools and the emulator: one scheme exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SchemeArg {
+    /// SHA-256(challenge ‖ nonce), as lime-agents-sdk 0.2.0.
+    Legacy,
+    /// SHA-256("lime:pow:v1" ‖ 0 ‖ challenge ‖ 0 ‖ nonce): what current servers verify.
+    V1,
+}
+
+impl From<SchemeArg> for Scheme {
+    fn from(arg: SchemeArg) -> Self {
+        match arg {
+            SchemeArg::Legacy => Scheme::Legacy,
+            SchemeArg::V1 => Scheme::V1,
+        }
+    }
+}
+
+/// A `--difficulty` a server can ask for: at most 256 bits (≤ 0 accepts
+/// any nonce).
+pub(crate) fn difficulty(s: &str) -> Result<i64, String> {
+    let bits: i64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number of bits"))?;
+    if bits > i64::from(lime_core::lime_pow::MAX_DIFFICULTY) {
+        return Err(format!(
+            "{bits} bits can never be met: the maximum is {}",
+            lime_core::lime_pow::MAX_DIFFICULTY
+        ));
+    }
+    Ok(bits)
+}
+
+/// The proof-of-work settings: only `login` solves.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct PowArgs {
+    /// Proof-of-work scheme (else LIME_POW_SCHEME, else auto).
+    #[arg(long, value_enum)]
+    pub(crate) scheme: Option<SchemeChoiceArg>,
+    /// Proof-of-work time budget in seconds [default: 10].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    pub(crate) pow_timeout: Option<Duration>,
 }
 
 /// The longest duration any `SECONDS` option takes: 10⁹ s, about 31 years.
@@ -117,13 +178,13 @@ pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Zeroizing<Strin
 }
 
 impl ClientArgs {
-    pub(crate) fn config(&self) -> Result<Config, Failure> {
+    pub(crate) fn config(&self, pow: &PowArgs) -> Result<Config, Failure> {
         let mut builder = Config::builder().allow_http(self.allow_http);
         if let Some(url) = &self.base_url {
             builder = builder.base_url(url);
         }
-        if let Some(scheme) = &self.scheme {
-            builder = builder.pow_scheme(scheme.parse::<PowSchemeChoice>()?);
+        if let Some(scheme) = pow.scheme {
+            builder = builder.pow_scheme(scheme.into());
         }
         if let Some(t) = self.timeout {
             builder = builder.timeout(t);
@@ -131,7 +192,7 @@ impl ClientArgs {
         if let Some(n) = self.max_retries {
             builder = builder.max_retries(n);
         }
-        if let Some(t) = self.pow_timeout {
+        if let Some(t) = pow.pow_timeout {
             builder = builder.pow_timeout(t);
         }
         if let Some(path) = &self.token_file {
@@ -152,7 +213,7 @@ impl ClientArgs {
         Ok(builder.build()?)
     }
 
-    pub(crate) fn agent(&self) -> Result<LimeAgent, Failure> {
-        Ok(LimeAgent::new(self.config()?)?)
+    pub(crate) fn agent(&self, pow: &PowArgs) -> Result<LimeAgent, Failure> {
+        Ok(LimeAgent::new(self.config(pow)?)?)
     }
 }

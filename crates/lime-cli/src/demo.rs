@@ -11,17 +11,17 @@ use lime_emulator::site::{SiteClient, SiteEvent};
 use lime_tokio::LimeAgent;
 use serde_json::json;
 
-use crate::report::{Failure, Kind, paint};
+use crate::client::SchemeChoiceArg;
+use crate::report::{Failure, Kind, Stream, paint};
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Proof-of-work difficulty the emulator asks for.
-    #[arg(long, default_value_t = 15, allow_negative_numbers = true)]
+    /// Proof-of-work difficulty the emulator asks for (at most 256).
+    #[arg(long, default_value_t = 15, allow_negative_numbers = true, value_parser = crate::client::difficulty)]
     difficulty: i64,
-    /// auto, legacy or v1: the scheme the agent uses (with auto the emulator
-    /// verifies v1 and names it).
-    #[arg(long, default_value = "auto")]
-    scheme: String,
+    /// The scheme the agent uses (with auto the emulator verifies v1 and names it).
+    #[arg(long, value_enum, default_value_t = SchemeChoiceArg::Auto)]
+    scheme: SchemeChoiceArg,
 }
 
 /// Prints timeline lines unless `--json`.
@@ -34,13 +34,16 @@ impl Timeline {
     fn step(&self, actor: &str, text: &str) {
         if !self.quiet {
             let t = self.start.elapsed().as_secs_f64();
-            println!("{t:>7.3}s  {}  {text}", paint(&format!("{actor:<8}"), "36"));
+            println!(
+                "{t:>7.3}s  {}  {text}",
+                paint(Stream::Stdout, &format!("{actor:<8}"), "36")
+            );
         }
     }
 }
 
 pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> {
-    let choice: PowSchemeChoice = args.scheme.parse()?;
+    let choice: PowSchemeChoice = args.scheme.into();
     let server_scheme = match choice {
         PowSchemeChoice::Legacy => Scheme::Legacy,
         _ => Scheme::V1,
@@ -135,7 +138,7 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         "site",
         &format!(
             "received the `approved` event (id {})",
-            event_id.unwrap_or_default()
+            event_id.as_deref().unwrap_or_default()
         ),
     );
     let jwks = site.jwks().await.map_err(site_failure)?;
@@ -166,20 +169,33 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         ));
     }
     if json_mode {
+        // Everything the timeline shows, with the units every command uses.
+        let mut approval_json = crate::report::to_json(&approval)?;
+        approval_json["pow"] = crate::report::to_json(&pow)?;
         println!(
             "{}",
             json!({
                 "request_id": created.request_id,
                 "status": status,
-                "hashes": pow.hashes,
-                "solve_ms": solve_ms,
-                "agent_id": claims["sub"],
+                "emulator": {
+                    "base_url": emulator.base_url(),
+                    "difficulty": args.difficulty,
+                    "scheme": server_scheme.as_str(),
+                },
+                "created": {
+                    "status": created.status,
+                    "expires_at": crate::report::rfc3339_ms(&created.expires_at),
+                },
+                "login": approval_json,
+                "event": { "type": "approved", "event_id": event_id },
+                "passport": crate::site::passport_json(&claims),
+                "elapsed_ms": line.start.elapsed().as_millis() as u64,
             })
         );
     } else {
         println!(
             "\n{} the login was confirmed end to end in {:.0} ms",
-            paint("done:", "32;1"),
+            paint(Stream::Stdout, "done:", "32;1"),
             line.start.elapsed().as_secs_f64() * 1000.0
         );
     }

@@ -3,7 +3,9 @@
 
 mod agent;
 mod client;
+mod completions;
 mod demo;
+mod logging;
 mod pow;
 mod report;
 mod serve;
@@ -30,6 +32,7 @@ Exit codes (error `kind` in --json output):
   6    rate_limited: 429 after retries
   7    transport, invalid_response: network failure after retries; malformed,
        redirecting or oversized response
+  8    no_event: site wait saw no event for the request within --timeout
   70   internal: a bug in lime (a panic); please report it
   130  cancelled: interrupted (Ctrl-C)
   141  the reader of stdout went away (a closed pipe); nothing more is printed
@@ -49,8 +52,10 @@ struct Cli {
     /// Print one JSON object on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// Log the SDK's steps to stderr (-v: debug, -vv: trace). Never shows
-    /// the token, the challenge or the nonce.
+    /// Log to stderr: -v the SDK's steps and the emulator's requests, -vv
+    /// also headers (secrets redacted), timings and state changes. Never
+    /// shows the token, the challenge or the nonce. Retries are shown
+    /// without it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
@@ -74,6 +79,9 @@ enum Command {
     Pow(pow::PowCommand),
     /// Run the LIME API emulator until Ctrl-C or SIGTERM.
     Serve(Box<serve::ServeArgs>),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    /// or the man page, generated from these very definitions.
+    Completions(completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,8 +91,11 @@ fn main() -> ExitCode {
         // Debug builds only: lets the CLI tests prove the hook's exit code.
         panic!("panic requested by LIME_CLI_TEST_PANIC");
     }
-    let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return argument_error(error),
+    };
+    logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,6 +120,7 @@ fn main() -> ExitCode {
                 Command::Site(cmd) => site::run(cmd, json).await,
                 Command::Pow(cmd) => pow::run(cmd, json).await,
                 Command::Serve(args) => serve::run(*args, json).await,
+                Command::Completions(args) => completions::run(&args),
             }
         };
         if serving {
@@ -159,18 +171,29 @@ fn install_panic_hook() {
     }));
 }
 
-fn init_logging(verbose: u8) {
-    use tracing_subscriber::prelude::*;
-    let level = match verbose {
-        0 => return,
-        1 => tracing::Level::DEBUG,
-        _ => tracing::Level::TRACE,
-    };
-    let targets = tracing_subscriber::filter::Targets::new()
-        .with_target("lime", level)
-        .with_target("lime_emulator", level);
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(targets)
-        .init();
+/// A command line clap refused: with `--json` anywhere in it, the JSON
+/// error object on stdout (exit 2); `--help` and `--version` as usual.
+fn argument_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let json = std::env::args_os().any(|a| a == "--json");
+    if informational || !json {
+        let _ = error.print();
+        return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+    }
+    // clap's text without its "error: " prefix, usage and tips.
+    let rendered = error.render().to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned();
+    report::failure(true, &Failure::invalid_input(message));
+    ExitCode::from(Kind::InvalidInput.exit_code())
 }

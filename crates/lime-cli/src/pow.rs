@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use lime_core::lime_pow::{self, CancelToken, Scheme, SolveError, Solver};
 use serde_json::json;
 
-use crate::client::seconds;
+use crate::client::{SchemeArg, difficulty, seconds};
 use crate::report::{self, Failure, Kind};
 
 #[derive(Debug, Subcommand)]
@@ -26,28 +26,16 @@ pub(crate) struct PuzzleArgs {
     #[arg(long, allow_hyphen_values = true)]
     challenge: String,
     /// Leading zero bits required (≤ 0 accepts any nonce; over 256 is refused).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = difficulty)]
     difficulty: i64,
-    /// legacy or v1 (v1: what current servers verify).
-    #[arg(long, default_value = "v1")]
-    scheme: String,
+    /// The scheme (v1: what current servers verify).
+    #[arg(long, value_enum, default_value_t = SchemeArg::V1)]
+    scheme: SchemeArg,
 }
 
 impl PuzzleArgs {
-    fn scheme(&self) -> Result<Scheme, Failure> {
-        self.scheme.parse().map_err(|_| {
-            Failure::invalid_input(format!("unknown scheme {:?} (legacy or v1)", self.scheme))
-        })
-    }
-
     fn check(&self) -> Result<Scheme, Failure> {
-        if self.difficulty > i64::from(lime_pow::MAX_DIFFICULTY) {
-            return Err(Failure::invalid_input(format!(
-                "difficulty {} can never be met (the maximum is 256)",
-                self.difficulty
-            )));
-        }
-        self.scheme()
+        Ok(self.scheme.into())
     }
 }
 

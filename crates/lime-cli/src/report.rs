@@ -20,6 +20,8 @@ pub(crate) enum Kind {
     RateLimited,
     Transport,
     InvalidResponse,
+    /// `site wait` saw no event for the request within its timeout.
+    NoEvent,
     /// A bug in lime itself (as sysexits' `EX_SOFTWARE`).
     Internal,
     Cancelled,
@@ -38,6 +40,7 @@ impl Kind {
             Kind::RateLimited => "rate_limited",
             Kind::Transport => "transport",
             Kind::InvalidResponse => "invalid_response",
+            Kind::NoEvent => "no_event",
             Kind::Internal => "internal",
             Kind::Cancelled => "cancelled",
         }
@@ -51,6 +54,7 @@ impl Kind {
             Kind::PowTimeout => 5,
             Kind::RateLimited => 6,
             Kind::Transport | Kind::InvalidResponse => 7,
+            Kind::NoEvent => 8,
             Kind::Internal => 70,
             Kind::Cancelled => 130,
         }
@@ -116,7 +120,7 @@ impl From<Error> for Failure {
                 http_status: None, ..
             } => "no agent token: set LIME_AGENT_TOKEN, or pass --token-file PATH or --token-stdin"
                 .to_owned(),
-            other => other.to_string(),
+            other => with_flags(&other.to_string()),
         };
         Failure {
             kind,
@@ -125,6 +129,13 @@ impl From<Error> for Failure {
             http_status: error.http_status(),
         }
     }
+}
+
+/// The SDK names the setter that fixes an error; the CLI user needs the flag.
+fn with_flags(message: &str) -> String {
+    message
+        .replace("add_root_certificates_pem", "--ca-cert FILE")
+        .replace("allow_http(true)", "--allow-http")
 }
 
 /// `text` safe for a terminal: every control character (C0, DEL, C1:
@@ -149,6 +160,28 @@ pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<Value, Failure> {
         .map_err(|e| Failure::internal(format!("cannot write the result as JSON: {e}")))
 }
 
+/// Unix seconds as RFC 3339 in UTC, to the millisecond.
+pub(crate) fn unix_to_rfc3339(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .map(format_ms)
+        .unwrap_or_else(|_| seconds.to_string())
+}
+
+/// A server's RFC 3339 time rewritten to the millisecond (kept as sent if
+/// it does not parse).
+pub(crate) fn rfc3339_ms(text: &str) -> String {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(format_ms)
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+fn format_ms(t: time::OffsetDateTime) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    t.format(FORMAT).unwrap_or_default()
+}
+
 /// Prints a success: the JSON object with `--json`, else the text.
 pub(crate) fn success(json_mode: bool, value: &Value, text: &str) {
     if json_mode {
@@ -171,7 +204,7 @@ pub(crate) fn failure(json_mode: bool, failure: &Failure) {
             }})
         );
     } else {
-        let prefix = paint("error", "31;1");
+        let prefix = paint(Stream::Stderr, "error", "31;1");
         let message = escape_controls(&failure.message);
         match &failure.code {
             Some(code) => eprintln!("{prefix}: {message} [{}]", escape_controls(code)),
@@ -180,11 +213,32 @@ pub(crate) fn failure(json_mode: bool, failure: &Failure) {
     }
 }
 
-/// Colours `text` only on a terminal and never with `NO_COLOR`.
-pub(crate) fn paint(text: &str, ansi: &str) -> String {
-    let colour = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    if colour {
+/// An output stream, for deciding colour on each separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Whether to colour what goes to `stream`: never with `NO_COLOR` (any
+/// non-empty value), always with `CLICOLOR_FORCE` (non-empty, not `0`),
+/// else only when that stream is a terminal (never a file or a pipe).
+pub(crate) fn colour_on(stream: Stream) -> bool {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
+        return true;
+    }
+    match stream {
+        Stream::Stdout => std::io::stdout().is_terminal(),
+        Stream::Stderr => std::io::stderr().is_terminal(),
+    }
+}
+
+/// `text` in the ANSI style `ansi` when `stream` is coloured.
+pub(crate) fn paint(stream: Stream, text: &str, ansi: &str) -> String {
+    if colour_on(stream) {
         format!("\x1b[{ansi}m{text}\x1b[0m")
     } else {
         text.to_owned()

@@ -37,12 +37,12 @@ pub(crate) struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// PoW difficulty of new requests.
-    #[arg(long, default_value_t = 15, allow_negative_numbers = true)]
+    /// PoW difficulty of new requests (at most 256).
+    #[arg(long, default_value_t = 15, allow_negative_numbers = true, value_parser = crate::client::difficulty)]
     difficulty: i64,
-    /// The scheme approves are verified with: legacy or v1.
-    #[arg(long, default_value = "v1")]
-    scheme: String,
+    /// The scheme approves are verified with.
+    #[arg(long, value_enum, default_value_t = crate::client::SchemeArg::V1)]
+    scheme: crate::client::SchemeArg,
     /// Leave `pow_scheme` out of request reads.
     #[arg(long)]
     hide_scheme: bool,
@@ -151,9 +151,7 @@ fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, Failure> {
 }
 
 pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure> {
-    let scheme: Scheme = args.scheme.parse().map_err(|_| {
-        Failure::invalid_input(format!("unknown scheme {:?} (legacy or v1)", args.scheme))
-    })?;
+    let scheme: Scheme = args.scheme.into();
     let mut builder = Emulator::builder()
         .bind(SocketAddr::new(args.bind, args.port))
         .difficulty(args.difficulty)

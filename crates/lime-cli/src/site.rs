@@ -16,16 +16,20 @@ use crate::report::{self, Failure, Kind, escape_controls};
 pub(crate) enum SiteCommand {
     /// Create a login request and print its id.
     Create(CreateArgs),
-    /// Wait for a request's event: exit 0 when approved, 1 when expired.
+    /// Wait for a request's event: exit 0 when approved (now or earlier), 1
+    /// when expired, 8 when no event came within --timeout.
     Wait(WaitArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct SiteArgs {
-    /// API root (else LIME_API_BASE). Plain http:// only, to loopback unless
-    /// --allow-http.
+    /// API root (else LIME_API_BASE): https://, or plain http:// to loopback
+    /// unless --allow-http. IPv6 hosts go in brackets, as in `https://[::1]:8443/api/v1`.
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// Also trust the CA certificates in this PEM file (e.g. `lime serve --tls`'s).
+    #[arg(long, value_name = "PATH")]
+    ca_cert: Option<PathBuf>,
     /// Read the site token from this file (else LIME_SITE_TOKEN).
     #[arg(long, value_name = "PATH")]
     site_token_file: Option<PathBuf>,
@@ -85,7 +89,28 @@ impl SiteArgs {
         } else {
             SiteClient::new(&base, &token)
         };
-        Ok((client.map_err(site_failure)?, base))
+        let client = client.map_err(site_failure)?.with_tls(self.tls()?);
+        tracing::debug!(target: "lime", base = %lime_core::settings::redact_url(&base), "site client ready");
+        Ok((client, base))
+    }
+
+    /// The same trust as the agent commands: the bundled roots and `--ca-cert`.
+    fn tls(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, Failure> {
+        use lime_core::drive::{certificates_from_pem, tls};
+        let mut extra = Vec::new();
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                Failure::new(
+                    Kind::Config,
+                    format!("cannot read the CA file {}: {e}", path.display()),
+                )
+            })?;
+            extra = certificates_from_pem(&pem).map_err(|reason| {
+                Failure::new(Kind::Config, format!("{}: {reason}", path.display()))
+            })?;
+        }
+        let config = tls::client_config_with(tls::roots_with(&extra, None)?)?;
+        Ok(std::sync::Arc::new(config))
     }
 }
 
@@ -98,25 +123,31 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
                 .create_request()
                 .await
                 .map_err(|e| timeout_failure(e, "the create request"))?;
+            tracing::debug!(target: "lime", request_id = %created.request_id, "login request created");
             report::success(
                 json_mode,
                 &json!({
                     "request_id": created.request_id,
                     "status": created.status,
-                    "expires_at": created.expires_at,
+                    "expires_at": report::rfc3339_ms(&created.expires_at),
                 }),
                 &escape_controls(&created.request_id),
             );
             Ok(0)
         }
         SiteCommand::Wait(args) => {
+            lime_core::settings::validate_request_id(&args.request_id)?;
             let (client, base) = args.site.client()?;
             let client = client.timeout(args.timeout);
             let started = tokio::time::Instant::now();
             let waited = tokio::time::timeout(args.timeout, async {
+                // From the start of the stream: an approval that came before
+                // the wait is replayed.
                 let mut events = client.subscribe(Some("0")).await?;
+                tracing::debug!(target: "lime", "subscribed to the site's event stream");
                 let left = args.timeout.saturating_sub(started.elapsed());
                 let event = events.wait_for(&args.request_id, left).await?;
+                tracing::debug!(target: "lime", ?event, "event received");
                 let jwks = match &event {
                     SiteEvent::Approved { .. } => Some(client.jwks().await?),
                     _ => None,
@@ -134,29 +165,56 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
                     ));
                 }
             };
+            let waited_ms = started.elapsed().as_millis() as u64;
             match (event, jwks) {
                 (SiteEvent::Approved { passport: jwt, .. }, Some(jwks)) => {
                     let issuer = origin_of(&base);
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                    let claims = passport::verify(&jwt, &jwks, &issuer, now)
-                        .map_err(|e| Failure::new(Kind::InvalidResponse, e.to_string()))?;
+                    // A replayed approval's passport may have expired since:
+                    // still verified (signature, audience, issuer), as of its
+                    // issue, and reported as approved earlier.
+                    let (claims, earlier) = match passport::verify(&jwt, &jwks, &issuer, now) {
+                        Ok(claims) => (claims, false),
+                        Err(e) if e.0 == "expired" => (
+                            passport::verify_at_issue(&jwt, &jwks, &issuer)
+                                .map_err(|e| Failure::new(Kind::InvalidResponse, e.to_string()))?,
+                            true,
+                        ),
+                        Err(e) => return Err(Failure::new(Kind::InvalidResponse, e.to_string())),
+                    };
+                    tracing::debug!(target: "lime", earlier, "passport verified with the JWKS");
+                    let passport = passport_json(&claims);
+                    let agent = escape_controls(claims["sub"].as_str().unwrap_or_default());
+                    let text = if earlier {
+                        format!(
+                            "approved earlier by {agent} (passport verified; it expired at {})",
+                            passport["expires_at"].as_str().unwrap_or("-")
+                        )
+                    } else {
+                        format!(
+                            "approved by {agent} (passport verified: aud {}, iss {}, expires {})",
+                            escape_controls(passport["audience"].as_str().unwrap_or_default()),
+                            escape_controls(passport["issuer"].as_str().unwrap_or_default()),
+                            passport["expires_at"].as_str().unwrap_or("-")
+                        )
+                    };
                     report::success(
                         json_mode,
-                        &json!({ "event": "approved", "request_id": args.request_id, "claims": claims }),
-                        &format!(
-                            "approved by {} (passport verified: aud {}, iss {}, exp {})",
-                            escape_controls(claims["sub"].as_str().unwrap_or_default()),
-                            escape_controls(claims["aud"].as_str().unwrap_or_default()),
-                            escape_controls(claims["iss"].as_str().unwrap_or_default()),
-                            claims["exp"]
-                        ),
+                        &json!({
+                            "event": "approved",
+                            "request_id": args.request_id,
+                            "approved_earlier": earlier,
+                            "passport": passport,
+                            "elapsed_ms": waited_ms,
+                        }),
+                        &text,
                     );
                     Ok(0)
                 }
                 _ => {
                     report::success(
                         json_mode,
-                        &json!({ "event": "expired", "request_id": args.request_id }),
+                        &json!({ "event": "expired", "request_id": args.request_id, "elapsed_ms": waited_ms }),
                         "expired",
                     );
                     Ok(1)
@@ -166,11 +224,30 @@ pub(crate) async fn run(command: SiteCommand, json_mode: bool) -> Result<u8, Fai
     }
 }
 
-/// A site error as a failure; a timeout says what was waited for (exit 7).
+/// The passport's claims as the CLI prints them: names that say what they
+/// are, times in RFC 3339 (never raw unix seconds).
+pub(crate) fn passport_json(claims: &serde_json::Value) -> serde_json::Value {
+    let time = |name: &str| claims[name].as_i64().map(report::unix_to_rfc3339);
+    json!({
+        "agent_id": claims["sub"],
+        "request_id": claims["request_id"],
+        "audience": claims["aud"],
+        "issuer": claims["iss"],
+        "issued_at": time("iat"),
+        "expires_at": time("exp"),
+    })
+}
+
+/// A site error as a failure; a timeout says what was waited for (exit 8
+/// for a wait that saw no event, 7 for a create with no answer).
 fn timeout_failure(e: lime_emulator::site::SiteError, what: &str) -> Failure {
     match e {
         lime_emulator::site::SiteError::Timeout(after) => Failure::new(
-            Kind::Transport,
+            if what.starts_with("an event") {
+                Kind::NoEvent
+            } else {
+                Kind::Transport
+            },
             format!(
                 "no answer for {what} within {:.1} s (--timeout)",
                 after.as_secs_f64()

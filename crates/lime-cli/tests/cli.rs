@@ -132,8 +132,30 @@ fn demo_completes_the_cycle() {
     let (code, json, all) = run(lime().args(["demo", "--json", "--difficulty", "12"]));
     assert_eq!(code, 0, "{all}");
     assert_eq!(json["status"], "DELIVERED");
-    assert!(json["hashes"].as_u64().unwrap() > 0);
     assert!(json["request_id"].as_str().unwrap().starts_with("lr_"));
+    // Everything the timeline shows, in the units every command uses.
+    let pow = &json["login"]["pow"];
+    assert!(
+        pow["hashes"].as_u64().unwrap() > 0 && pow["elapsed_ms"].is_u64(),
+        "{json}"
+    );
+    assert_eq!(
+        (&pow["difficulty"], &pow["scheme"]),
+        (&Value::from(12), &Value::from("v1"))
+    );
+    assert_eq!(json["emulator"]["difficulty"], 12);
+    assert!(["APPROVED", "DELIVERED"].contains(&json["login"]["status"].as_str().unwrap()));
+    assert!(json["event"]["event_id"].is_string(), "{json}");
+    assert_eq!(json["passport"]["agent_id"], "agent_emulated");
+    assert!(
+        json["passport"]["issued_at"]
+            .as_str()
+            .unwrap()
+            .contains('T'),
+        "{json}"
+    );
+    assert!(json["elapsed_ms"].is_u64());
+    assert!(!json.to_string().contains("solve_ms"));
     let (code, _, text) = run(lime().args(["demo", "--scheme", "legacy", "--difficulty", "10"]));
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -156,8 +178,9 @@ fn serve_site_login_wait_and_profile_as_separate_processes() {
             .args(["site", "wait", &id, "--json", "--timeout", "10"]));
     assert_eq!(code, 0, "{all}");
     assert_eq!(json["event"], "approved");
-    assert_eq!(json["claims"]["aud"], "lime-site-login");
-    assert_eq!(json["claims"]["request_id"], id.as_str());
+    assert_eq!(json["approved_earlier"], false);
+    assert_eq!(json["passport"]["audience"], "lime-site-login");
+    assert_eq!(json["passport"]["request_id"], id.as_str());
     let (code, json, all) = run(server.agent().args(["profile", "--json"]));
     assert_eq!(code, 0, "{all}");
     assert_eq!(json["agent_id"], "agent_emulated");
@@ -755,7 +778,7 @@ fn site_commands_are_bounded_against_a_stalled_server() {
         run(server
             .site()
             .args(["site", "wait", "lr_never", "--json", "--timeout", "0.5"]));
-    assert_eq!((code, error_of(&json).0), (7, "transport"), "{out}");
+    assert_eq!((code, error_of(&json).0), (8, "no_event"), "{out}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "a site command waited out the server's 20 s stall"
@@ -897,4 +920,345 @@ fn serve_on_every_address_advertises_loopback() {
     );
     let (code, _, out) = run(server.agent().args(["profile"]));
     assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn argument_errors_are_json_too_when_json_is_asked_for() {
+    for args in [
+        vec!["login", "--json"],
+        vec!["--json", "no-such-command"],
+        vec![
+            "pow",
+            "verify",
+            "--challenge",
+            "c",
+            "--difficulty",
+            "1",
+            "--nonce",
+            "1",
+            "--scheme",
+            "md5",
+            "--json",
+        ],
+        vec!["demo", "--difficulty", "257", "--json"],
+        vec![
+            "pow",
+            "solve",
+            "--challenge",
+            "c",
+            "--difficulty",
+            "300",
+            "--json",
+        ],
+    ] {
+        let (code, json, out) = run(lime().args(&args));
+        assert_eq!(
+            (code, error_of(&json).0),
+            (2, "invalid_input"),
+            "{args:?}: {out}"
+        );
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{out}"
+        );
+    }
+    // The value list is offered, from the same definitions.
+    let (_, json, _) = run(lime().args([
+        "pow",
+        "solve",
+        "--challenge",
+        "c",
+        "--difficulty",
+        "1",
+        "--scheme",
+        "md5",
+        "--json",
+    ]));
+    assert!(
+        json["error"]["message"].as_str().unwrap().contains("md5"),
+        "{json}"
+    );
+    let (code, _, out) = run(lime().args(["pow", "solve", "--scheme", "md5"]));
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("legacy") && out.contains("v1"),
+        "clap lists the values: {out}"
+    );
+    // Help is still help.
+    let (code, _, out) = run(lime().args(["--json", "--help"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage"), "{out}");
+    // `profile` takes no proof-of-work flags.
+    let (code, _, _) = run(lime().args(["profile", "--scheme", "v1"]));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn retries_show_one_line_each_without_verbose() {
+    let server = Server::start(8, &["--fail", "read:503:2:0"]);
+    let id = server.create();
+    let (code, _, out) = run(server.agent().args(["login", &id]));
+    assert_eq!(code, 0, "{out}");
+    let retries: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("lime: retrying"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{out}");
+    assert!(
+        retries[0].starts_with("lime: retrying (2/4) in 0.0 s: HTTP 503"),
+        "{out}"
+    );
+    assert!(retries[1].starts_with("lime: retrying (3/4)"), "{out}");
+    // Nothing else is logged without -v.
+    assert!(!out.contains("DEBUG") && !out.contains("TRACE"), "{out}");
+}
+
+#[test]
+fn verbose_levels_add_debug_then_trace_and_never_a_secret() {
+    let server = Server::start(8, &[]);
+    let id = server.create();
+    let (code, _, debug) = run(server.agent().args(["-v", "login", &id]));
+    assert_eq!(code, 0, "{debug}");
+    assert!(
+        debug.contains("DEBUG") && !debug.contains("TRACE"),
+        "{debug}"
+    );
+    let id = server.create();
+    let (code, _, trace) = run(server.agent().args(["-vv", "login", &id]));
+    assert_eq!(code, 0, "{trace}");
+    assert!(trace.contains("TRACE"), "{trace}");
+    assert!(
+        trace.contains("x-agent-token: <redacted>"),
+        "headers, secrets redacted: {trace}"
+    );
+    assert!(
+        trace.contains("answered in") && trace.contains("state="),
+        "{trace}"
+    );
+    assert!(
+        !trace.contains(&server.agent_token),
+        "the token leaked at TRACE"
+    );
+    assert!(!trace.contains("\x1b["), "no colour into a pipe");
+}
+
+#[test]
+fn colour_only_on_a_terminal_per_stream_and_never_with_no_color() {
+    let bin = env!("CARGO_BIN_EXE_lime");
+    let pty = |line: &str, no_color: bool| {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", line, "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().expect("`script` from util-linux");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let dir = std::env::temp_dir().join(format!("lime-colour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("stderr.log");
+    // stdout a terminal, stderr a file: the timeline is coloured, the log is not.
+    let terminal = pty(
+        &format!("{bin} -v demo --difficulty 8 2>{}", log.display()),
+        false,
+    );
+    assert!(
+        terminal.contains("\x1b[36m"),
+        "the timeline on a terminal is coloured: {terminal}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("DEBUG"), "{logged}");
+    assert!(
+        !logged.contains('\x1b'),
+        "colour written to a file: {logged}"
+    );
+    // NO_COLOR wins on a terminal.
+    let plain = pty(&format!("{bin} demo --difficulty 8"), true);
+    assert!(
+        plain.contains("confirmed end to end") && !plain.contains('\x1b'),
+        "{plain}"
+    );
+    // Piped, nothing is coloured, errors included.
+    let (_, _, piped) = run(lime().args(["demo", "--difficulty", "8"]));
+    assert!(!piped.contains('\x1b'), "{piped}");
+    let (_, _, error) = run(lime().args(["profile"]));
+    assert!(
+        error.contains("error: ") && !error.contains('\x1b'),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_definitions() {
+    for (shell, marker) in [
+        ("bash", "_lime()"),
+        ("zsh", "#compdef lime"),
+        ("fish", "complete -c lime"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[lime]"),
+    ] {
+        let (code, _, out) = run(lime().args(["completions", shell]));
+        assert_eq!(code, 0, "{shell}");
+        assert!(out.contains(marker), "{shell}: {out:.200}");
+        assert!(
+            out.contains("demo") && out.contains("serve"),
+            "{shell} names the subcommands"
+        );
+    }
+    let (code, _, man) = run(lime().args(["completions", "man"]));
+    assert_eq!(code, 0);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH lime"),
+        "{man:.200}"
+    );
+    assert!(man.contains("completions"), "the page lists every command");
+    let (code, _, _) = run(lime().args(["completions", "tcsh"]));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn serve_verbose_logs_each_request_without_a_token() {
+    let mut child = lime()
+        .args(["-v", "serve", "--json", "--difficulty", "6"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    let base = v["base_url"].as_str().unwrap();
+    let agent_token = v["agent_token"].as_str().unwrap();
+    let (code, _, out) = run(lime()
+        .env("LIME_API_BASE", base)
+        .env("LIME_AGENT_TOKEN", agent_token)
+        .args(["profile"]));
+    assert_eq!(code, 0, "{out}");
+    terminate(&child);
+    let mut logged = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logged)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(
+        logged.contains("GET /api/v1/core/agents/me/profile 200"),
+        "{logged}"
+    );
+    assert!(logged.contains(" ms"), "{logged}");
+    assert!(!logged.contains(agent_token), "a token in the request log");
+}
+
+#[test]
+fn site_speaks_https_with_the_ca_and_ipv6_and_validates_ids() {
+    let dir = std::env::temp_dir().join(format!("lime-site-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let server = Server::start(6, &["--tls", "--ca-out", ca.to_str().unwrap()]);
+    assert!(server.base_url.starts_with("https://"));
+    let (code, json, out) = run(server.site().args([
+        "site",
+        "create",
+        "--json",
+        "--ca-cert",
+        ca.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{out}");
+    let id = json["request_id"].as_str().unwrap().to_owned();
+    assert!(
+        json["expires_at"].as_str().unwrap().contains('.'),
+        "milliseconds: {json}"
+    );
+    // Without the CA: a TLS failure, never plain text.
+    let (code, _, out) = run(server.site().args(["site", "create", "--json"]));
+    assert_eq!(code, 7, "{out}");
+    // The agent approves, the site sees it over HTTPS.
+    let (code, _, out) =
+        run(server
+            .agent()
+            .args(["login", &id, "--ca-cert", ca.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let (code, json, out) = run(server.site().args([
+        "site",
+        "wait",
+        &id,
+        "--json",
+        "--timeout",
+        "10",
+        "--ca-cert",
+        ca.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json["passport"]["agent_id"], "agent_emulated");
+    assert!(
+        json["passport"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("+00:00"),
+        "{json}"
+    );
+    // A malformed id is refused before any request (exit 2).
+    let (code, json, _) = run(server.site().args(["site", "wait", "../x", "--json"]));
+    assert_eq!((code, error_of(&json).0), (2, "invalid_input"));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    // IPv6 loopback, plain HTTP.
+    let server = Server::start(6, &["--bind", "::1"]);
+    assert!(
+        server.base_url.starts_with("http://[::1]:"),
+        "{}",
+        server.base_url
+    );
+    let (code, _, out) = run(server.site().args(["-v", "site", "create"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("site client ready"),
+        "-v logs the site's steps: {out}"
+    );
+}
+
+#[test]
+fn site_wait_without_an_event_has_its_own_exit_code() {
+    let server = Server::start(6, &[]);
+    let id = server.create();
+    let (code, json, out) =
+        run(server
+            .site()
+            .args(["site", "wait", &id, "--json", "--timeout", "0.5"]));
+    assert_eq!((code, error_of(&json).0), (8, "no_event"), "{out}");
+}
+
+#[test]
+fn a_replayed_approval_older_than_its_passport_is_approved_earlier() {
+    use lime_emulator::{Emulator, ManualClock};
+    // The emulator's clock ten minutes behind: every passport it signs has
+    // long expired by the time the site reads it.
+    let past = time::OffsetDateTime::now_utc() - time::Duration::minutes(10);
+    let emu = Emulator::builder()
+        .difficulty(6)
+        .clock(ManualClock::new(past))
+        .start_blocking()
+        .unwrap();
+    let id = emu.create_request();
+    let (code, _, out) = run(lime()
+        .env("LIME_API_BASE", emu.base_url())
+        .env("LIME_AGENT_TOKEN", emu.agent_token())
+        .args(["login", &id]));
+    assert_eq!(code, 0, "{out}");
+    let (code, json, out) = run(lime()
+        .env("LIME_API_BASE", emu.base_url())
+        .env("LIME_SITE_TOKEN", emu.site_token())
+        .args(["site", "wait", &id, "--json", "--timeout", "10"]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json["approved_earlier"], true, "{json}");
+    assert_eq!(json["passport"]["agent_id"], emu.agent_id());
 }

@@ -87,3 +87,20 @@ pub(crate) fn build_request(
     }
     request
 }
+
+/// Headers for a TRACE line: names and values, a sensitive value (the
+/// agent token) as `<redacted>`.
+pub(crate) fn describe_headers(headers: &http::HeaderMap) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if value.is_sensitive() {
+                "<redacted>"
+            } else {
+                value.to_str().unwrap_or("<binary>")
+            };
+            format!("{name}: {value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

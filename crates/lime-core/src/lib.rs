@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod agent;
@@ -56,7 +57,8 @@ pub mod drive {
     #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
     pub mod tls {
         pub use crate::tls::{
-            client_config, crypto_provider, crypto_provider_name, root_certificates,
+            client_config, client_config_with, crypto_provider, crypto_provider_name,
+            root_certificates, roots_with,
         };
     }
 }

@@ -311,6 +311,7 @@ impl Login {
 
     /// What to do next.
     pub fn poll_output(&mut self) -> Output<ApprovalResult> {
+        tracing::trace!(target: "lime", state = self.state.name(), "login step");
         let (config, id) = (&self.config, &self.request_id);
         let state = &self.state;
         self.stepper.poll(self.now, || {
@@ -335,7 +336,10 @@ impl Login {
     /// Feeds the response to the request last sent.
     pub fn handle_response(&mut self, response: HttpResponse, now: Instant) {
         self.now = now;
-        if !self.stepper.take_response_slot() {
+        if !self
+            .stepper
+            .take_response_slot(now, Some(response.status().as_u16()))
+        {
             return;
         }
         let status = response.status().as_u16();
@@ -436,7 +440,7 @@ impl Login {
     /// Feeds a transport failure of the request last sent.
     pub fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
         self.now = now;
-        if !self.stepper.take_response_slot() {
+        if !self.stepper.take_response_slot(now, None) {
             return;
         }
         let maybe_processed = error.may_have_been_processed();

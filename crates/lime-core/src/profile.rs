@@ -62,7 +62,10 @@ impl Profile {
     /// Feeds the response to the request last sent.
     pub fn handle_response(&mut self, response: HttpResponse, now: Instant) {
         self.now = now;
-        if !self.stepper.take_response_slot() {
+        if !self
+            .stepper
+            .take_response_slot(now, Some(response.status().as_u16()))
+        {
             return;
         }
         let status = response.status().as_u16();
@@ -85,7 +88,7 @@ impl Profile {
     /// Feeds a transport failure of the request last sent.
     pub fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
         self.now = now;
-        if !self.stepper.take_response_slot() {
+        if !self.stepper.take_response_slot(now, None) {
             return;
         }
         let error = self.stepper.transport_error(error);

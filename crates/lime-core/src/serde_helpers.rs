@@ -3,6 +3,20 @@
 use std::time::Duration;
 
 use lime_pow::Scheme;
+use time::OffsetDateTime;
+
+/// RFC 3339 to the millisecond, with the offset the server sent
+/// (`2026-11-29T08:00:00.000+02:00`).
+pub(crate) fn rfc3339_ms<S: serde::Serializer>(
+    t: &OffsetDateTime,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    let text = t.format(FORMAT).map_err(serde::ser::Error::custom)?;
+    s.serialize_str(&text)
+}
 
 /// A duration as whole milliseconds (`elapsed_ms`).
 pub(crate) fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

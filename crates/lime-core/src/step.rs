@@ -39,6 +39,8 @@ pub(crate) struct Stepper<T> {
     last_error: Option<Error>,
     /// `METHOD url` of the last request sent, for transport errors.
     last_request: String,
+    /// When the last request was handed out, for TRACE timings.
+    sent_at: Option<Instant>,
 }
 
 impl<T: Clone> Stepper<T> {
@@ -57,6 +59,7 @@ impl<T: Clone> Stepper<T> {
             jitter: Jitter::new(seed),
             last_error: None,
             last_request: String::new(),
+            sent_at: None,
         }
     }
 
@@ -126,6 +129,8 @@ impl<T: Clone> Stepper<T> {
                     crate::base_url::redact_url(&request.uri().to_string())
                 );
                 tracing::debug!(target: "lime", method = %request.method(), path = request.uri().path(), attempt = self.attempts, "sending");
+                tracing::trace!(target: "lime", headers = %crate::io::describe_headers(request.headers()), body_bytes = request.body().len(), "request");
+                self.sent_at = Some(now);
                 Output::Send(Transmit { request, deadline })
             }
             Phase::Solve(task) => {
@@ -152,7 +157,13 @@ impl<T: Clone> Stepper<T> {
     }
 
     /// Takes the `AwaitingResponse` phase; false (and no change) otherwise.
-    pub(crate) fn take_response_slot(&mut self) -> bool {
+    /// `status` is the answer's (`None`: a transport failure), traced with
+    /// the time since the request was handed out.
+    pub(crate) fn take_response_slot(&mut self, now: Instant, status: Option<u16>) -> bool {
+        if let Some(sent) = self.sent_at.take() {
+            let elapsed_ms = now.saturating_duration_since(sent).as_secs_f64() * 1000.0;
+            tracing::trace!(target: "lime", request = %self.last_request, ?status, "answered in {elapsed_ms:.1} ms");
+        }
         self.take_slot(|p| matches!(p, Phase::AwaitingResponse), "a response")
     }
 

@@ -48,14 +48,26 @@ pub fn crypto_provider_name() -> &'static str {
 /// [`Error::Config`] when the OS store was asked for without the
 /// `os-roots` feature, when it cannot be read, or when no root is left.
 pub fn root_certificates(config: &Config) -> Result<Vec<CertificateDer<'static>>, Error> {
+    roots_with(config.extra_roots(), config.os_roots())
+}
+
+/// [`root_certificates`] without a [`Config`]: the bundled roots, the OS
+/// store when `os_roots` says so (`None`: with the `os-roots` feature), and
+/// `extra`.
+///
+/// # Errors
+/// As [`root_certificates`].
+pub fn roots_with(
+    extra: &[CertificateDer<'static>],
+    os_roots: Option<bool>,
+) -> Result<Vec<CertificateDer<'static>>, Error> {
     let mut roots: Vec<CertificateDer<'static>> = Vec::new();
     #[cfg(feature = "webpki-roots")]
     roots.extend(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
-    let os = config.os_roots().unwrap_or(cfg!(feature = "os-roots"));
-    if os {
-        roots.extend(os_roots()?);
+    if os_roots.unwrap_or(cfg!(feature = "os-roots")) {
+        roots.extend(self::os_roots()?);
     }
-    roots.extend(config.extra_roots().iter().cloned());
+    roots.extend(extra.iter().cloned());
     if roots.is_empty() {
         return Err(Error::config(
             "no TLS trust roots: enable the `webpki-roots` or `os-roots` feature, \
@@ -71,8 +83,20 @@ pub fn root_certificates(config: &Config) -> Result<Vec<CertificateDer<'static>>
 /// # Errors
 /// As [`root_certificates`].
 pub fn client_config(config: &Config) -> Result<rustls::ClientConfig, Error> {
+    client_config_with(root_certificates(config)?)
+}
+
+/// A rustls client configuration with [`crypto_provider`] trusting `roots`
+/// (from [`roots_with`]), for clients that have no agent [`Config`] (a
+/// site's tools).
+///
+/// # Errors
+/// [`Error::Config`] when none of `roots` can be used.
+pub fn client_config_with(
+    roots: Vec<CertificateDer<'static>>,
+) -> Result<rustls::ClientConfig, Error> {
     let mut store = rustls::RootCertStore::empty();
-    let (_, unusable) = store.add_parsable_certificates(root_certificates(config)?);
+    let (_, unusable) = store.add_parsable_certificates(roots);
     tracing::debug!(target: "lime", roots = store.len(), unusable, provider = crypto_provider_name(), "TLS roots loaded");
     if store.is_empty() {
         return Err(Error::config("none of the TLS trust roots could be used"));

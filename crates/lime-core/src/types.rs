@@ -75,7 +75,8 @@ impl fmt::Display for RequestStatus {
 
 /// A confirmed login: what the approve call returns.
 ///
-/// With the `serde` feature it serializes with `expires_at` in RFC 3339.
+/// With the `serde` feature it serializes with `expires_at` in RFC 3339 to
+/// the millisecond.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -87,7 +88,10 @@ pub struct ApprovalResult {
     /// `APPROVED`, or `DELIVERED` when the site already received the event.
     pub status: RequestStatus,
     /// When the request expires, with the offset the server sent.
-    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_helpers::rfc3339_ms")
+    )]
     pub expires_at: OffsetDateTime,
     /// The agent that approved it.
     pub approved_agent_id: Option<String>,

@@ -19,7 +19,28 @@ use crate::route::{Route, route_of};
 use crate::shared::Shared;
 use crate::{agent_api, site_api};
 
+/// Answers `request`, logging it at INFO on `lime_emulator::access`: method,
+/// path, status and time, never a header (tokens travel in headers).
 pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
+    let started = std::time::Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let reply = route_and_answer(shared, request).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &reply {
+        Ok(response) => tracing::info!(
+            target: "lime_emulator::access",
+            "{method} {path} {} {elapsed_ms:.1} ms",
+            response.status().as_u16()
+        ),
+        Err(Dropped) => tracing::info!(
+            target: "lime_emulator::access",
+            "{method} {path} dropped (fault) {elapsed_ms:.1} ms"
+        ),
+    }
+    reply
+}
+
+async fn route_and_answer(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
     let (route, id) = route_of(request.method(), request.uri().path());
     shared.store().count(route);
     if declared_too_large(&request) {

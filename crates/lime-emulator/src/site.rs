@@ -1,7 +1,9 @@
 //! The site's side of the protocol, for tests, examples and the demo:
 //! create a login request, subscribe to the event stream, wait for an event.
-//! Plain HTTP only: to loopback, or elsewhere on explicit opt-in
-//! ([`SiteClient::new_allow_http`]). Every request is bounded in time
+//! HTTPS with the TLS configuration the caller gives
+//! ([`SiteClient::with_tls`]); plain HTTP to loopback, or elsewhere on
+//! explicit opt-in ([`SiteClient::new_allow_http`]). IPv6 hosts are written
+//! in brackets (`https://[::1]:8443/api/v1`). Every request is bounded in time
 //! ([`SiteClient::timeout`], 30 s by default) and size (1 MiB bodies, 1 MiB
 //! events).
 
@@ -164,13 +166,14 @@ pub const MAX_SITE_BODY: usize = 1024 * 1024;
 /// headers and body (for an event stream: connect and headers).
 pub const DEFAULT_SITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A site's client for the emulator (or any LIME API over plain HTTP).
+/// A site's client for the emulator or any LIME API.
 #[derive(Clone)]
 pub struct SiteClient {
     base: Uri,
     base_path: String,
     token: String,
     timeout: Duration,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl fmt::Debug for SiteClient {
@@ -182,22 +185,22 @@ impl fmt::Debug for SiteClient {
 }
 
 impl SiteClient {
-    /// A client for `base_url` (`http://127.0.0.1:PORT/api/v1`) with a site
-    /// token: a loopback host only, since plain HTTP shows the token to the
-    /// network.
+    /// A client for `base_url` with a site token: `https://` (then give it
+    /// [`with_tls`](Self::with_tls)), or `http://` to a loopback host only,
+    /// since plain HTTP shows the token to the network.
     ///
     /// # Errors
-    /// [`SiteError::BaseUrl`] unless the URL is `http://` with a loopback
-    /// host (`localhost`, `127.0.0.0/8`, `[::1]`).
+    /// [`SiteError::BaseUrl`] unless the URL is `https://`, or `http://`
+    /// with a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`).
     pub fn new(base_url: &str, site_token: &str) -> Result<Self, SiteError> {
         Self::parse(base_url, site_token, false)
     }
 
-    /// As [`new`](Self::new), for any host: the site token travels
-    /// unencrypted.
+    /// As [`new`](Self::new), also allowing `http://` to any host: the site
+    /// token then travels unencrypted.
     ///
     /// # Errors
-    /// [`SiteError::BaseUrl`] unless the URL is `http://` with a host.
+    /// [`SiteError::BaseUrl`] unless the URL is `http://` or `https://` with a host.
     pub fn new_allow_http(base_url: &str, site_token: &str) -> Result<Self, SiteError> {
         Self::parse(base_url, site_token, true)
     }
@@ -211,11 +214,18 @@ impl SiteClient {
         let Some(host) = base.host() else {
             return Err(SiteError::BaseUrl("the URL has no host".to_owned()));
         };
-        if base.scheme_str() != Some("http")
-            || base.authority().is_some_and(|a| a.as_str().contains('@'))
-        {
+        let https = match base.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => {
+                return Err(SiteError::BaseUrl(
+                    "the URL must start with https:// or http://".to_owned(),
+                ));
+            }
+        };
+        if base.authority().is_some_and(|a| a.as_str().contains('@')) {
             return Err(SiteError::BaseUrl(
-                "only http://host:port URLs are supported".to_owned(),
+                "user info (user@host) is not allowed".to_owned(),
             ));
         }
         let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -223,7 +233,7 @@ impl SiteClient {
             || bare
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
-        if !loopback && !allow_http {
+        if !https && !loopback && !allow_http {
             return Err(SiteError::BaseUrl(
                 "plain http:// is only allowed to a loopback host; opt in to send the \
                  site token unencrypted (--allow-http)"
@@ -235,7 +245,16 @@ impl SiteClient {
             base,
             token: site_token.to_owned(),
             timeout: DEFAULT_SITE_TIMEOUT,
+            tls: None,
         })
+    }
+
+    /// The TLS configuration for an `https://` base URL (its roots decide
+    /// which servers are trusted). Without it, `https://` calls fail.
+    #[must_use]
+    pub fn with_tls(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// The time each request has: connect, headers and body (for
@@ -268,19 +287,40 @@ impl SiteClient {
         body: Option<&'static str>,
         last_event_id: Option<&str>,
     ) -> Result<http::Response<Incoming>, SiteError> {
-        let host = self.base.host().unwrap_or("127.0.0.1");
-        let port = self.base.port_u16().unwrap_or(80);
+        let https = self.base.scheme_str() == Some("https");
+        // `[::1]` in a URL, `::1` to connect to and to name in TLS.
+        let host = self
+            .base
+            .host()
+            .unwrap_or("127.0.0.1")
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = self.base.port_u16().unwrap_or(if https { 443 } else { 80 });
         let stream = TcpStream::connect((host, port))
             .await
             .map_err(|e| SiteError::Transport(e.to_string()))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| SiteError::Transport(e.to_string()))?;
-        tokio::spawn(connection);
+        let mut sender = if https {
+            let config = self.tls.clone().ok_or_else(|| {
+                SiteError::BaseUrl(
+                    "an https:// URL needs a TLS configuration (with_tls)".to_owned(),
+                )
+            })?;
+            let name = rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+                SiteError::BaseUrl(format!("{host:?} is not a TLS server name: {e}"))
+            })?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, stream)
+                .await
+                .map_err(|e| SiteError::Transport(format!("TLS: {e}")))?;
+            http1_sender(tls).await?
+        } else {
+            http1_sender(stream).await?
+        };
+        let authority = self.base.authority().map_or(host, |a| a.as_str());
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base_path))
-            .header("host", format!("{host}:{port}"))
+            .header("host", authority)
             .header("x-site-token", &self.token)
             .header(
                 "accept",
@@ -412,6 +452,26 @@ impl SiteClient {
             ready: VecDeque::new(),
         })
     }
+}
+
+/// The request half of an HTTP/1.1 connection over `io`; the connection
+/// itself runs on its own task.
+async fn http1_sender<T>(
+    io: T,
+) -> Result<
+    hyper::client::conn::http1::SendRequest<
+        http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>,
+    >,
+    SiteError,
+>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| SiteError::Transport(e.to_string()))?;
+    tokio::spawn(connection);
+    Ok(sender)
 }
 
 /// A connected event stream.
