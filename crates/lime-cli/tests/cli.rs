@@ -227,6 +227,10 @@ fn serve_tls_and_login_trusting_its_ca() {
     assert_eq!(code, 0, "{all}");
     assert_eq!(json["agent_id"], "agent_emulated");
     let (code, json, _) = agent(&[]);
+    assert!(
+        json["error"]["message"].as_str().unwrap().contains("--ca-cert FILE"),
+        "the message names the flag that fixes it: {json}"
+    );
     assert_eq!(
         (code, error_of(&json).0),
         (7, "transport"),
@@ -1261,4 +1265,16 @@ fn a_replayed_approval_older_than_its_passport_is_approved_earlier() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(json["approved_earlier"], true, "{json}");
     assert_eq!(json["passport"]["agent_id"], emu.agent_id());
+}
+
+#[test]
+fn a_base_url_without_api_v1_is_named_as_the_likely_mistake() {
+    let server = Server::start(6, &[]);
+    let root = server.base_url.trim_end_matches("/api/v1").to_owned();
+    let (code, json, out) = run(server
+        .agent()
+        .env("LIME_API_BASE", &root)
+        .args(["profile", "--json"]));
+    assert_eq!(code, 4, "{out}");
+    assert!(json["error"]["message"].as_str().unwrap().contains("must end in /api/v1"), "{json}");
 }

@@ -74,7 +74,7 @@ pub enum Error {
         http_status: Option<u16>,
     },
     /// Any other error the API reported in its envelope.
-    #[error("API error {code} (HTTP {status}): {message}", status = http_status.map_or_else(|| "-".to_owned(), |s| s.to_string()))]
+    #[error("API error {code} (HTTP {status}): {message}{hint}", status = http_status.map_or_else(|| "-".to_owned(), |s| s.to_string()), hint = endpoint_hint(code, *http_status))]
     #[non_exhaustive]
     Api {
         /// The API code, `UNKNOWN_ERROR` when the server sent none.
@@ -142,6 +142,16 @@ pub const CODE_AGENT_INACTIVE: &str = "AGENT_INACTIVE";
 pub const CODE_AGENT_USER_SUSPENDED: &str = "AGENT_USER_SUSPENDED";
 /// The API code of LIME's authentication service being down (503, retried).
 pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
+
+/// A 404 for the endpoint itself (not for a login request) usually means
+/// the base URL lacks its `/api/v1`.
+fn endpoint_hint(code: &str, http_status: Option<u16>) -> &'static str {
+    if http_status == Some(404) && code == "NOT_FOUND" {
+        " (no such endpoint: check the base URL, which must end in /api/v1)"
+    } else {
+        ""
+    }
+}
 
 impl Error {
     /// A configuration error: for drivers and adapters of your own.
