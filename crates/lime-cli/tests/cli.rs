@@ -228,7 +228,10 @@ fn serve_tls_and_login_trusting_its_ca() {
     assert_eq!(json["agent_id"], "agent_emulated");
     let (code, json, _) = agent(&[]);
     assert!(
-        json["error"]["message"].as_str().unwrap().contains("--ca-cert FILE"),
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--ca-cert FILE"),
         "the message names the flag that fixes it: {json}"
     );
     assert_eq!(
@@ -1276,5 +1279,11 @@ fn a_base_url_without_api_v1_is_named_as_the_likely_mistake() {
         .env("LIME_API_BASE", &root)
         .args(["profile", "--json"]));
     assert_eq!(code, 4, "{out}");
-    assert!(json["error"]["message"].as_str().unwrap().contains("must end in /api/v1"), "{json}");
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must end in /api/v1"),
+        "{json}"
+    );
 }

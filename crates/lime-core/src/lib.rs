@@ -12,6 +12,7 @@ mod fields;
 mod flow;
 mod io;
 mod login;
+pub mod mcp;
 mod pow;
 mod profile;
 pub mod proxy;
