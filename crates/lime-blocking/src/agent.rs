@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use lime_core::ApprovalResult;
 use lime_core::lime_pow::{CancelToken, Progress};
+use lime_core::mcp::{DomainLocks, McpAccessToken};
 use lime_core::{
     AgentProfile, Config, ConfigBuilder, Error, LoginFailure, LoginReport,
     drive::{AgentState, Flow, Output},
@@ -30,6 +31,8 @@ pub struct LimeAgent {
 struct Inner {
     state: AgentState,
     http: ureq::Agent,
+    /// One mint at a time per domain.
+    mint_locks: DomainLocks<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for LimeAgent {
@@ -105,6 +108,59 @@ impl LimeAgent {
         let mut profile = state.start_profile(Instant::now());
         let result = self.drive(&mut profile);
         state.finish_profile(&result);
+        result
+    }
+
+    /// An access token for the MCP server `target` names (`mcp.example.com`,
+    /// `https://mcp.example.com:8443/mcp`): the cached one while it is
+    /// fresh, else a new one from LIME. Concurrent callers for one domain
+    /// share one mint; other domains never wait; a failed mint is not cached.
+    /// (MCP tool calls need `lime-tokio`: the MCP client is async.)
+    ///
+    /// ```no_run
+    /// # fn run(agent: lime_blocking::LimeAgent) -> Result<(), lime_blocking::Error> {
+    /// let token = agent.mcp_access_token("mcp.example.com")?;
+    /// println!("{token}"); // the domain and lifetime, never the JWT
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a target the domain policy refuses;
+    /// [`Error::OAuthCapability`] when the agent lacks the `oauth:mcp`
+    /// grant; otherwise as any authenticated call.
+    pub fn mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
+        self.mcp_token(target, false)
+    }
+
+    /// [`mcp_access_token`](Self::mcp_access_token), minting a new token
+    /// even when the cached one is fresh; concurrent forced refreshes for
+    /// one domain share one mint.
+    ///
+    /// # Errors
+    /// As [`mcp_access_token`](Self::mcp_access_token).
+    pub fn refresh_mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
+        self.mcp_token(target, true)
+    }
+
+    fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error> {
+        let state = &self.inner.state;
+        let target = state.mcp_target(target)?;
+        let domain = target.domain();
+        let seen = state.mcp_token_generation(domain);
+        if let Some(token) = state.usable_mcp_token(domain, Instant::now(), force, seen) {
+            return Ok(token);
+        }
+        let flight = self.inner.mint_locks.lock_for(domain);
+        let _one_mint = flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Whoever held the lock may have minted what this caller needs.
+        if let Some(token) = state.usable_mcp_token(domain, Instant::now(), force, seen) {
+            return Ok(token);
+        }
+        let mut mint = state.start_mint(&target, Instant::now());
+        let result = self.drive(&mut mint);
+        state.finish_mint(&result);
         result
     }
 
@@ -225,6 +281,7 @@ impl LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
                 http,
+                mint_locks: DomainLocks::default(),
             }),
         }
     }

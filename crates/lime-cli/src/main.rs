@@ -6,6 +6,7 @@ mod client;
 mod completions;
 mod demo;
 mod logging;
+mod mcp;
 mod pow;
 mod report;
 mod serve;
@@ -22,11 +23,12 @@ const EXIT_CODES: &str = "\
 Exit codes (error `kind` in --json output):
   0    success
   1    pow verify: not valid; site wait: the request expired
-  2    invalid_input, config: bad arguments or request id, bad base URL, plain
+  2    invalid_input, config: bad arguments, request id or MCP target, bad base URL, plain
        HTTP off loopback without --allow-http, unreadable token file,
        pow difficulty over 256
   3    authentication: token missing or empty, or rejected (401,
-       AGENT_INACTIVE, AGENT_USER_SUSPENDED)
+       AGENT_INACTIVE, AGENT_USER_SUSPENDED); oauth_capability: the agent
+       lacks the oauth:mcp grant (lime mcp)
   4    api, expired, conflict: any other API error, with its code
   5    pow_timeout: proof of work not solved in time
   6    rate_limited: 429 after retries
@@ -74,6 +76,9 @@ enum Command {
     /// The site's side: create a login request, wait for its event.
     #[command(subcommand)]
     Site(site::SiteCommand),
+    /// MCP access tokens: the agent's short-lived grant for one MCP server.
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
     /// Proof-of-work tools: solve, verify, benchmark.
     #[command(subcommand)]
     Pow(pow::PowCommand),
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
                 Command::Profile(args) => agent::profile(args, json).await,
                 Command::Site(cmd) => site::run(cmd, json).await,
                 Command::Pow(cmd) => pow::run(cmd, json).await,
+                Command::Mcp(cmd) => mcp::run(cmd, json).await,
                 Command::Serve(args) => serve::run(*args, json).await,
                 Command::Completions(args) => completions::run(&args),
             }

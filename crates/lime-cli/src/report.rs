@@ -13,6 +13,8 @@ pub(crate) enum Kind {
     InvalidInput,
     Config,
     Authentication,
+    /// The agent lacks the `oauth:mcp` grant.
+    OAuthCapability,
     Api,
     Expired,
     Conflict,
@@ -33,6 +35,7 @@ impl Kind {
             Kind::InvalidInput => "invalid_input",
             Kind::Config => "config",
             Kind::Authentication => "authentication",
+            Kind::OAuthCapability => "oauth_capability",
             Kind::Api => "api",
             Kind::Expired => "expired",
             Kind::Conflict => "conflict",
@@ -49,7 +52,7 @@ impl Kind {
     pub(crate) fn exit_code(self) -> u8 {
         match self {
             Kind::InvalidInput | Kind::Config => 2,
-            Kind::Authentication => 3,
+            Kind::Authentication | Kind::OAuthCapability => 3,
             Kind::Api | Kind::Expired | Kind::Conflict => 4,
             Kind::PowTimeout => 5,
             Kind::RateLimited => 6,
@@ -66,6 +69,7 @@ impl Kind {
             Error::InvalidInput { .. } => Kind::InvalidInput,
             Error::Config { .. } => Kind::Config,
             Error::Authentication { .. } => Kind::Authentication,
+            Error::OAuthCapability { .. } => Kind::OAuthCapability,
             Error::Expired { .. } => Kind::Expired,
             e if e.is_conflict() => Kind::Conflict,
             Error::Api { .. } => Kind::Api,

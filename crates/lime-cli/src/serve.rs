@@ -108,6 +108,12 @@ pub(crate) struct ServeArgs {
     /// request body.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds, allow_negative_numbers = true)]
     client_timeout: Duration,
+    /// Lifetime in seconds of the MCP access tokens it mints (`expires_in`).
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = seconds, allow_negative_numbers = true)]
+    mcp_token_ttl: Duration,
+    /// The agent lacks the oauth:mcp grant: its mints answer 403 access_denied.
+    #[arg(long)]
+    no_mcp_grant: bool,
     /// Sign passports with this RSA key (PKCS#8 PEM) instead of a generated one.
     #[arg(long, value_name = "PATH")]
     signing_key: Option<std::path::PathBuf>,
@@ -161,8 +167,15 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         .max_connections(args.max_connections)
         .client_timeout(args.client_timeout);
     let agent_token = token_arg(&args.agent_token, &args.agent_token_file, "agent")?;
+    builder = builder
+        .mcp_token_ttl(args.mcp_token_ttl)
+        .mcp_grant(!args.no_mcp_grant);
     if let Some(token) = &agent_token {
-        builder = builder.agent("agent_local", token);
+        builder = if args.no_mcp_grant {
+            builder.agent_without_mcp_grant("agent_local", token)
+        } else {
+            builder.agent("agent_local", token)
+        };
     }
     let site_token = token_arg(&args.site_token, &args.site_token_file, "site")?;
     if let Some(token) = &site_token {

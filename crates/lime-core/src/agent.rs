@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use lime_pow::Progress;
 
+use crate::mcp::{McpAccessToken, McpTarget, MintToken, TokenCache};
 use crate::retry::{SPLITMIX_GAMMA, splitmix64};
 use crate::{AgentProfile, Config, Error, Login, Profile};
 
@@ -36,6 +37,8 @@ pub struct AgentState {
     /// flow's number, so concurrent flows spread their retries apart.
     seed: u64,
     flows: AtomicU64,
+    /// MCP access tokens by domain.
+    mcp_tokens: Mutex<TokenCache>,
 }
 
 impl AgentState {
@@ -43,6 +46,7 @@ impl AgentState {
     /// backoff jitter starts from (pass a random number).
     pub fn new(config: Config, seed: u64) -> Self {
         AgentState {
+            mcp_tokens: Mutex::new(TokenCache::new(config.mcp_token_skew())),
             config,
             agent_id: Mutex::new(None),
             seed,
@@ -96,6 +100,58 @@ impl AgentState {
     pub fn finish_profile(&self, result: &Result<AgentProfile, Error>) {
         if let Ok(profile) = result {
             self.remember(&profile.agent_id);
+        }
+    }
+
+    /// The MCP server `target` names, by the domain policy and this
+    /// agent's `allow_http`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the rule that refused it.
+    pub fn mcp_target(&self, target: &str) -> Result<McpTarget, Error> {
+        Ok(McpTarget::parse(target, self.config.allow_http())?)
+    }
+
+    /// The generation of `domain`'s cached token, to pass to
+    /// [`usable_mcp_token`](Self::usable_mcp_token) after waiting for the
+    /// domain's mint.
+    pub fn mcp_token_generation(&self, domain: &str) -> Option<u64> {
+        self.mcp_tokens.lock().ok()?.generation(domain)
+    }
+
+    /// A cached token the caller may use without minting (see
+    /// [`TokenCache::usable`]). Call it before and again after waiting for
+    /// the domain's single-flight lock.
+    pub fn usable_mcp_token(
+        &self,
+        domain: &str,
+        now: Instant,
+        force: bool,
+        seen: Option<u64>,
+    ) -> Option<McpAccessToken> {
+        self.mcp_tokens
+            .lock()
+            .ok()?
+            .usable(domain, now, force, seen)
+            .cloned()
+    }
+
+    /// A mint for `target`, starting at `now`.
+    pub fn start_mint(&self, target: &McpTarget, now: Instant) -> MintToken {
+        MintToken::new(&self.config, target, now).with_jitter_seed(self.next_seed())
+    }
+
+    /// Keeps a minted token (a failed mint is never cached).
+    pub fn finish_mint(&self, result: &Result<McpAccessToken, Error>) {
+        if let (Ok(token), Ok(mut cache)) = (result, self.mcp_tokens.lock()) {
+            cache.store(token.clone());
+        }
+    }
+
+    /// Forgets `domain`'s token (after a server refused it).
+    pub fn invalidate_mcp_token(&self, domain: &str) {
+        if let Ok(mut cache) = self.mcp_tokens.lock() {
+            cache.invalidate(domain);
         }
     }
 

@@ -6,7 +6,7 @@
 /// `base_url`, `allow_http`, `timeout`, `deadline`, `max_retries`,
 /// `pow_timeout`, `pow_scheme`, `pow_threads`, `user_agent`,
 /// `max_body_bytes`, `https_proxy`, `no_proxy`, `add_root_certificates_pem`,
-/// `os_roots`, `configure` and `config`. The builder needs
+/// `os_roots`, `mcp_token_skew`, `configure` and `config`. The builder needs
 /// the fields `config: ConfigBuilder`, `configured: bool` and
 /// `prebuilt: Option<Config>`, and builds with
 /// [`ConfigBuilder::build_or_use`](crate::ConfigBuilder::build_or_use).
@@ -100,6 +100,12 @@ macro_rules! agent_builder_setters {
         #[must_use]
         pub fn os_roots(self, enabled: bool) -> Self {
             self.configure(|c| c.os_roots(enabled))
+        }
+        /// How long before an MCP access token expires a new one is minted
+        /// (else `LIME_MCP_TOKEN_SKEW` in seconds, else 30 s).
+        #[must_use]
+        pub fn mcp_token_skew(self, skew: ::std::time::Duration) -> Self {
+            self.configure(|c| c.mcp_token_skew(skew))
         }
         /// Any other setting of [`ConfigBuilder`](lime_core::ConfigBuilder).
         #[must_use]

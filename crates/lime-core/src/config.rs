@@ -90,6 +90,7 @@ impl fmt::Display for PowSchemeChoice {
 /// | HTTPS proxy | [`https_proxy`](ConfigBuilder::https_proxy), [`no_proxy`](ConfigBuilder::no_proxy) | `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` | none |
 /// | extra trust roots | [`add_root_certificates_pem`](ConfigBuilder::add_root_certificates_pem) | | none |
 /// | OS trust roots | [`os_roots`](ConfigBuilder::os_roots) | | on with the `os-roots` feature |
+/// | MCP token refresh skew | [`mcp_token_skew`](ConfigBuilder::mcp_token_skew) | `LIME_MCP_TOKEN_SKEW` (seconds) | 30 s |
 ///
 /// ```
 /// use std::time::Duration;
@@ -120,6 +121,8 @@ pub struct Config {
     proxy_source: ProxySource,
     extra_roots: Vec<CertificateDer<'static>>,
     os_roots: Option<bool>,
+    allow_http: bool,
+    mcp_token_skew: Duration,
 }
 
 /// Where an agent's proxy rules come from.
@@ -209,6 +212,15 @@ impl Config {
     pub fn os_roots(&self) -> Option<bool> {
         self.os_roots
     }
+    /// Whether plain `http://` off loopback was opted in to (for the API and
+    /// for MCP URLs).
+    pub fn allow_http(&self) -> bool {
+        self.allow_http
+    }
+    /// How long before an MCP access token expires a new one is minted.
+    pub fn mcp_token_skew(&self) -> Duration {
+        self.mcp_token_skew
+    }
     /// How connections to the API go: directly, or through a CONNECT tunnel.
     /// A plain `http://` base URL is always direct.
     pub fn proxy_route(&self) -> ProxyRoute<'_> {
@@ -250,6 +262,7 @@ pub struct ConfigBuilder {
     extra_roots: Vec<CertificateDer<'static>>,
     bad_root: Option<String>,
     os_roots: Option<bool>,
+    mcp_token_skew: Option<Duration>,
     env: Option<Box<EnvLookup>>,
 }
 
@@ -384,6 +397,13 @@ impl ConfigBuilder {
         self.os_roots = Some(enabled);
         self
     }
+    /// How long before an MCP access token expires a new one is minted
+    /// (else `LIME_MCP_TOKEN_SKEW` in seconds, else 30 s).
+    #[must_use]
+    pub fn mcp_token_skew(mut self, skew: Duration) -> Self {
+        self.mcp_token_skew = Some(skew);
+        self
+    }
     /// Reads "environment variables" from `lookup` instead of the process
     /// environment (for tests and embedders with their own settings store).
     #[must_use]
@@ -454,6 +474,18 @@ impl ConfigBuilder {
                 "bad root certificate (add_root_certificates_pem): {reason}"
             )));
         }
+        let mcp_token_skew = match self.mcp_token_skew {
+            Some(skew) => skew,
+            None => match env(crate::mcp::MCP_TOKEN_SKEW_ENV) {
+                Some(s) if !s.trim().is_empty() => parse_seconds(&s).ok_or_else(|| {
+                    Error::config(format!(
+                        "{} must be a number of seconds from 0 to 86400, not {s:?}",
+                        crate::mcp::MCP_TOKEN_SKEW_ENV
+                    ))
+                })?,
+                _ => crate::mcp::DEFAULT_MCP_TOKEN_SKEW,
+            },
+        };
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let pow_timeout = self.pow_timeout.unwrap_or(DEFAULT_POW_TIMEOUT);
         let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
@@ -495,6 +527,15 @@ impl ConfigBuilder {
             max_body_bytes,
             extra_roots: self.extra_roots,
             os_roots: self.os_roots,
+            allow_http: self.allow_http,
+            mcp_token_skew,
         })
     }
+}
+
+/// Seconds from an environment variable: a finite number from 0 to a day.
+fn parse_seconds(text: &str) -> Option<Duration> {
+    let seconds: f64 = text.trim().parse().ok()?;
+    (seconds.is_finite() && (0.0..=86_400.0).contains(&seconds))
+        .then(|| Duration::from_secs_f64(seconds))
 }

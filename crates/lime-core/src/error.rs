@@ -53,6 +53,18 @@ pub enum Error {
         /// The HTTP status, when a server answered.
         http_status: Option<u16>,
     },
+    /// The agent lacks the `oauth:mcp` grant, so LIME mints it no MCP
+    /// access token (RFC 6749 `access_denied`, 403). Its owner grants it.
+    #[non_exhaustive]
+    #[error(
+        "the agent lacks the oauth:mcp grant ({message}); its owner can grant it in the LIME dashboard"
+    )]
+    OAuthCapability {
+        /// What the server said.
+        message: String,
+        /// The HTTP status.
+        http_status: Option<u16>,
+    },
     /// The login request expired before it was approved.
     #[error("login request expired: {message}")]
     #[non_exhaustive]
@@ -191,6 +203,11 @@ impl Error {
         self.code() == Some(CODE_AUTH_UNAVAILABLE)
     }
 
+    /// The agent lacks the `oauth:mcp` grant: no MCP access token.
+    pub fn is_oauth_capability_missing(&self) -> bool {
+        matches!(self, Error::OAuthCapability { .. })
+    }
+
     /// The login request expired (`LOGIN_REQUEST_EXPIRED`).
     pub fn is_expired(&self) -> bool {
         matches!(self, Error::Expired { .. })
@@ -235,6 +252,7 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Authentication { code, .. } => code.as_deref(),
+            Error::OAuthCapability { .. } => Some("access_denied"),
             Error::Expired { .. } => Some(CODE_EXPIRED),
             Error::RateLimited { .. } => Some(CODE_RATE_LIMITED),
             Error::Api { code, .. } => Some(code),
@@ -246,6 +264,7 @@ impl Error {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Error::Authentication { http_status, .. }
+            | Error::OAuthCapability { http_status, .. }
             | Error::Expired { http_status, .. }
             | Error::RateLimited { http_status, .. }
             | Error::Api { http_status, .. }
@@ -258,6 +277,7 @@ impl Error {
     pub fn message(&self) -> String {
         match self {
             Error::Authentication { message, .. }
+            | Error::OAuthCapability { message, .. }
             | Error::Expired { message, .. }
             | Error::RateLimited { message, .. }
             | Error::Api { message, .. } => message.clone(),

@@ -203,6 +203,7 @@ pub(crate) async fn answer(
         Route::CreateRequest => site_api::create_request(shared, request).await,
         Route::Events => site_api::events(shared, &request),
         Route::Jwks => json_response(StatusCode::OK, &shared.key.jwks()),
+        Route::OAuthToken => crate::oauth_api::mint(shared, request).await,
         Route::Other => envelope_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint"),
     }
 }

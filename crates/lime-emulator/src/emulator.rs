@@ -66,7 +66,12 @@ impl EmulatorBuilder {
             None => process_key()?,
         };
         if self.agents.is_empty() {
-            self = self.agent("agent_emulated", &format!("at_{}", random_hex(16)));
+            let token = format!("at_{}", random_hex(16));
+            self = if self.default_agent_mcp_grant {
+                self.agent("agent_emulated", &token)
+            } else {
+                self.agent_without_mcp_grant("agent_emulated", &token)
+            };
         }
         if self.sites.is_empty() {
             self = self.site("site_emulated", &format!("st_{}", random_hex(16)));

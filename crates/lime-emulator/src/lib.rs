@@ -10,6 +10,7 @@ mod dispatch;
 mod emulator;
 pub mod faults;
 mod network;
+mod oauth_api;
 pub mod passport;
 mod reply;
 mod route;
@@ -24,11 +25,12 @@ mod tls;
 pub use clock::ManualClock;
 pub use emulator::{BlockingEmulator, Emulator, StartError};
 pub use faults::{Fault, RawBody};
+pub use oauth_api::MCP_AUDIENCE;
 pub use passport::{PassportError, PassportKey};
 pub use route::{API_PREFIX, Route};
 pub use settings::{
-    DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, EmulatorBuilder, MAX_REQUEST_BODY, MAX_TTL,
-    OwnerKey,
+    DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MCP_TOKEN_TTL, EmulatorBuilder,
+    MAX_REQUEST_BODY, MAX_TTL, OwnerKey,
 };
 pub use state::{AgentAccount, Counters, SiteAccount};
 pub use tls::{TlsError, TlsSource};

@@ -24,19 +24,22 @@ pub enum Route {
     Events,
     /// `GET /core/.well-known/jwks.json` (`jwks`).
     Jwks,
+    /// `POST /modules/oauth/token` (`oauth`): MCP access tokens.
+    OAuthToken,
     /// Anything else (`other`).
     Other,
 }
 
 impl Route {
     /// Every route, in a stable order.
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 8] = [
         Route::ReadRequest,
         Route::Approve,
         Route::Profile,
         Route::CreateRequest,
         Route::Events,
         Route::Jwks,
+        Route::OAuthToken,
         Route::Other,
     ];
 
@@ -61,6 +64,7 @@ impl Route {
             Route::CreateRequest => "create",
             Route::Events => "events",
             Route::Jwks => "jwks",
+            Route::OAuthToken => "oauth",
             Route::Other => "other",
         }
     }
@@ -79,7 +83,7 @@ impl FromStr for Route {
             .into_iter()
             .find(|r| r.name() == s)
             .ok_or_else(|| {
-                format!("unknown route {s:?} (read, approve, profile, create, events, jwks, other)")
+                format!("unknown route {s:?} (read, approve, profile, create, events, jwks, oauth, other)")
             })
     }
 }
@@ -99,6 +103,7 @@ pub(crate) fn route_of(method: &Method, path: &str) -> (Route, Option<String>) {
         ("POST", ["modules", "agent-login", "requests"]) => (Route::CreateRequest, None),
         ("GET", ["modules", "agent-login", "events"]) => (Route::Events, None),
         ("GET", ["core", ".well-known", "jwks.json"]) => (Route::Jwks, None),
+        ("POST", ["modules", "oauth", "token"]) => (Route::OAuthToken, None),
         _ => (Route::Other, None),
     }
 }

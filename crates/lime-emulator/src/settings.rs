@@ -15,6 +15,8 @@ pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on open connections; more are closed at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
+/// Default lifetime of the MCP access tokens the emulator mints.
+pub const DEFAULT_MCP_TOKEN_TTL: Duration = Duration::from_secs(600);
 /// The longest request TTL (ten years): a longer one is cut to it.
 pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
@@ -48,6 +50,8 @@ pub struct EmulatorBuilder {
     pub(crate) max_connections: usize,
     pub(crate) limits: StoreLimits,
     pub(crate) clock: crate::clock::Clock,
+    pub(crate) mcp_token_ttl: Duration,
+    pub(crate) default_agent_mcp_grant: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -68,6 +72,8 @@ impl Default for EmulatorBuilder {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             limits: StoreLimits::default(),
             clock: crate::clock::Clock::System,
+            mcp_token_ttl: DEFAULT_MCP_TOKEN_TTL,
+            default_agent_mcp_grant: true,
         }
     }
 }
@@ -142,7 +148,29 @@ impl EmulatorBuilder {
             description: Some("an emulated LIME agent".to_owned()),
             owner_kyc_level: Some(1),
             agent_reputation: Some(0),
+            mcp_grant: true,
         });
+        self
+    }
+    /// Adds an agent with this token that lacks the `oauth:mcp` grant (its
+    /// mints answer 403 `access_denied`).
+    pub fn agent_without_mcp_grant(self, agent_id: &str, token: &str) -> Self {
+        let mut builder = self.agent(agent_id, token);
+        if let Some(added) = builder.agents.last_mut() {
+            added.mcp_grant = false;
+        }
+        builder
+    }
+    /// Whether the generated agent (made when none was added) holds the
+    /// `oauth:mcp` grant. Default true.
+    pub fn mcp_grant(mut self, granted: bool) -> Self {
+        self.default_agent_mcp_grant = granted;
+        self
+    }
+    /// The lifetime of the MCP access tokens it mints (`expires_in`).
+    /// Default 600 s ([`DEFAULT_MCP_TOKEN_TTL`]).
+    pub fn mcp_token_ttl(mut self, ttl: Duration) -> Self {
+        self.mcp_token_ttl = ttl;
         self
     }
     /// Adds an agent with a full profile.

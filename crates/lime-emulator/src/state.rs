@@ -34,6 +34,8 @@ pub struct AgentAccount {
     pub owner_kyc_level: Option<i64>,
     /// Profile: reputation.
     pub agent_reputation: Option<i64>,
+    /// Whether it holds the `oauth:mcp` grant (MCP access tokens).
+    pub mcp_grant: bool,
 }
 
 impl std::fmt::Debug for AgentAccount {
@@ -76,6 +78,8 @@ pub struct Counters {
     pub requests_created: u64,
     /// Public challenge reads that carried an agent token (must stay 0).
     pub token_on_public_read: u64,
+    /// MCP access tokens minted, per domain.
+    pub mints: HashMap<String, u64>,
 }
 
 impl Counters {
@@ -86,6 +90,10 @@ impl Counters {
     /// Successful approvals of `request_id`.
     pub fn approvals(&self, request_id: &str) -> u64 {
         self.approvals.get(request_id).copied().unwrap_or(0)
+    }
+    /// MCP access tokens minted for `domain`.
+    pub fn mints(&self, domain: &str) -> u64 {
+        self.mints.get(domain).copied().unwrap_or(0)
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lime_core::ApprovalResult;
 use lime_core::lime_pow::{CoreLease, Progress};
+use lime_core::mcp::{DomainLocks, McpAccessToken};
 #[cfg(feature = "custom-client")]
 use lime_core::settings::ProxySource;
 use lime_core::{
@@ -34,6 +35,8 @@ pub struct LimeAgent {
 struct Inner {
     state: AgentState,
     client: HyperClient,
+    /// One mint at a time per domain.
+    mint_locks: DomainLocks<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for LimeAgent {
@@ -110,6 +113,58 @@ impl LimeAgent {
         let mut profile = state.start_profile(std::time::Instant::now());
         let result = self.drive(&mut profile).await;
         state.finish_profile(&result);
+        result
+    }
+
+    /// An access token for the MCP server `target` names (`mcp.example.com`,
+    /// `https://mcp.example.com:8443/mcp`): the cached one while it is
+    /// fresh, else a new one from LIME. Concurrent callers for one domain
+    /// share one mint; other domains never wait; a failed mint is not cached.
+    ///
+    /// ```no_run
+    /// # async fn run(agent: lime_tokio::LimeAgent) -> Result<(), lime_tokio::Error> {
+    /// let token = agent.mcp_access_token("mcp.example.com").await?;
+    /// println!("{token}"); // the domain and lifetime, never the JWT
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a target the domain policy refuses (an IP,
+    /// a reserved name, plain `http://` without `allow_http`);
+    /// [`Error::OAuthCapability`] when the agent lacks the `oauth:mcp` grant;
+    /// otherwise as any authenticated call.
+    pub async fn mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
+        self.mcp_token(target, false).await
+    }
+
+    /// [`mcp_access_token`](Self::mcp_access_token), minting a new token
+    /// even when the cached one is fresh (after an MCP server refused it).
+    /// Concurrent forced refreshes for one domain still share one mint.
+    ///
+    /// # Errors
+    /// As [`mcp_access_token`](Self::mcp_access_token).
+    pub async fn refresh_mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
+        self.mcp_token(target, true).await
+    }
+
+    async fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error> {
+        let state = &self.inner.state;
+        let target = state.mcp_target(target)?;
+        let domain = target.domain();
+        let seen = state.mcp_token_generation(domain);
+        let now = std::time::Instant::now;
+        if let Some(token) = state.usable_mcp_token(domain, now(), force, seen) {
+            return Ok(token);
+        }
+        let flight = self.inner.mint_locks.lock_for(domain);
+        let _one_mint = flight.lock().await;
+        // Whoever held the lock may have minted what this caller needs.
+        if let Some(token) = state.usable_mcp_token(domain, now(), force, seen) {
+            return Ok(token);
+        }
+        let mut mint = state.start_mint(&target, now());
+        let result = self.drive(&mut mint).await;
+        state.finish_mint(&result);
         result
     }
 
@@ -287,6 +342,7 @@ impl LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
                 client,
+                mint_locks: DomainLocks::default(),
             }),
         }
     }

@@ -10,6 +10,7 @@ pub use agent::{LimeAgent, LimeAgentBuilder};
 // Everything this crate's API mentions, so one dependency is enough.
 pub use lime_core::drive::{TransportError, TransportErrorKind};
 pub use lime_core::lime_pow::{CancelToken, Progress, Scheme as PowScheme};
+pub use lime_core::mcp::{McpAccessToken, McpTarget};
 pub use lime_core::{
     AgentProfile, AgentToken, ApprovalResult, BaseUrl, Config, ConfigBuilder, Error, LoginFailure,
     LoginReport, PowSchemeChoice, PowStats, RequestStatus, codes, settings,

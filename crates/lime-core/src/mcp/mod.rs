@@ -3,6 +3,21 @@
 //! the mint flow, the token, and the cache rule as data; the adapters add
 //! the sockets and the locking.
 
+mod cache;
+mod flights;
+mod mint;
+mod response;
 mod target;
+mod token;
 
+pub use cache::TokenCache;
+pub use flights::DomainLocks;
+pub use mint::MintToken;
+pub use response::{CODE_INVALID_TOKEN_RESPONSE, parse_token_response};
 pub use target::{McpTarget, TargetRefused};
+pub use token::McpAccessToken;
+
+/// The default refresh skew: a token is minted anew 30 s before it expires.
+pub const DEFAULT_MCP_TOKEN_SKEW: std::time::Duration = std::time::Duration::from_secs(30);
+/// The environment variable that sets the refresh skew, in seconds.
+pub const MCP_TOKEN_SKEW_ENV: &str = "LIME_MCP_TOKEN_SKEW";
