@@ -202,3 +202,53 @@ pub(crate) fn sse_roundtrip(data: &[u8]) {
         assert_eq!(&event.data, d);
     }
 }
+
+/// The mint's answer never panics the parser; a token it accepts is a
+/// three-part base64url JWT with a positive lifetime from a 200 that said
+/// `no-store`, and it never shows itself in `Debug` or `Display`. The
+/// first byte picks the status and whether `Cache-Control: no-store` is sent.
+pub(crate) fn mcp_token_response(data: &[u8]) {
+    let mut r = response(data);
+    if data.first().is_some_and(|b| b & 1 == 0) {
+        r.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+    }
+    let parsed =
+        lime_core::mcp::parse_token_response(&r, "mcp.example.com", Instant::now(), 1 << 20);
+    if let Ok(token) = parsed {
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.headers().contains_key(http::header::CACHE_CONTROL));
+        let jwt = token.expose_secret();
+        assert_eq!(jwt.split('.').count(), 3);
+        assert!(jwt.split('.').all(|p| !p.is_empty()));
+        assert!(token.expires_in() > Duration::ZERO);
+        assert!(!format!("{token:?}{token}").contains(jwt));
+    }
+}
+
+/// The MCP target policy never panics, and whatever it accepts is a lower
+/// case RFC 1123 host name that is not an IP address, with a URL that
+/// names it.
+pub(crate) fn mcp_target(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for allow_http in [false, true] {
+        if let Ok(target) = lime_core::mcp::McpTarget::parse(text, allow_http) {
+            let domain = target.domain();
+            assert!(domain.parse::<std::net::IpAddr>().is_err());
+            assert!(!domain.is_empty() && domain.len() <= 253);
+            assert!(domain.split('.').all(|l| {
+                (1..=63).contains(&l.len())
+                    && l.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            }));
+            assert!(target.url().to_ascii_lowercase().contains(domain));
+            if !allow_http {
+                assert!(!target.url().to_ascii_lowercase().starts_with("http://"));
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! interface over both SDKs, so each scenario is written once.
 #![forbid(unsafe_code)]
 
+use lime_core::mcp::McpAccessToken;
 use lime_core::{AgentProfile, ApprovalResult, Config, ConfigBuilder, Error};
 
 /// What a scenario needs of an SDK.
@@ -15,6 +16,8 @@ pub trait Adapter: Sized {
     fn login(&self, id: &str) -> Result<ApprovalResult, Error>;
     /// `get_profile()`, blocking until done.
     fn profile(&self) -> Result<AgentProfile, Error>;
+    /// `mcp_access_token(target)`, or with `force` the refreshing variant.
+    fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error>;
 }
 
 /// lime-tokio on a runtime of its own.
@@ -56,6 +59,14 @@ impl Adapter for Tokio {
     fn profile(&self) -> Result<AgentProfile, Error> {
         self.runtime.block_on(self.agent.get_profile())
     }
+    fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error> {
+        if force {
+            self.runtime
+                .block_on(self.agent.refresh_mcp_access_token(target))
+        } else {
+            self.runtime.block_on(self.agent.mcp_access_token(target))
+        }
+    }
 }
 
 /// lime-blocking.
@@ -80,6 +91,13 @@ impl Adapter for Blocking {
     }
     fn profile(&self) -> Result<AgentProfile, Error> {
         self.0.get_profile()
+    }
+    fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error> {
+        if force {
+            self.0.refresh_mcp_access_token(target)
+        } else {
+            self.0.mcp_access_token(target)
+        }
     }
 }
 

@@ -44,3 +44,13 @@ fn emulator_request_corpus() {
 fn sse_roundtrip_corpus() {
     replay("sse_roundtrip", checks::sse_roundtrip);
 }
+
+#[test]
+fn mcp_token_response_corpus() {
+    replay("mcp_token_response", checks::mcp_token_response);
+}
+
+#[test]
+fn mcp_target_corpus() {
+    replay("mcp_target", checks::mcp_target);
+}

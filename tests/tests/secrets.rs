@@ -1,6 +1,6 @@
 //! Secrets, for both adapters: with `tracing` and `log` records captured at
 //! TRACE for whole runs (login, profile, retries, reconciliation, errors),
-//! the token, the challenge and the nonce never appear; `Debug`/`Display`
+//! the token, the challenge, the nonce and MCP access tokens never appear; `Debug`/`Display`
 //! of the public types redact the token; the public read never carries it.
 //!
 //! One exception, documented in lime-blocking's README: ureq-proto dumps
@@ -111,6 +111,20 @@ fn no_secret_reaches_logs_debug_or_errors<A: Adapter + std::fmt::Debug>() {
             .unwrap(),
     );
     let error = wrong.login(&emu.create_request()).unwrap_err();
+    // MCP access tokens: a mint after a retry, a cache hit, a forced
+    // refresh, and a refused mint whose error is shown.
+    emu.inject(
+        Route::OAuthToken,
+        Fault::Status {
+            status: 503,
+            retry_after: Some(0),
+        },
+        1,
+    );
+    let mcp = agent.mcp_token("mcp.example.com", false).unwrap();
+    let cached = agent.mcp_token("mcp.example.com", false).unwrap();
+    let refreshed = agent.mcp_token("mcp.example.com", true).unwrap();
+    let mcp_error = wrong.mcp_token("mcp.example.com", false).unwrap_err();
 
     let nonce = emu.accepted_nonce(&id).unwrap();
     assert!(
@@ -127,12 +141,23 @@ fn no_secret_reaches_logs_debug_or_errors<A: Adapter + std::fmt::Debug>() {
         format!("{agent:?}"),
         format!("{wrong:?}"),
         format!("{error:?} {error}"),
+        format!("{mcp:?} {mcp} {cached:?} {refreshed}"),
+        format!("{mcp_error:?} {mcp_error}"),
     ];
+    let mcp_secrets = [mcp.expose_secret(), refreshed.expose_secret()];
     for text in &texts {
         assert!(!text.contains(emu.agent_token()), "token leaked");
         assert!(!text.contains(wrong_token), "token leaked");
         assert!(!text.contains(challenge), "challenge leaked");
         assert!(!text.contains(&nonce), "nonce leaked");
+        for jwt in mcp_secrets {
+            // The whole JWT, and its signature alone.
+            assert!(!text.contains(jwt), "MCP access token leaked");
+            assert!(
+                !text.contains(jwt.rsplit('.').next().unwrap()),
+                "MCP token signature leaked"
+            );
+        }
     }
     assert_eq!(
         emu.counters().token_on_public_read,

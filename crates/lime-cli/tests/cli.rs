@@ -1287,3 +1287,82 @@ fn a_base_url_without_api_v1_is_named_as_the_likely_mistake() {
         "{json}"
     );
 }
+
+#[test]
+fn mcp_token_prints_the_token_alone_and_json_with_its_fields() {
+    let server = Server::start(4, &["--mcp-token-ttl", "90", "--fail", "oauth:503:1:0"]);
+    let out = server
+        .agent()
+        .args(["-vv", "mcp", "token", "mcp.example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let token = stdout.trim_end();
+    assert_eq!(stdout.lines().count(), 1, "the token alone: {stdout}");
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    assert!(stderr.contains("retrying (2/4)"), "{stderr}");
+    assert!(
+        !stderr.contains(token) && !stderr.contains(token.rsplit('.').next().unwrap()),
+        "the token in the logs"
+    );
+    let (code, json, all) = run(server.agent().args([
+        "mcp",
+        "token",
+        "https://mcp.example.com/mcp",
+        "--json",
+        "--force-refresh",
+    ]));
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(json["domain"], "mcp.example.com");
+    assert_eq!(json["expires_in"], 90);
+    assert!(
+        json["token_type"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case("bearer")
+    );
+    assert_eq!(json["access_token"].as_str().unwrap().split('.').count(), 3);
+    assert_ne!(
+        json["access_token"].as_str().unwrap(),
+        token,
+        "a fresh process mints anew"
+    );
+}
+
+#[test]
+fn mcp_token_failures_exit_with_their_kinds() {
+    let server = Server::start(4, &["--no-mcp-grant"]);
+    let (code, json, out) = run(server
+        .agent()
+        .args(["mcp", "token", "mcp.example.com", "--json"]));
+    assert_eq!((code, error_of(&json).0), (3, "oauth_capability"), "{out}");
+    for refused in ["127.0.0.1", "printer.local", "http://mcp.example.com"] {
+        let (code, json, out) = run(server.agent().args(["mcp", "token", refused, "--json"]));
+        assert_eq!(
+            (code, error_of(&json).0),
+            (2, "invalid_input"),
+            "{refused}: {out}"
+        );
+    }
+    let hostile = Server::start(
+        4,
+        &[
+            "--raw",
+            r#"oauth:200:1:{"access_token":"x","token_type":"Bearer","expires_in":60}"#,
+        ],
+    );
+    let (code, json, out) =
+        run(hostile
+            .agent()
+            .args(["mcp", "token", "mcp.example.com", "--json"]));
+    assert_eq!((code, error_of(&json).0), (7, "invalid_response"), "{out}");
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("INVALID_TOKEN_RESPONSE"),
+        "{json}"
+    );
+}

@@ -133,6 +133,40 @@ pub fn verify(
     now_unix: i64,
 ) -> Result<Value, PassportError> {
     let bad = |why: &str| PassportError(why.to_owned());
+    let claims = verify_signature(token, jwks)?;
+    if claims["aud"] != AUDIENCE {
+        return Err(bad("wrong aud"));
+    }
+    if claims["iss"] != issuer {
+        return Err(bad("wrong iss"));
+    }
+    let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
+        return Err(bad("iat or exp missing"));
+    };
+    if exp <= now_unix {
+        return Err(bad("expired"));
+    }
+    if exp - iat > MAX_LIFETIME_SECS || exp < iat {
+        return Err(bad("lifetime over 120 s"));
+    }
+    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now_unix) {
+        return Err(bad("not yet valid"));
+    }
+    if claims["sub"].as_str().is_none() || claims["request_id"].as_str().is_none() {
+        return Err(bad("sub or request_id missing"));
+    }
+    Ok(claims)
+}
+
+/// An RS256 JWT's claims once its signature verifies with a key of `jwks`
+/// (the header names it by `kid`); no claim is checked. What passports and
+/// the emulator's MCP access tokens share.
+///
+/// # Errors
+/// [`PassportError`] naming what failed: the shape, the header, the key or
+/// the signature.
+pub fn verify_signature(token: &str, jwks: &Value) -> Result<Value, PassportError> {
+    let bad = |why: &str| PassportError(why.to_owned());
     let mut parts = token.split('.');
     let (Some(h), Some(c), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -169,27 +203,6 @@ pub fn verify(
     VerifyingKey::<Sha256>::new(public)
         .verify(format!("{h}.{c}").as_bytes(), &signature)
         .map_err(|_| bad("signature does not verify"))?;
-    if claims["aud"] != AUDIENCE {
-        return Err(bad("wrong aud"));
-    }
-    if claims["iss"] != issuer {
-        return Err(bad("wrong iss"));
-    }
-    let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
-        return Err(bad("iat or exp missing"));
-    };
-    if exp <= now_unix {
-        return Err(bad("expired"));
-    }
-    if exp - iat > MAX_LIFETIME_SECS || exp < iat {
-        return Err(bad("lifetime over 120 s"));
-    }
-    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now_unix) {
-        return Err(bad("not yet valid"));
-    }
-    if claims["sub"].as_str().is_none() || claims["request_id"].as_str().is_none() {
-        return Err(bad("sub or request_id missing"));
-    }
     Ok(claims)
 }
 

@@ -494,3 +494,105 @@ fn a_blocking_emulator_serves_from_its_own_runtime() {
         "stopped on drop"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oauth_endpoint_mints_per_policy_and_is_never_cached() {
+    let emu = Emulator::builder()
+        .agent("agent_a", "at_granted")
+        .agent_without_mcp_grant("agent_b", "at_refused")
+        .mcp_token_ttl(Duration::from_secs(42))
+        .start()
+        .await
+        .unwrap();
+    let mint = |token: &'static str, body: &'static str| {
+        let addr = emu.local_addr();
+        async move {
+            let headers: Vec<(&str, &str)> = if token.is_empty() {
+                vec![]
+            } else {
+                vec![("x-agent-token", token)]
+            };
+            call(
+                addr,
+                "POST",
+                "/modules/oauth/token",
+                &headers,
+                body.as_bytes(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let ok = mint("at_granted", r#"{"domain":"mcp.example.com"}"#).await;
+    assert_eq!(ok.status, 200);
+    let body = ok.json();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 3, "exactly three keys: {body}");
+    assert_eq!(body["expires_in"], 42);
+    let claims =
+        passport::verify_signature(body["access_token"].as_str().unwrap(), &emu.jwks()).unwrap();
+    assert_eq!(
+        (claims["sub"].as_str(), claims["domain"].as_str()),
+        (Some("agent_a"), Some("mcp.example.com"))
+    );
+    let cases = [
+        ("", r#"{"domain":"mcp.example.com"}"#, 401, "invalid_client"),
+        (
+            "at_wrong",
+            r#"{"domain":"mcp.example.com"}"#,
+            401,
+            "invalid_client",
+        ),
+        (
+            "at_refused",
+            r#"{"domain":"mcp.example.com"}"#,
+            403,
+            "access_denied",
+        ),
+        (
+            "at_granted",
+            r#"{"domain":"127.0.0.1"}"#,
+            400,
+            "invalid_request",
+        ),
+        (
+            "at_granted",
+            r#"{"domain":"metadata.google.internal"}"#,
+            400,
+            "invalid_request",
+        ),
+        (
+            "at_granted",
+            r#"{"domain":"MCP.example.com"}"#,
+            400,
+            "invalid_request",
+        ),
+        (
+            "at_granted",
+            r#"{"domain":"mcp.example.com:443"}"#,
+            400,
+            "invalid_request",
+        ),
+        ("at_granted", r#"{"domain":7}"#, 400, "invalid_request"),
+        ("at_granted", "not json", 400, "invalid_request"),
+    ];
+    for (token, body, status, error) in cases {
+        let reply = mint(token, body).await;
+        assert_eq!(
+            (reply.status, reply.json()["error"].as_str()),
+            (status, Some(error)),
+            "{token} {body}"
+        );
+    }
+    for reply in [ok, mint("at_refused", r#"{"domain":"a.example"}"#).await] {
+        assert_eq!(reply.headers["cache-control"], "no-store");
+        assert_eq!(reply.headers["pragma"], "no-cache");
+    }
+    let counters = emu.counters();
+    assert_eq!(
+        counters.mints("mcp.example.com"),
+        1,
+        "only the granted, valid mint counts"
+    );
+    assert_eq!(counters.calls(lime_emulator::Route::OAuthToken), 11);
+}

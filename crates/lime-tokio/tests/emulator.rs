@@ -130,3 +130,25 @@ async fn an_injected_client_with_proxy_or_root_settings_is_refused() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_spawned_tasks_share_one_mint_for_a_cold_domain() {
+    let emu = emulator(4).await;
+    emu.inject(
+        lime_emulator::Route::OAuthToken,
+        lime_emulator::Fault::DelayHeaders(std::time::Duration::from_millis(300)),
+        1,
+    );
+    let agent = agent(&emu);
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let agent = agent.clone();
+            tokio::spawn(async move { agent.mcp_access_token("mcp.example.com").await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(emu.counters().calls(lime_emulator::Route::OAuthToken), 1);
+    assert_eq!(emu.counters().mints("mcp.example.com"), 1);
+}
