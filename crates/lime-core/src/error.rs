@@ -65,6 +65,23 @@ pub enum Error {
         /// The HTTP status.
         http_status: Option<u16>,
     },
+    /// An MCP server refused the agent's token twice, the second time a
+    /// freshly minted one (code `MCP_AUTH_FAILED`).
+    #[non_exhaustive]
+    #[error("MCP authentication failed: {message}")]
+    McpAuthentication {
+        /// What happened.
+        message: String,
+    },
+    /// An MCP server answered with a JSON-RPC error.
+    #[non_exhaustive]
+    #[error("MCP error {code}: {message}")]
+    Mcp {
+        /// The JSON-RPC error code.
+        code: i32,
+        /// The server's message.
+        message: String,
+    },
     /// The login request expired before it was approved.
     #[error("login request expired: {message}")]
     #[non_exhaustive]
@@ -152,6 +169,8 @@ pub enum Error {
 pub const CODE_AGENT_INACTIVE: &str = "AGENT_INACTIVE";
 /// The API code of an agent whose owner is suspended.
 pub const CODE_AGENT_USER_SUSPENDED: &str = "AGENT_USER_SUSPENDED";
+/// The code of an MCP server refusing a fresh token.
+pub const CODE_MCP_AUTH_FAILED: &str = "MCP_AUTH_FAILED";
 /// The API code of LIME's authentication service being down (503, retried).
 pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
 
@@ -179,6 +198,26 @@ impl Error {
         Error::Internal {
             reason: reason.into(),
         }
+    }
+
+    /// An MCP server refused a fresh token: for MCP clients.
+    pub fn mcp_authentication(message: impl Into<String>) -> Self {
+        Error::McpAuthentication {
+            message: message.into(),
+        }
+    }
+
+    /// An MCP server's JSON-RPC error: for MCP clients.
+    pub fn mcp(code: i32, message: impl Into<String>) -> Self {
+        Error::Mcp {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An MCP server refused the agent's token, even a fresh one.
+    pub fn is_mcp_authentication(&self) -> bool {
+        matches!(self, Error::McpAuthentication { .. })
     }
 
     /// The agent token is missing, unknown, inactive or its owner suspended.
@@ -253,6 +292,7 @@ impl Error {
         match self {
             Error::Authentication { code, .. } => code.as_deref(),
             Error::OAuthCapability { .. } => Some("access_denied"),
+            Error::McpAuthentication { .. } => Some(CODE_MCP_AUTH_FAILED),
             Error::Expired { .. } => Some(CODE_EXPIRED),
             Error::RateLimited { .. } => Some(CODE_RATE_LIMITED),
             Error::Api { code, .. } => Some(code),

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::faults::{Fault, FaultPlan, Route};
-use crate::network::{accept_loop, expiry_loop};
+use crate::network::{Listener, accept_loop, expiry_loop};
 use crate::passport::PassportKey;
 use crate::route::API_PREFIX;
 use crate::settings::EmulatorBuilder;
@@ -96,7 +96,12 @@ impl EmulatorBuilder {
             addr: self.addr,
             source,
         })?;
-        let tls = self.tls.as_ref().map(crate::tls::server_tls).transpose()?;
+        let extra_names: Vec<String> = self.mcp_domain.iter().cloned().collect();
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|source| crate::tls::server_tls(source, &extra_names))
+            .transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         // Bound to every address (0.0.0.0, [::]): clients are told loopback,
         // an address they can connect to.
@@ -114,6 +119,32 @@ impl EmulatorBuilder {
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
         let (limits, max_connections) = (self.limits, self.max_connections);
+        let (mcp, mcp_listener) = match &self.mcp_domain {
+            None => (None, None),
+            Some(domain) => {
+                let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        addr: self.addr,
+                        source,
+                    })?;
+                let mcp_addr = listener.local_addr().map_err(|source| StartError::Bind {
+                    addr: self.addr,
+                    source,
+                })?;
+                let state = Arc::new(crate::mcp_server::McpServerState {
+                    domain: domain.clone(),
+                    issuer: origin.clone(),
+                    key: key.clone(),
+                    counters: Default::default(),
+                    reject_next: Default::default(),
+                    drop_calls: Default::default(),
+                    clock: self.clock.clone(),
+                });
+                let endpoint = crate::mcp_server::McpEndpoint::new(state);
+                (Some((endpoint, mcp_addr)), Some(listener))
+            }
+        };
         let shared = Arc::new(Shared {
             settings: self,
             origin: origin.clone(),
@@ -123,20 +154,30 @@ impl EmulatorBuilder {
             connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             faults: Mutex::new(FaultPlan::default()),
             ca_pem,
+            mcp,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        if let Some(mcp_listener) = mcp_listener {
+            tokio::spawn(accept_loop(
+                mcp_listener,
+                shared.clone(),
+                shutdown_rx.clone(),
+                Listener::Mcp,
+                acceptor.clone(),
+            ));
+        }
         tokio::spawn(accept_loop(
             listener,
             shared.clone(),
             shutdown_rx.clone(),
-            false,
+            Listener::Api,
             acceptor,
         ));
         tokio::spawn(accept_loop(
             sink,
             shared.clone(),
             shutdown_rx.clone(),
-            true,
+            Listener::RedirectSink,
             None,
         ));
         tokio::spawn(expiry_loop(shared.clone(), shutdown_rx));
@@ -195,6 +236,54 @@ pub struct Emulator {
 }
 
 impl Emulator {
+    /// The MCP server's URL (`http(s)://DOMAIN:PORT/mcp`), when
+    /// [`EmulatorBuilder::mcp_domain`] asked for one.
+    pub fn mcp_url(&self) -> Option<String> {
+        let (endpoint, addr) = self.shared.mcp.as_ref()?;
+        let scheme = if self.shared.ca_pem.is_some() || self.shared.origin.starts_with("https") {
+            "https"
+        } else {
+            "http"
+        };
+        Some(format!(
+            "{scheme}://{}:{}/mcp",
+            endpoint.state().domain,
+            addr.port()
+        ))
+    }
+
+    /// Where the MCP server listens (`127.0.0.1:PORT`): resolve its domain
+    /// to this.
+    pub fn mcp_addr(&self) -> Option<SocketAddr> {
+        self.shared.mcp.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// The MCP server's counters: initializations, tool calls, tokens seen.
+    pub fn mcp_counters(&self) -> Option<&crate::mcp_server::McpCounters> {
+        self.shared.mcp.as_ref().map(|(e, _)| &e.state().counters)
+    }
+
+    /// Refuses the MCP server's next `n` requests with 401.
+    pub fn mcp_reject_next(&self, n: u32) {
+        if let Some((endpoint, _)) = &self.shared.mcp {
+            endpoint
+                .state()
+                .reject_next
+                .store(n, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Drops the connection after receiving each of the MCP server's next
+    /// `n` tool calls (the tool never runs).
+    pub fn mcp_drop_calls(&self, n: u32) {
+        if let Some((endpoint, _)) = &self.shared.mcp {
+            endpoint
+                .state()
+                .drop_calls
+                .store(n, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
     /// A builder with the defaults.
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder::default()

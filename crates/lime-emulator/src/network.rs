@@ -12,11 +12,22 @@ use tokio::sync::watch;
 use crate::dispatch::{handle, redirect_sink};
 use crate::shared::Shared;
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// The LIME API.
+    Api,
+    /// The redirect target, counting what reaches it.
+    RedirectSink,
+    /// The MCP server.
+    Mcp,
+}
+
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-    sink: bool,
+    kind: Listener,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     loop {
@@ -45,17 +56,52 @@ pub(crate) async fn accept_loop(
                     if let Ok(Ok(stream)) =
                         tokio::time::timeout(handshake, acceptor.accept(stream)).await
                     {
-                        serve(TokioIo::new(stream), shared, shutdown, sink).await;
+                        serve(TokioIo::new(stream), shared, shutdown, kind).await;
                     }
                 }
-                None => serve(TokioIo::new(stream), shared, shutdown, sink).await,
+                None => serve(TokioIo::new(stream), shared, shutdown, kind).await,
             }
         });
     }
 }
 
 /// Serves one connection until it ends or the emulator shuts down.
-async fn serve<IO>(io: IO, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, sink: bool)
+async fn serve<IO>(io: IO, shared: Arc<Shared>, shutdown: watch::Receiver<bool>, kind: Listener)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    if kind == Listener::Mcp {
+        return serve_mcp(io, shared, shutdown).await;
+    }
+    let sink = kind == Listener::RedirectSink;
+    serve_api(io, shared, shutdown, sink).await;
+}
+
+/// One MCP connection: the endpoint checks tokens and faults, then rmcp answers.
+async fn serve_mcp<IO>(io: IO, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let Some((endpoint, _)) = shared.mcp.clone() else {
+        return;
+    };
+    let header_timeout = shared.settings.client_timeout;
+    let service = service_fn(move |request| {
+        let endpoint = endpoint.clone();
+        async move { endpoint.handle(request).await }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(io, service);
+    tokio::select! {
+        _ = connection => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+async fn serve_api<IO>(io: IO, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, sink: bool)
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {

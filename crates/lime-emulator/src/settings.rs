@@ -52,6 +52,7 @@ pub struct EmulatorBuilder {
     pub(crate) clock: crate::clock::Clock,
     pub(crate) mcp_token_ttl: Duration,
     pub(crate) default_agent_mcp_grant: bool,
+    pub(crate) mcp_domain: Option<String>,
 }
 
 impl Default for EmulatorBuilder {
@@ -74,6 +75,7 @@ impl Default for EmulatorBuilder {
             clock: crate::clock::Clock::System,
             mcp_token_ttl: DEFAULT_MCP_TOKEN_TTL,
             default_agent_mcp_grant: true,
+            mcp_domain: None,
         }
     }
 }
@@ -160,6 +162,15 @@ impl EmulatorBuilder {
             added.mcp_grant = false;
         }
         builder
+    }
+    /// Also serves an MCP server for `domain` on a loopback port of its own
+    /// (HTTPS with [`tls`](Self::tls), its certificate naming `domain` too;
+    /// plain HTTP otherwise), accepting only MCP access tokens this emulator
+    /// minted for `domain`. Clients reach it under that name by resolving
+    /// it to [`Emulator::mcp_addr`].
+    pub fn mcp_domain(mut self, domain: impl Into<String>) -> Self {
+        self.mcp_domain = Some(domain.into());
+        self
     }
     /// Whether the generated agent (made when none was added) holds the
     /// `oauth:mcp` grant. Default true.

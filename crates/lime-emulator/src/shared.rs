@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) ca_pem: Option<String>,
     /// One permit per open connection.
     pub(crate) connections: Arc<tokio::sync::Semaphore>,
+    /// The MCP server, when one was asked for, and where it listens.
+    pub(crate) mcp: Option<(Arc<crate::mcp_server::McpEndpoint>, std::net::SocketAddr)>,
 }
 
 impl Shared {

@@ -41,7 +41,10 @@ pub(crate) struct ServerTls {
     pub(crate) ca_pem: Option<String>,
 }
 
-pub(crate) fn server_tls(source: &TlsSource) -> Result<ServerTls, TlsError> {
+pub(crate) fn server_tls(
+    source: &TlsSource,
+    extra_names: &[String],
+) -> Result<ServerTls, TlsError> {
     let fail = |e: &dyn std::fmt::Display| TlsError(e.to_string());
     let (chain, key, ca_pem) = match source {
         TlsSource::Generated => {
@@ -52,12 +55,13 @@ pub(crate) fn server_tls(source: &TlsSource) -> Result<ServerTls, TlsError> {
             let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(|e| fail(&e))?)
                 .map_err(|e| fail(&e))?;
             let leaf_key = KeyPair::generate().map_err(|e| fail(&e))?;
-            let mut leaf = CertificateParams::new(vec![
+            let mut names = vec![
                 "localhost".to_owned(),
                 "127.0.0.1".to_owned(),
                 "::1".to_owned(),
-            ])
-            .map_err(|e| fail(&e))?;
+            ];
+            names.extend(extra_names.iter().cloned());
+            let mut leaf = CertificateParams::new(names).map_err(|e| fail(&e))?;
             leaf.distinguished_name
                 .push(DnType::CommonName, "lime emulator");
             let leaf = leaf.signed_by(&leaf_key, &ca).map_err(|e| fail(&e))?;

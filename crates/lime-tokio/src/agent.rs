@@ -29,14 +29,17 @@ use crate::transport::{HyperClient, client, send};
 /// ```
 #[derive(Clone)]
 pub struct LimeAgent {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    state: AgentState,
-    client: HyperClient,
+pub(crate) struct Inner {
+    pub(crate) state: AgentState,
+    pub(crate) client: HyperClient,
     /// One mint at a time per domain.
     mint_locks: DomainLocks<tokio::sync::Mutex<()>>,
+    /// Open MCP sessions, one per MCP URL.
+    #[cfg(feature = "mcp")]
+    pub(crate) mcp_sessions: crate::mcp::Sessions,
 }
 
 impl std::fmt::Debug for LimeAgent {
@@ -240,6 +243,8 @@ pub struct LimeAgentBuilder {
     /// Whether a setter touched `config` (an error beside `prebuilt`).
     configured: bool,
     prebuilt: Option<Config>,
+    /// Names answered without DNS (`resolve`).
+    resolve: std::collections::HashMap<String, std::net::IpAddr>,
     #[cfg(feature = "custom-client")]
     injected: Option<InjectedClient>,
 }
@@ -306,6 +311,18 @@ impl LimeAgentBuilder {
         self
     }
 
+    /// Connects to `host` at `addr`'s IP without asking DNS, as curl's
+    /// `--resolve` and reqwest's `resolve` do: for an MCP server or API on a
+    /// chosen address under a real host name (tests, self-hosted set-ups).
+    /// The port comes from the URL (`addr`'s is ignored, as in reqwest), and
+    /// TLS still checks `host`'s certificate.
+    #[must_use]
+    pub fn resolve(mut self, host: &str, addr: std::net::SocketAddr) -> Self {
+        self.resolve
+            .insert(host.trim().to_ascii_lowercase(), addr.ip());
+        self
+    }
+
     /// Builds the agent.
     ///
     /// # Errors
@@ -331,7 +348,11 @@ impl LimeAgentBuilder {
             return Ok(LimeAgent::with_client(config, injected));
         }
         let tls = lime_core::drive::tls::client_config(&config)?;
-        let client = client(tls, config.proxy_rules().clone());
+        let client = client(
+            tls,
+            config.proxy_rules().clone(),
+            crate::resolve::Resolver::new(self.resolve),
+        );
         Ok(LimeAgent::with_client(config, client))
     }
 }
@@ -343,6 +364,8 @@ impl LimeAgent {
                 state: AgentState::new(config, seed()),
                 client,
                 mint_locks: DomainLocks::default(),
+                #[cfg(feature = "mcp")]
+                mcp_sessions: Default::default(),
             }),
         }
     }

@@ -3,7 +3,11 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 mod proxy;
+mod resolve;
 mod transport;
 
 pub use agent::{LimeAgent, LimeAgentBuilder};

@@ -15,6 +15,8 @@ use lime_core::proxy::{ProxyRoute, ProxyRules};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use crate::resolve::Resolver;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Connects directly, or through a CONNECT tunnel when the rules name a
@@ -22,12 +24,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// directly: the rules never proxy it.
 #[derive(Clone)]
 pub(crate) struct ProxyConnector {
-    direct: HttpConnector,
+    direct: HttpConnector<Resolver>,
     rules: Arc<ProxyRules>,
 }
 
 impl ProxyConnector {
-    pub(crate) fn new(direct: HttpConnector, rules: ProxyRules) -> Self {
+    pub(crate) fn new(direct: HttpConnector<Resolver>, rules: ProxyRules) -> Self {
         ProxyConnector {
             direct,
             rules: Arc::new(rules),

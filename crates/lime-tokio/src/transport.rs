@@ -40,8 +40,12 @@ pub(crate) type HyperClient = Arc<dyn SendRequest>;
 
 /// A client over `tls`: HTTP/1.1, keep-alive pool, no redirects (hyper never
 /// follows them), HTTPS through `proxy` when it names one for the host.
-pub(crate) fn client(tls: rustls::ClientConfig, proxy: ProxyRules) -> HyperClient {
-    let mut http = HttpConnector::new();
+pub(crate) fn client(
+    tls: rustls::ClientConfig,
+    proxy: ProxyRules,
+    resolver: crate::resolve::Resolver,
+) -> HyperClient {
+    let mut http = HttpConnector::new_with_resolver(resolver);
     http.enforce_http(false);
     http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -100,7 +104,7 @@ async fn exchange(
 
 /// A hyper-util error as a transport error kind: TLS failures are not
 /// retried, failed connects are retried and known to be unsent.
-fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
+pub(crate) fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
     // The chain's innermost message names the cause (refused, reset, unknown issuer...).
     let mut message = error.to_string();
     let mut resolve_failed = false;

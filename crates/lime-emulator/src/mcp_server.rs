@@ -1,0 +1,329 @@
+//! The emulator's MCP server: rmcp's streamable-HTTP server on a loopback
+//! port of its own, accepting only MCP access tokens the emulator minted for
+//! its domain. Tools `echo`, `add`, `whoami` and `slow`, and faults for tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use rmcp::ErrorData as McpError;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, InitializeResult,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, ServerHandler};
+use serde_json::{Value, json};
+
+use crate::passport::PassportKey;
+
+/// What the MCP server counts, for tests.
+#[derive(Debug, Default)]
+pub struct McpCounters {
+    /// `initialize` requests answered.
+    pub initializations: AtomicU64,
+    /// `tools/call` requests received (answered or dropped).
+    pub tool_calls: AtomicU64,
+    /// Requests that carried a valid token.
+    pub tokens_seen: AtomicU64,
+    /// Requests refused with 401.
+    pub refused: AtomicU64,
+}
+
+/// The MCP server's shared state.
+#[derive(Debug)]
+pub(crate) struct McpServerState {
+    pub(crate) domain: String,
+    pub(crate) issuer: String,
+    pub(crate) key: Arc<PassportKey>,
+    pub(crate) counters: McpCounters,
+    /// Refuse this many of the next requests with 401.
+    pub(crate) reject_next: AtomicU32,
+    /// Drop the connection after receiving this many of the next tool calls.
+    pub(crate) drop_calls: AtomicU32,
+    /// The emulator's clock (a test's, or the system's).
+    pub(crate) clock: crate::clock::Clock,
+}
+
+/// Who called: the verified token's claims, put in the request's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) agent_id: String,
+    pub(crate) domain: String,
+}
+
+impl McpServerState {
+    /// The caller a request's bearer token names, when it is a token the
+    /// emulator minted for this domain and not expired.
+    fn caller(&self, request: &Request<Incoming>) -> Option<Caller> {
+        let bearer = request
+            .headers()
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?;
+        let claims = crate::passport::verify_signature(bearer, &self.key.jwks()).ok()?;
+        let now = self.clock.now().unix_timestamp();
+        let fresh = claims["exp"].as_i64().is_some_and(|exp| exp > now);
+        let ours = claims["aud"] == crate::oauth_api::MCP_AUDIENCE
+            && claims["iss"] == self.issuer.as_str()
+            && claims["domain"] == self.domain.as_str();
+        (fresh && ours).then(|| Caller {
+            agent_id: claims["sub"].as_str().unwrap_or_default().to_owned(),
+            domain: self.domain.clone(),
+        })
+    }
+
+    /// Takes one from a fault counter; whether it was set.
+    fn take(counter: &AtomicU32) -> bool {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+/// The tools, as an rmcp server handler.
+#[derive(Clone)]
+pub(crate) struct EmulatedTools {
+    state: Arc<McpServerState>,
+}
+
+fn schema(value: Value) -> Arc<serde_json::Map<String, Value>> {
+    match value {
+        Value::Object(map) => Arc::new(map),
+        _ => Arc::new(serde_json::Map::new()),
+    }
+}
+
+fn tools() -> Vec<Tool> {
+    vec![
+        Tool::new(
+            "echo",
+            "Returns its text",
+            schema(
+                json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+            ),
+        ),
+        Tool::new(
+            "add",
+            "Adds two numbers",
+            schema(
+                json!({"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]}),
+            ),
+        ),
+        Tool::new(
+            "whoami",
+            "The agent and domain of the caller's token",
+            schema(json!({"type": "object", "properties": {}})),
+        ),
+        Tool::new(
+            "slow",
+            "Answers after `ms` milliseconds",
+            schema(
+                json!({"type": "object", "properties": {"ms": {"type": "integer"}}, "required": ["ms"]}),
+            ),
+        ),
+    ]
+}
+
+impl ServerHandler for EmulatedTools {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_instructions("The LIME emulator's MCP server: echo, add, whoami, slow.")
+    }
+
+    async fn initialize(
+        &self,
+        request: rmcp::model::InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        self.state
+            .counters
+            .initializations
+            .fetch_add(1, Ordering::SeqCst);
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let args = request.arguments.unwrap_or_default();
+        let text = match request.name.as_ref() {
+            "echo" => args
+                .get("text")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| McpError::invalid_params("echo needs `text`", None))?,
+            "add" => {
+                let (Some(a), Some(b)) = (
+                    args.get("a").and_then(Value::as_f64),
+                    args.get("b").and_then(Value::as_f64),
+                ) else {
+                    return Ok(CallToolResult::error(vec![ContentBlock::text(
+                        "add needs numbers `a` and `b`",
+                    )])
+                    .into());
+                };
+                let sum = a + b;
+                if sum.fract() == 0.0 && sum.abs() < 9e15 {
+                    format!("{}", sum as i64)
+                } else {
+                    sum.to_string()
+                }
+            }
+            "whoami" => {
+                let caller = context
+                    .extensions
+                    .get::<http::request::Parts>()
+                    .and_then(|parts| parts.extensions.get::<Caller>())
+                    .cloned()
+                    .ok_or_else(|| McpError::internal_error("no caller", None))?;
+                json!({"agent_id": caller.agent_id, "domain": caller.domain}).to_string()
+            }
+            "slow" => {
+                let ms = args
+                    .get("ms")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    .min(60_000);
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                format!("slept {ms} ms")
+            }
+            other => {
+                return Err(McpError::invalid_params(
+                    format!("no tool named {other:?}"),
+                    None,
+                ));
+            }
+        };
+        Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
+    }
+}
+
+type Body = BoxBody<Bytes, std::convert::Infallible>;
+
+/// The 401 an MCP server answers a missing, foreign or expired token with.
+fn invalid_token() -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(Bytes::from_static(b"invalid token"))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    response
+}
+
+/// The marker a dropped connection's handler returns.
+#[derive(Debug)]
+pub(crate) struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by a fault")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// The MCP endpoint: checks the token and the faults, then hands the
+/// request to rmcp.
+pub(crate) struct McpEndpoint {
+    state: Arc<McpServerState>,
+    rmcp: rmcp::transport::streamable_http_server::StreamableHttpService<
+        EmulatedTools,
+        rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+    >,
+}
+
+impl std::fmt::Debug for McpEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpEndpoint")
+            .field("domain", &self.state.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl McpEndpoint {
+    pub(crate) fn new(state: Arc<McpServerState>) -> Arc<Self> {
+        use rmcp::transport::streamable_http_server::{
+            StreamableHttpServerConfig, StreamableHttpService,
+        };
+        let tools = EmulatedTools {
+            state: state.clone(),
+        };
+        let config = StreamableHttpServerConfig::default().with_allowed_hosts([
+            state.domain.clone(),
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ]);
+        let rmcp = StreamableHttpService::new(move || Ok(tools.clone()), Arc::default(), config);
+        Arc::new(McpEndpoint { state, rmcp })
+    }
+
+    pub(crate) fn state(&self) -> &Arc<McpServerState> {
+        &self.state
+    }
+
+    /// Answers one request (or asks for the connection to be dropped).
+    pub(crate) async fn handle(
+        &self,
+        mut request: Request<Incoming>,
+    ) -> Result<Response<Body>, DropConnection> {
+        let state = &self.state;
+        if request.uri().path() != "/mcp" {
+            let mut response =
+                Response::new(Full::new(Bytes::new()).map_err(|n| match n {}).boxed());
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            return Ok(response);
+        }
+        if McpServerState::take(&state.reject_next) {
+            state.counters.refused.fetch_add(1, Ordering::SeqCst);
+            return Ok(invalid_token());
+        }
+        let Some(caller) = state.caller(&request) else {
+            state.counters.refused.fetch_add(1, Ordering::SeqCst);
+            return Ok(invalid_token());
+        };
+        state.counters.tokens_seen.fetch_add(1, Ordering::SeqCst);
+        request.extensions_mut().insert(caller);
+        // Read the body to see whether it is a tool call (for counters and faults).
+        let (parts, body) = request.into_parts();
+        let bytes = http_body_util::Limited::new(body, 1024 * 1024)
+            .collect()
+            .await
+            .map_err(|_| DropConnection)?
+            .to_bytes();
+        let is_tool_call =
+            serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v["method"] == "tools/call");
+        if is_tool_call {
+            state.counters.tool_calls.fetch_add(1, Ordering::SeqCst);
+            if McpServerState::take(&state.drop_calls) {
+                return Err(DropConnection);
+            }
+        }
+        let request = Request::from_parts(parts, Full::new(bytes));
+        let mut rmcp = self.rmcp.clone();
+        let response = tower_service::Service::call(&mut rmcp, request)
+            .await
+            .unwrap_or_else(|never| match never {});
+        Ok(response)
+    }
+}

@@ -1,0 +1,205 @@
+//! The MCP client over loopback HTTPS against the emulator's MCP server,
+//! reached under a real host name through `resolve`: the whole chain, the
+//! token refreshed on a 401, sessions shared, and calls never repeated.
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::Ordering;
+
+use lime_emulator::{Emulator, TlsSource};
+use lime_tokio::LimeAgent;
+use serde_json::{Map, Value, json};
+
+const DOMAIN: &str = "mcp.lime.test";
+
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .difficulty(4)
+        .tls(TlsSource::Generated)
+        .mcp_domain(DOMAIN)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn agent(emu: &Emulator) -> LimeAgent {
+    LimeAgent::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
+        .resolve(DOMAIN, emu.mcp_addr().unwrap())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+fn args(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+fn text(result: &lime_tokio::mcp::model::CallToolResult) -> String {
+    serde_json::to_value(&result.content).unwrap()[0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_chain_lists_and_calls_tools_with_the_agents_token() {
+    let emu = emulator().await;
+    let url = emu.mcp_url().unwrap();
+    assert!(url.starts_with("https://mcp.lime.test:"), "{url}");
+    let agent = agent(&emu);
+    let mut names: Vec<String> = agent
+        .list_tools(&url)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["add", "echo", "slow", "whoami"]);
+    let echoed = agent
+        .call_tool(&url, "echo", args(json!({"text": "hi"})))
+        .await
+        .unwrap();
+    assert_eq!(text(&echoed), "hi");
+    let sum = agent
+        .call_tool(&url, "add", args(json!({"a": 2, "b": 40})))
+        .await
+        .unwrap();
+    assert_eq!(text(&sum), "42");
+    let who: Value = serde_json::from_str(&text(
+        &agent.call_tool(&url, "whoami", Map::new()).await.unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(who, json!({"agent_id": emu.agent_id(), "domain": DOMAIN}));
+    let counters = emu.mcp_counters().unwrap();
+    assert_eq!(
+        counters.initializations.load(Ordering::SeqCst),
+        1,
+        "one session"
+    );
+    assert_eq!(emu.counters().mints(DOMAIN), 1, "one token");
+    assert_eq!(counters.refused.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_refusal_refreshes_the_token_and_two_are_an_mcp_auth_error() {
+    let emu = emulator().await;
+    let url = emu.mcp_url().unwrap();
+    let agent = agent(&emu);
+    agent.list_tools(&url).await.unwrap();
+    emu.mcp_reject_next(1);
+    let echoed = agent
+        .call_tool(&url, "echo", args(json!({"text": "again"})))
+        .await
+        .unwrap();
+    assert_eq!(text(&echoed), "again");
+    assert_eq!(emu.counters().mints(DOMAIN), 2, "refreshed once");
+    emu.mcp_reject_next(100);
+    let error = agent
+        .call_tool(&url, "echo", args(json!({"text": "no"})))
+        .await
+        .unwrap_err();
+    assert!(error.is_mcp_authentication(), "{error:?}");
+    assert_eq!(error.code(), Some("MCP_AUTH_FAILED"));
+    assert_eq!(
+        emu.counters().mints(DOMAIN),
+        3,
+        "one more refresh, then the error"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_concurrent_calls_share_one_token_and_one_session() {
+    let emu = emulator().await;
+    let url = emu.mcp_url().unwrap();
+    let agent = agent(&emu);
+    let calls: Vec<_> = (0..64)
+        .map(|i| {
+            let (agent, url) = (agent.clone(), url.clone());
+            tokio::spawn(async move {
+                agent
+                    .call_tool(&url, "add", args(json!({"a": i, "b": 1})))
+                    .await
+                    .map(|r| text(&r))
+            })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.unwrap().unwrap(), (i + 1).to_string());
+    }
+    assert_eq!(emu.counters().mints(DOMAIN), 1);
+    let counters = emu.mcp_counters().unwrap();
+    assert_eq!(counters.initializations.load(Ordering::SeqCst), 1);
+    assert_eq!(counters.tool_calls.load(Ordering::SeqCst), 64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_tool_call_is_an_error_and_never_repeated() {
+    let emu = emulator().await;
+    let url = emu.mcp_url().unwrap();
+    let agent = agent(&emu);
+    agent.list_tools(&url).await.unwrap();
+    emu.mcp_drop_calls(1);
+    let error = agent
+        .call_tool(&url, "echo", args(json!({"text": "lost"})))
+        .await
+        .unwrap_err();
+    assert!(error.is_transport(), "{error:?}");
+    assert_eq!(
+        emu.mcp_counters()
+            .unwrap()
+            .tool_calls
+            .load(Ordering::SeqCst),
+        1,
+        "the server saw the call once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_target_gets_nothing_and_another_domain_never_gets_this_token() {
+    let emu = emulator().await;
+    let agent = LimeAgent::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
+        .resolve(DOMAIN, emu.mcp_addr().unwrap())
+        .resolve("other.lime.test", emu.mcp_addr().unwrap())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let port = emu.mcp_addr().unwrap().port();
+    assert!(
+        agent
+            .list_tools("127.0.0.1")
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("IP address")
+    );
+    // Another domain resolved to the same server: it is minted its own
+    // token, and TLS still checks the name (the certificate names only
+    // mcp.lime.test), so nothing, mcp.lime.test's token least of all, is sent.
+    agent.list_tools(&emu.mcp_url().unwrap()).await.unwrap();
+    let seen = emu
+        .mcp_counters()
+        .unwrap()
+        .tokens_seen
+        .load(Ordering::SeqCst);
+    let other = format!("https://other.lime.test:{port}/mcp");
+    let error = agent.list_tools(&other).await.unwrap_err();
+    assert!(error.is_transport(), "{error:?}");
+    assert!(
+        error.to_string().contains("certificate") || error.to_string().contains("TLS"),
+        "{error}"
+    );
+    assert_eq!(
+        emu.mcp_counters()
+            .unwrap()
+            .tokens_seen
+            .load(Ordering::SeqCst),
+        seen
+    );
+    assert_eq!(emu.counters().mints("other.lime.test"), 1, "its own token");
+}
