@@ -203,3 +203,62 @@ async fn a_refused_target_gets_nothing_and_another_domain_never_gets_this_token(
     );
     assert_eq!(emu.counters().mints("other.lime.test"), 1, "its own token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_templates_prompts_ping_and_server_info() {
+    let emu = emulator().await;
+    let url = emu.mcp_url().unwrap();
+    let agent = agent(&emu);
+    agent.ping(&url).await.unwrap();
+    let info = agent.mcp_server_info(&url).await.unwrap();
+    assert!(info.capabilities.tools.is_some() && info.capabilities.prompts.is_some());
+    let resources = agent.list_resources(&url).await.unwrap();
+    assert_eq!(resources[0].uri, "lime://emulator/readme");
+    let templates = agent.list_resource_templates(&url).await.unwrap();
+    assert_eq!(templates[0].uri_template, "lime://greeting/{name}");
+    let read = agent
+        .read_resource(&url, "lime://greeting/ada")
+        .await
+        .unwrap();
+    assert!(
+        serde_json::to_string(&read.contents)
+            .unwrap()
+            .contains("Hello, ada!")
+    );
+    let missing = agent
+        .read_resource(&url, "lime://nothing")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, lime_tokio::Error::Mcp { .. }),
+        "{missing:?}"
+    );
+    let prompts = agent.list_prompts(&url).await.unwrap();
+    assert_eq!(prompts[0].name, "greet");
+    let prompt = agent
+        .get_prompt(&url, "greet", args(json!({"name": "Ada"})))
+        .await
+        .unwrap();
+    assert!(
+        serde_json::to_string(&prompt.messages)
+            .unwrap()
+            .contains("Please greet Ada.")
+    );
+    assert_eq!(
+        emu.mcp_counters()
+            .unwrap()
+            .initializations
+            .load(Ordering::SeqCst),
+        1
+    );
+    agent.close_mcp_sessions().await;
+    agent.ping(&url).await.unwrap();
+    assert_eq!(
+        emu.mcp_counters()
+            .unwrap()
+            .initializations
+            .load(Ordering::SeqCst),
+        2,
+        "reopened after close"
+    );
+}

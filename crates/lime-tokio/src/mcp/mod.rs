@@ -17,7 +17,11 @@ use std::sync::{Arc, Mutex};
 use lime_core::Error;
 use lime_core::drive::{TransportError, TransportErrorKind};
 use lime_core::mcp::{DomainLocks, McpTarget};
-use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientConfig, GetPromptRequestParams, GetPromptResponse,
+    GetPromptResult, Prompt, ReadResourceRequestParams, ReadResourceResult, Resource,
+    ResourceTemplate, Tool,
+};
 use rmcp::service::{Peer, RunningService, ServiceError};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -142,6 +146,112 @@ impl LimeAgent {
         self.with_mcp(target, move |peer| {
             let params = params.clone();
             async move { peer.call_tool(params).await }
+        })
+        .await
+    }
+
+    /// Every resource the MCP server offers (pagination followed).
+    ///
+    /// # Errors
+    /// As [`list_tools`](Self::list_tools).
+    pub async fn list_resources(&self, target: &str) -> Result<Vec<Resource>, Error> {
+        self.with_mcp(
+            target,
+            |peer| async move { peer.list_all_resources().await },
+        )
+        .await
+    }
+
+    /// Every resource template the MCP server offers (pagination followed).
+    ///
+    /// # Errors
+    /// As [`list_tools`](Self::list_tools).
+    pub async fn list_resource_templates(
+        &self,
+        target: &str,
+    ) -> Result<Vec<ResourceTemplate>, Error> {
+        self.with_mcp(target, |peer| async move {
+            peer.list_all_resource_templates().await
+        })
+        .await
+    }
+
+    /// Reads the resource `uri` from the MCP server.
+    ///
+    /// # Errors
+    /// As [`list_tools`](Self::list_tools).
+    pub async fn read_resource(
+        &self,
+        target: &str,
+        uri: &str,
+    ) -> Result<ReadResourceResult, Error> {
+        let params = ReadResourceRequestParams::new(uri);
+        self.with_mcp(target, move |peer| {
+            let params = params.clone();
+            async move { peer.read_resource(params).await }
+        })
+        .await
+    }
+
+    /// Every prompt the MCP server offers (pagination followed).
+    ///
+    /// # Errors
+    /// As [`list_tools`](Self::list_tools).
+    pub async fn list_prompts(&self, target: &str) -> Result<Vec<Prompt>, Error> {
+        self.with_mcp(target, |peer| async move { peer.list_all_prompts().await })
+            .await
+    }
+
+    /// The prompt `name` with `arguments`, from the MCP server.
+    ///
+    /// # Errors
+    /// As [`list_tools`](Self::list_tools).
+    pub async fn get_prompt(
+        &self,
+        target: &str,
+        name: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<GetPromptResult, Error> {
+        let params = GetPromptRequestParams::new(name).with_arguments(arguments);
+        self.with_mcp(target, move |peer| {
+            let params = params.clone();
+            async move {
+                match peer.get_prompt_once(params).await? {
+                    GetPromptResponse::Complete(result) => Ok(result),
+                    _ => Err(ServiceError::UnexpectedResponse),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Checks that the MCP server answers (`ping`).
+    ///
+    /// # Errors
+    /// As [`list_tools`](Self::list_tools).
+    pub async fn ping(&self, target: &str) -> Result<(), Error> {
+        use rmcp::model::{ClientRequest, PingRequest};
+        self.with_mcp(target, |peer| async move {
+            peer.send_request(ClientRequest::PingRequest(PingRequest::default()))
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
+    /// The MCP server's name, version, capabilities and instructions, from
+    /// its `initialize` answer (opening a session when none is open).
+    ///
+    /// # Errors
+    /// As [`list_tools`](Self::list_tools).
+    pub async fn mcp_server_info(
+        &self,
+        target: &str,
+    ) -> Result<rmcp::model::ServerPeerInfo, Error> {
+        self.with_mcp(target, |peer| async move {
+            peer.peer_info()
+                .map(|info| (*info).clone())
+                .ok_or(ServiceError::UnexpectedResponse)
         })
         .await
     }
