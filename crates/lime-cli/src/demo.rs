@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use lime_core::PowSchemeChoice;
 use lime_core::lime_pow::Scheme;
-use lime_core::{Config, PowSchemeChoice};
 use lime_emulator::Emulator;
 use lime_emulator::passport;
 use lime_emulator::site::{SiteClient, SiteEvent};
@@ -42,6 +42,9 @@ impl Timeline {
     }
 }
 
+/// The demo MCP server's host name (resolved to its loopback port).
+const MCP_DOMAIN: &str = "mcp.lime.demo";
+
 pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> {
     let choice: PowSchemeChoice = args.scheme.into();
     let server_scheme = match choice {
@@ -53,25 +56,38 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         quiet: json_mode,
     };
     if !json_mode {
-        println!("lime demo: one agent login, end to end, against a local LIME emulator\n");
+        println!(
+            "lime demo: one agent login and one MCP tool call, end to end, against a local LIME emulator\n"
+        );
     }
     let emulator = Emulator::builder()
         .difficulty(args.difficulty)
         .scheme(server_scheme)
+        .tls(lime_emulator::TlsSource::Generated)
+        .mcp_domain(MCP_DOMAIN)
         .start()
         .await
         .map_err(|e| Failure::new(Kind::Transport, format!("cannot start the emulator: {e}")))?;
     line.step(
         "emulator",
         &format!(
-            "listening at {} (difficulty {}, scheme {server_scheme})",
+            "listening at {} (difficulty {}, scheme {server_scheme}), MCP server at {}",
             emulator.base_url(),
-            args.difficulty
+            args.difficulty,
+            emulator.mcp_url().unwrap_or_default()
         ),
     );
-
-    let site =
-        SiteClient::new(&emulator.base_url(), emulator.site_token()).map_err(site_failure)?;
+    // Everyone trusts the emulator's CA, generated at start.
+    let ca = emulator.ca_pem().unwrap_or_default().to_owned();
+    let ca_roots = lime_core::drive::certificates_from_pem(ca.as_bytes())
+        .map_err(|e| Failure::internal(format!("the emulator's CA: {e}")))?;
+    let site_tls = lime_core::drive::tls::client_config_with(lime_core::drive::tls::roots_with(
+        &ca_roots,
+        Some(false),
+    )?)?;
+    let site = SiteClient::new(&emulator.base_url(), emulator.site_token())
+        .map_err(site_failure)?
+        .with_tls(std::sync::Arc::new(site_tls));
     let mut events = site.subscribe(None).await.map_err(site_failure)?;
     line.step("site", "subscribed to its event stream");
     let created = site.create_request().await.map_err(site_failure)?;
@@ -83,12 +99,17 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         ),
     );
 
-    let config = Config::builder()
+    let mut agent = LimeAgent::builder()
         .token(emulator.agent_token())
         .base_url(emulator.base_url())
         .pow_scheme(choice)
-        .build()?;
-    let agent = LimeAgent::new(config)?;
+        .add_root_certificates_pem(ca.as_bytes())
+        .no_proxy();
+    if let Some(addr) = emulator.mcp_addr() {
+        // The MCP server's name, resolved to its loopback port.
+        agent = agent.resolve(MCP_DOMAIN, addr);
+    }
+    let agent = agent.build()?;
     line.step(
         "agent",
         &format!(
@@ -168,6 +189,27 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
             format!("the request ended {status}, not DELIVERED"),
         ));
     }
+
+    // MCP: a token for the MCP server's domain, then a tool call with it.
+    let mcp_url = emulator.mcp_url().unwrap_or_default();
+    let token = agent.mcp_access_token(&mcp_url).await?;
+    line.step(
+        "agent",
+        &format!(
+            "minted an MCP access token for {} ({} s)",
+            token.domain(),
+            token.expires_in().as_secs()
+        ),
+    );
+    let whoami = agent
+        .call_tool(&mcp_url, "whoami", serde_json::Map::new())
+        .await?;
+    let whoami_json = crate::report::to_json(&whoami)?;
+    let answer = whoami_json["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    line.step("mcp", &format!("whoami over HTTPS answered {answer}"));
     if json_mode {
         // Everything the timeline shows, with the units every command uses.
         let mut approval_json = crate::report::to_json(&approval)?;
@@ -189,12 +231,18 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
                 "login": approval_json,
                 "event": { "type": "approved", "event_id": event_id },
                 "passport": crate::site::passport_json(&claims),
+                "mcp": {
+                    "url": mcp_url,
+                    "domain": token.domain(),
+                    "expires_in": token.expires_in().as_secs(),
+                    "whoami": serde_json::from_str::<serde_json::Value>(&answer).unwrap_or_default(),
+                },
                 "elapsed_ms": line.start.elapsed().as_millis() as u64,
             })
         );
     } else {
         println!(
-            "\n{} the login was confirmed end to end in {:.0} ms",
+            "\n{} login and MCP call confirmed end to end in {:.0} ms",
             paint(Stream::Stdout, "done:", "32;1"),
             line.start.elapsed().as_secs_f64() * 1000.0
         );

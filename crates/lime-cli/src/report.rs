@@ -15,6 +15,10 @@ pub(crate) enum Kind {
     Authentication,
     /// The agent lacks the `oauth:mcp` grant.
     OAuthCapability,
+    /// An MCP server refused a fresh token (`MCP_AUTH_FAILED`).
+    McpAuth,
+    /// An MCP server answered with a JSON-RPC error.
+    Mcp,
     Api,
     Expired,
     Conflict,
@@ -36,6 +40,8 @@ impl Kind {
             Kind::Config => "config",
             Kind::Authentication => "authentication",
             Kind::OAuthCapability => "oauth_capability",
+            Kind::McpAuth => "mcp_auth",
+            Kind::Mcp => "mcp",
             Kind::Api => "api",
             Kind::Expired => "expired",
             Kind::Conflict => "conflict",
@@ -52,8 +58,8 @@ impl Kind {
     pub(crate) fn exit_code(self) -> u8 {
         match self {
             Kind::InvalidInput | Kind::Config => 2,
-            Kind::Authentication | Kind::OAuthCapability => 3,
-            Kind::Api | Kind::Expired | Kind::Conflict => 4,
+            Kind::Authentication | Kind::OAuthCapability | Kind::McpAuth => 3,
+            Kind::Api | Kind::Expired | Kind::Conflict | Kind::Mcp => 4,
             Kind::PowTimeout => 5,
             Kind::RateLimited => 6,
             Kind::Transport | Kind::InvalidResponse => 7,
@@ -70,6 +76,8 @@ impl Kind {
             Error::Config { .. } => Kind::Config,
             Error::Authentication { .. } => Kind::Authentication,
             Error::OAuthCapability { .. } => Kind::OAuthCapability,
+            Error::McpAuthentication { .. } => Kind::McpAuth,
+            Error::Mcp { .. } => Kind::Mcp,
             Error::Expired { .. } => Kind::Expired,
             e if e.is_conflict() => Kind::Conflict,
             Error::Api { .. } => Kind::Api,
@@ -126,9 +134,14 @@ impl From<Error> for Failure {
                 .to_owned(),
             other => with_flags(&other.to_string()),
         };
+        let code = match &error {
+            // The JSON-RPC error code, kept.
+            Error::Mcp { code, .. } => Some(code.to_string()),
+            other => other.code().map(str::to_owned),
+        };
         Failure {
             kind,
-            code: error.code().map(str::to_owned),
+            code,
             message,
             http_status: error.http_status(),
         }

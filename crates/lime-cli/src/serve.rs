@@ -114,6 +114,18 @@ pub(crate) struct ServeArgs {
     /// The agent lacks the oauth:mcp grant: its mints answer 403 access_denied.
     #[arg(long)]
     no_mcp_grant: bool,
+    /// Also serve an MCP server for DOMAIN on a loopback port of its own
+    /// (HTTPS with --tls, the certificate naming DOMAIN too). Clients reach
+    /// it with --resolve DOMAIN:PORT:127.0.0.1.
+    #[arg(long, value_name = "DOMAIN")]
+    mcp_domain: Option<String>,
+    /// The MCP server refuses its next N requests with 401.
+    #[arg(long, value_name = "N", requires = "mcp_domain")]
+    mcp_reject: Option<u32>,
+    /// The MCP server drops the connection after receiving each of its next
+    /// N tool calls (the tool never runs).
+    #[arg(long, value_name = "N", requires = "mcp_domain")]
+    mcp_drop_calls: Option<u32>,
     /// Sign passports with this RSA key (PKCS#8 PEM) instead of a generated one.
     #[arg(long, value_name = "PATH")]
     signing_key: Option<std::path::PathBuf>,
@@ -170,6 +182,12 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     builder = builder
         .mcp_token_ttl(args.mcp_token_ttl)
         .mcp_grant(!args.no_mcp_grant);
+    if let Some(domain) = &args.mcp_domain {
+        // The domain policy the SDK applies, checked up front.
+        let target = lime_core::mcp::McpTarget::parse(domain, true)
+            .map_err(|e| Failure::invalid_input(format!("--mcp-domain: {e}")))?;
+        builder = builder.mcp_domain(target.domain());
+    }
     if let Some(token) = &agent_token {
         builder = if args.no_mcp_grant {
             builder.agent_without_mcp_grant("agent_local", token)
@@ -277,6 +295,12 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         let [r, per_second] = parts::<2>(spec, "rate-limit")?;
         emulator.rate_limit(route(&r)?, number(&per_second, "rate")?);
     }
+    if let Some(n) = args.mcp_reject {
+        emulator.mcp_reject_next(n);
+    }
+    if let Some(n) = args.mcp_drop_calls {
+        emulator.mcp_drop_calls(n);
+    }
     let ca_file = match emulator.ca_pem() {
         Some(pem) => Some(CaFile::write(pem, args.ca_out.as_deref())?),
         None => None,
@@ -291,6 +315,10 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         if let Some(path) = &ca_pem_path {
             line["ca_pem_path"] = path.display().to_string().into();
         }
+        if let (Some(url), Some(addr)) = (emulator.mcp_url(), emulator.mcp_addr()) {
+            line["mcp_url"] = url.into();
+            line["mcp_addr"] = addr.to_string().into();
+        }
         println!("{line}");
     } else {
         println!("lime emulator listening");
@@ -299,6 +327,16 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         println!("  LIME_SITE_TOKEN={}", emulator.site_token());
         if let Some(path) = &ca_pem_path {
             println!("  CA to trust: {}", path.display());
+        }
+        if let (Some(url), Some(addr)) = (emulator.mcp_url(), emulator.mcp_addr()) {
+            println!(
+                "  MCP server: {url} (at {addr}: --resolve {}:{}:127.0.0.1)",
+                url.split("://")
+                    .nth(1)
+                    .and_then(|r| r.split(':').next())
+                    .unwrap_or_default(),
+                addr.port()
+            );
         }
         println!("Ctrl-C or SIGTERM stops it.");
     }

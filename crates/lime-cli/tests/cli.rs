@@ -156,6 +156,15 @@ fn demo_completes_the_cycle() {
     );
     assert!(json["elapsed_ms"].is_u64());
     assert!(!json.to_string().contains("solve_ms"));
+    // And the MCP half: a token for the demo's MCP server, whoami over HTTPS.
+    assert_eq!(json["mcp"]["domain"], "mcp.lime.demo");
+    assert_eq!(json["mcp"]["whoami"]["agent_id"], "agent_emulated");
+    assert!(
+        json["mcp"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://mcp.lime.demo:")
+    );
     let (code, _, text) = run(lime().args(["demo", "--scheme", "legacy", "--difficulty", "10"]));
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -1365,4 +1374,148 @@ fn mcp_token_failures_exit_with_their_kinds() {
             .contains("INVALID_TOKEN_RESPONSE"),
         "{json}"
     );
+}
+
+/// `lime serve --tls --mcp-domain`, with what an MCP client needs.
+struct McpServer {
+    server: Server,
+    ca: String,
+    url: String,
+    resolve: String,
+}
+
+fn mcp_server(extra: &[&str]) -> McpServer {
+    let dir = std::env::temp_dir().join(format!("lime-mcp-{}-{}", std::process::id(), extra.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem").display().to_string();
+    let mut args = vec!["--tls", "--ca-out", &ca, "--mcp-domain", "mcp.lime.test"];
+    args.extend_from_slice(extra);
+    let mut child = lime()
+        .args(["serve", "--json", "--difficulty", "4"])
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    let url = v["mcp_url"].as_str().unwrap().to_owned();
+    let port = v["mcp_addr"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    McpServer {
+        server: Server {
+            child,
+            base_url: v["base_url"].as_str().unwrap().to_owned(),
+            agent_token: v["agent_token"].as_str().unwrap().to_owned(),
+            site_token: v["site_token"].as_str().unwrap().to_owned(),
+        },
+        ca,
+        resolve: format!("mcp.lime.test:{port}:127.0.0.1"),
+        url,
+    }
+}
+
+impl McpServer {
+    fn mcp(&self, args: &[&str]) -> (i32, Value, String) {
+        let mut cmd = self.server.agent();
+        cmd.args(["mcp"])
+            .args(args)
+            .args(["--resolve", &self.resolve, "--ca-cert", &self.ca]);
+        run(&mut cmd)
+    }
+}
+
+#[test]
+fn mcp_commands_list_call_read_and_prompt_over_https() {
+    let s = mcp_server(&[]);
+    assert!(s.url.starts_with("https://mcp.lime.test:"), "{}", s.url);
+    let (code, json, out) = s.mcp(&["tools", &s.url, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let names: Vec<&str> = json["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"whoami") && names.contains(&"echo"),
+        "{json}"
+    );
+    let (code, _, text) = s.mcp(&["tools", &s.url]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("echo") && text.contains("Returns its text"),
+        "{text}"
+    );
+    // --arg values: JSON when they parse, else strings.
+    let (code, json, out) = s.mcp(&[
+        "call", &s.url, "add", "--arg", "a=2", "--arg", "b=40", "--json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json["content"][0]["text"], "42", "{json}");
+    let (code, _, text) = s.mcp(&["call", &s.url, "echo", "--arg", "text=hello there"]);
+    assert_eq!((code, text.trim()), (0, "hello there"));
+    let (code, _, text) = s.mcp(&["call", &s.url, "echo", "--args", r#"{"text":"from json"}"#]);
+    assert_eq!((code, text.trim()), (0, "from json"));
+    let (code, _, text) = s.mcp(&["call", &s.url, "whoami"]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("agent_emulated") && text.contains("mcp.lime.test"),
+        "{text}"
+    );
+    // A tool that reports an error exits 1.
+    let (code, json, _) = s.mcp(&["call", &s.url, "add", "--arg", "a=x", "--json"]);
+    assert_eq!((code, &json["isError"]), (1, &Value::Bool(true)), "{json}");
+    // A JSON-RPC error exits 4, kind mcp, its code kept.
+    let (code, json, out) = s.mcp(&["call", &s.url, "nope", "--json"]);
+    assert_eq!((code, error_of(&json).0), (4, "mcp"), "{out}");
+    assert!(
+        error_of(&json).1.is_some_and(|c| c.starts_with('-')),
+        "{json}"
+    );
+    let (code, json, _) = s.mcp(&["resources", &s.url, "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json["resources"][0]["uri"], "lime://emulator/readme");
+    assert_eq!(
+        json["resourceTemplates"][0]["uriTemplate"],
+        "lime://greeting/{name}"
+    );
+    let (code, _, text) = s.mcp(&["read", &s.url, "lime://greeting/ada"]);
+    assert_eq!((code, text.trim()), (0, "Hello, ada!"));
+    let (code, json, _) = s.mcp(&["prompts", &s.url, "--json"]);
+    assert_eq!(
+        (code, &json["prompts"][0]["name"]),
+        (0, &Value::from("greet"))
+    );
+    let (code, _, text) = s.mcp(&["prompt", &s.url, "greet", "--arg", "name=Ada"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("user: Please greet Ada."), "{text}");
+    let (code, _, text) = s.mcp(&["ping", &s.url]);
+    assert_eq!((code, text.trim()), (0, "pong"));
+    // Refused targets exit 2 before any request.
+    let (code, json, _) = s.mcp(&["tools", "127.0.0.1", "--json"]);
+    assert_eq!((code, error_of(&json).0), (2, "invalid_input"));
+    // No CA: a TLS failure, 7.
+    let (code, json, _) =
+        run(s
+            .server
+            .agent()
+            .args(["mcp", "ping", &s.url, "--resolve", &s.resolve, "--json"]));
+    assert_eq!((code, error_of(&json).0), (7, "transport"));
+}
+
+#[test]
+fn mcp_refused_tokens_exit_3_with_mcp_auth() {
+    let s = mcp_server(&["--mcp-reject", "100"]);
+    let (code, json, out) = s.mcp(&["tools", &s.url, "--json"]);
+    assert_eq!((code, error_of(&json).0), (3, "mcp_auth"), "{out}");
+    assert_eq!(error_of(&json).1, Some("MCP_AUTH_FAILED"));
 }
