@@ -167,7 +167,7 @@ impl EmulatorBuilder {
     /// (HTTPS with [`tls`](Self::tls), its certificate naming `domain` too;
     /// plain HTTP otherwise), accepting only MCP access tokens this emulator
     /// minted for `domain`. Clients reach it under that name by resolving
-    /// it to [`Emulator::mcp_addr`].
+    /// it to [`Emulator::mcp_addr`](crate::Emulator::mcp_addr).
     pub fn mcp_domain(mut self, domain: impl Into<String>) -> Self {
         self.mcp_domain = Some(domain.into());
         self
