@@ -35,6 +35,12 @@ pub struct McpCounters {
     pub tokens_seen: AtomicU64,
     /// Requests refused with 401.
     pub refused: AtomicU64,
+    /// `notifications/cancelled` received (a client dropped a call).
+    pub cancellations: AtomicU64,
+    /// `slow` calls running now.
+    pub slow_in_flight: AtomicU64,
+    /// The most `slow` calls that ran at once.
+    pub slow_max_in_flight: AtomicU64,
 }
 
 /// The MCP server's shared state.
@@ -159,6 +165,17 @@ impl ServerHandler for EmulatedTools {
             .fetch_add(1, Ordering::SeqCst);
         context.peer.set_peer_info(request.clone());
         self.negotiate_initialize(&request)
+    }
+
+    async fn on_cancelled(
+        &self,
+        _notification: rmcp::model::CancelledNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleServer>,
+    ) {
+        self.state
+            .counters
+            .cancellations
+            .fetch_add(1, Ordering::SeqCst);
     }
 
     async fn list_tools(
@@ -287,7 +304,13 @@ impl ServerHandler for EmulatedTools {
                     .and_then(Value::as_u64)
                     .unwrap_or(0)
                     .min(60_000);
+                let counters = &self.state.counters;
+                let running = counters.slow_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                counters
+                    .slow_max_in_flight
+                    .fetch_max(running, Ordering::SeqCst);
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                counters.slow_in_flight.fetch_sub(1, Ordering::SeqCst);
                 format!("slept {ms} ms")
             }
             other => {

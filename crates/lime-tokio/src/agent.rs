@@ -245,6 +245,9 @@ pub struct LimeAgentBuilder {
     prebuilt: Option<Config>,
     /// Names answered without DNS (`resolve`).
     resolve: std::collections::HashMap<String, std::net::IpAddr>,
+    /// How MCP calls behave (`mcp_read_timeout`, `mcp_serialize_calls`).
+    #[cfg(feature = "mcp")]
+    mcp_options: crate::mcp::McpOptions,
     #[cfg(feature = "custom-client")]
     injected: Option<InjectedClient>,
 }
@@ -323,6 +326,26 @@ impl LimeAgentBuilder {
         self
     }
 
+    /// How long an MCP server has to finish an answer once its headers came
+    /// (a long tool call): 300 s by default.
+    #[cfg(feature = "mcp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    #[must_use]
+    pub fn mcp_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.mcp_options.read_timeout = timeout;
+        self
+    }
+
+    /// One MCP call at a time per MCP URL, as the official SDK does by
+    /// default (off: concurrent calls share the session).
+    #[cfg(feature = "mcp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+    #[must_use]
+    pub fn mcp_serialize_calls(mut self, serialize: bool) -> Self {
+        self.mcp_options.serialize_calls = serialize;
+        self
+    }
+
     /// Builds the agent.
     ///
     /// # Errors
@@ -334,6 +357,7 @@ impl LimeAgentBuilder {
     }
 
     fn build_with(self, config: Config) -> Result<LimeAgent, Error> {
+        let extras = self.extras();
         #[cfg(feature = "custom-client")]
         if let Some(InjectedClient(injected)) = self.injected {
             if !config.extra_roots().is_empty()
@@ -345,7 +369,7 @@ impl LimeAgentBuilder {
                      certificates, os_roots and proxy settings apply to the built-in client only",
                 ));
             }
-            return Ok(LimeAgent::with_client(config, injected));
+            return Ok(LimeAgent::with_client(config, injected, extras));
         }
         let tls = lime_core::drive::tls::client_config(&config)?;
         let client = client(
@@ -353,19 +377,35 @@ impl LimeAgentBuilder {
             config.proxy_rules().clone(),
             crate::resolve::Resolver::new(self.resolve),
         );
-        Ok(LimeAgent::with_client(config, client))
+        Ok(LimeAgent::with_client(config, client, extras))
+    }
+
+    /// What the agent keeps from the builder besides its configuration.
+    fn extras(&self) -> Extras {
+        Extras {
+            #[cfg(feature = "mcp")]
+            mcp_options: self.mcp_options.clone(),
+        }
     }
 }
 
+/// Builder settings beyond the configuration and the client.
+struct Extras {
+    #[cfg(feature = "mcp")]
+    mcp_options: crate::mcp::McpOptions,
+}
+
 impl LimeAgent {
-    fn with_client(config: Config, client: HyperClient) -> LimeAgent {
+    fn with_client(config: Config, client: HyperClient, extras: Extras) -> LimeAgent {
+        #[cfg(not(feature = "mcp"))]
+        let _ = extras;
         LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
                 client,
                 mint_locks: DomainLocks::default(),
                 #[cfg(feature = "mcp")]
-                mcp_sessions: Default::default(),
+                mcp_sessions: crate::mcp::Sessions::new(extras.mcp_options),
             }),
         }
     }

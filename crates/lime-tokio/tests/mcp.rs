@@ -262,3 +262,104 @@ async fn resources_templates_prompts_ping_and_server_info() {
         "reopened after close"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_minted_anew_and_the_session_reopened() {
+    let emu = Emulator::builder()
+        .difficulty(4)
+        .tls(TlsSource::Generated)
+        .mcp_domain(DOMAIN)
+        .mcp_token_ttl(std::time::Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let url = emu.mcp_url().unwrap();
+    let agent = LimeAgent::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
+        .resolve(DOMAIN, emu.mcp_addr().unwrap())
+        .mcp_token_skew(std::time::Duration::from_millis(1500))
+        .no_proxy()
+        .build()
+        .unwrap();
+    agent.ping(&url).await.unwrap();
+    agent.ping(&url).await.unwrap();
+    let counters = emu.mcp_counters().unwrap();
+    assert_eq!(
+        (
+            emu.counters().mints(DOMAIN),
+            counters.initializations.load(Ordering::SeqCst)
+        ),
+        (1, 1)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    agent.ping(&url).await.unwrap();
+    assert_eq!(emu.counters().mints(DOMAIN), 2, "one new mint");
+    assert_eq!(
+        counters.initializations.load(Ordering::SeqCst),
+        2,
+        "the session reopened"
+    );
+    assert_eq!(
+        counters.refused.load(Ordering::SeqCst),
+        0,
+        "never sent the stale token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_call_cancels_it_on_the_server() {
+    let emu = emulator().await;
+    let url = emu.mcp_url().unwrap();
+    let agent = agent(&emu);
+    agent.ping(&url).await.unwrap();
+    let slow = agent.call_tool(&url, "slow", args(json!({"ms": 5000})));
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), slow)
+            .await
+            .is_err()
+    );
+    let counters = emu.mcp_counters().unwrap();
+    for _ in 0..200 {
+        if counters.cancellations.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        counters.cancellations.load(Ordering::SeqCst),
+        1,
+        "notifications/cancelled sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serialized_calls_take_turns_and_concurrent_ones_overlap() {
+    for (serialize, most_at_once) in [(true, 1), (false, 2)] {
+        let emu = emulator().await;
+        let url = emu.mcp_url().unwrap();
+        let agent = LimeAgent::builder()
+            .token(emu.agent_token())
+            .base_url(emu.base_url())
+            .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
+            .resolve(DOMAIN, emu.mcp_addr().unwrap())
+            .mcp_serialize_calls(serialize)
+            .no_proxy()
+            .build()
+            .unwrap();
+        agent.ping(&url).await.unwrap();
+        let (a, b) = tokio::join!(
+            agent.call_tool(&url, "slow", args(json!({"ms": 300}))),
+            agent.call_tool(&url, "slow", args(json!({"ms": 300}))),
+        );
+        a.unwrap();
+        b.unwrap();
+        let counters = emu.mcp_counters().unwrap();
+        assert_eq!(
+            counters.slow_max_in_flight.load(Ordering::SeqCst),
+            most_at_once,
+            "serialize={serialize}"
+        );
+    }
+}

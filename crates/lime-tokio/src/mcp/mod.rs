@@ -43,11 +43,29 @@ pub(crate) struct Session {
     generation: Option<u64>,
 }
 
+/// How MCP calls behave; set on the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct McpOptions {
+    pub(crate) read_timeout: std::time::Duration,
+    pub(crate) serialize_calls: bool,
+}
+
+impl Default for McpOptions {
+    fn default() -> Self {
+        McpOptions {
+            read_timeout: DEFAULT_MCP_READ_TIMEOUT,
+            serialize_calls: false,
+        }
+    }
+}
+
 /// One session per MCP URL.
-#[derive(Default)]
 pub(crate) struct Sessions {
     open: Mutex<HashMap<String, Arc<Session>>>,
     opening: DomainLocks<tokio::sync::Mutex<()>>,
+    /// Per URL, when calls are serialized.
+    calls: DomainLocks<tokio::sync::Mutex<()>>,
+    options: McpOptions,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -58,6 +76,15 @@ impl std::fmt::Debug for Sessions {
 }
 
 impl Sessions {
+    pub(crate) fn new(options: McpOptions) -> Self {
+        Sessions {
+            open: Mutex::default(),
+            opening: DomainLocks::default(),
+            calls: DomainLocks::default(),
+            options,
+        }
+    }
+
     fn get(&self, url: &str) -> Option<Arc<Session>> {
         self.open.lock().ok()?.get(url).cloned()
     }
@@ -256,6 +283,16 @@ impl LimeAgent {
         .await
     }
 
+    /// rmcp's peer for `target`'s session, for any other MCP request: the
+    /// token and session as every call gets them (no retry on a 401 for
+    /// what the caller sends through it).
+    ///
+    /// # Errors
+    /// As [`list_tools`](Self::list_tools), for opening the session.
+    pub async fn mcp_peer(&self, target: &str) -> Result<Peer<RoleClient>, Error> {
+        self.with_mcp(target, |peer| async move { Ok(peer) }).await
+    }
+
     /// Ends every open MCP session (HTTP `DELETE` with its session id, when
     /// the server gave one). Later calls open new ones.
     pub async fn close_mcp_sessions(&self) {
@@ -275,6 +312,15 @@ impl LimeAgent {
         Fut: Future<Output = Result<T, ServiceError>>,
     {
         let target = self.inner.state.mcp_target(target)?;
+        let sessions = &self.inner.mcp_sessions;
+        let serial = sessions
+            .options
+            .serialize_calls
+            .then(|| sessions.calls.lock_for(target.url()));
+        let _one_call = match &serial {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         let mut refreshed = false;
         loop {
             let attempt = match self.mcp_session(&target, refreshed).await {
@@ -335,7 +381,7 @@ impl LimeAgent {
             client: self.inner.client.clone(),
             domain: target.domain().into(),
             timeout: config.timeout(),
-            read_timeout: DEFAULT_MCP_READ_TIMEOUT,
+            read_timeout: self.inner.mcp_sessions.options.read_timeout,
             max_body: MAX_MCP_BODY_BYTES,
         };
         let transport = StreamableHttpClientTransport::with_client(
