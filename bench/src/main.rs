@@ -7,6 +7,7 @@
 //! lime-bench throughput --count N --concurrency C
 //! lime-bench success --count N                            (PoW budget 10 s, the default)
 //! lime-bench once <REQUEST_ID>                            (one login, for the footprint)
+//! lime-bench mcp --url URL --addr IP:PORT --count N --concurrency C   (MCP tool calls)
 //! ```
 #![allow(clippy::print_stdout)]
 #![forbid(unsafe_code)]
@@ -70,7 +71,15 @@ fn main() {
         ),
         Some("success") => success(arg(&args, "--count", "20").parse().expect("count")),
         Some("once") => once(args.get(1).expect("a request id")),
-        _ => panic!("usage: lime-bench pow|latency|throughput|success|once ..."),
+        Some("mcp") => mcp(
+            &arg(&args, "--url", ""),
+            arg(&args, "--addr", "").parse().expect("--addr IP:PORT"),
+            arg(&args, "--count", "200").parse().expect("count"),
+            arg(&args, "--concurrency", "64")
+                .parse()
+                .expect("concurrency"),
+        ),
+        _ => panic!("usage: lime-bench pow|latency|throughput|success|once|mcp ..."),
     };
     println!("{output}");
 }
@@ -199,4 +208,61 @@ fn success(count: usize) -> Value {
 fn once(id: &str) -> Value {
     let agent = lime_blocking::LimeAgent::new(config()).expect("agent");
     json!({ "ok": agent.login(id).is_ok() })
+}
+
+/// MCP tool calls (`echo`) through one agent, with its defaults: `count`
+/// sequential calls for latency, then `count` calls with `concurrency` in
+/// flight for throughput. The token is minted and the session opened
+/// before timing.
+fn mcp(url: &str, addr: std::net::SocketAddr, count: usize, concurrency: usize) -> Value {
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split([':', '/']).next())
+        .expect("an MCP URL with a host")
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let agent = lime_tokio::LimeAgent::builder()
+        .token(env("LIME_AGENT_TOKEN"))
+        .base_url(env("LIME_API_BASE"))
+        .allow_http(true)
+        .resolve(&host, addr)
+        .no_proxy()
+        .build()
+        .expect("agent");
+    let arguments = |i: usize| {
+        let mut args = serde_json::Map::new();
+        args.insert("text".into(), format!("call {i}").into());
+        args
+    };
+    runtime.block_on(async {
+        agent.list_tools(url).await.expect("warm-up");
+        let mut ms = Vec::with_capacity(count);
+        for i in 0..count {
+            let t = Instant::now();
+            agent.call_tool(url, "echo", arguments(i)).await.expect("call");
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..count)
+            .map(|i| {
+                let (agent, limit, url) = (agent.clone(), limit.clone(), url.to_owned());
+                let args = arguments(i);
+                tokio::spawn(async move {
+                    let _permit = limit.acquire_owned().await.expect("semaphore");
+                    agent.call_tool(&url, "echo", args).await.is_ok()
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            ok += usize::from(t.await.unwrap_or(false));
+        }
+        let secs = started.elapsed().as_secs_f64();
+        json!({
+            "latency": percentiles(ms),
+            "throughput": { "calls": count, "ok": ok, "seconds": secs, "per_second": ok as f64 / secs },
+        })
+    })
 }

@@ -39,6 +39,8 @@ pub(crate) async fn accept_loop(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        // Small answers go out at once, not after a delayed ACK.
+        let _ = stream.set_nodelay(true);
         // Over the cap: closed at once, never queued.
         let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
             drop(stream);
