@@ -45,9 +45,9 @@ years); anything else exits 2.
 The agent token is read from LIME_AGENT_TOKEN, --token-file PATH or
 --token-stdin (the flags win); it is never accepted as a plain argument.";
 
-/// The LIME agent-login SDK's command line: run the full login cycle locally,
-/// confirm logins as an agent, act as a site, work with proofs of work, and
-/// serve a local LIME API emulator.
+/// The LIME agent SDK's command line: run the full login cycle locally,
+/// confirm logins as an agent, call MCP servers with the agent's token, act
+/// as a site, work with proofs of work, and serve a local LIME API emulator.
 #[derive(Debug, Parser)]
 #[command(name = "lime", version, after_long_help = EXIT_CODES)]
 struct Cli {
@@ -66,8 +66,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the whole login cycle against an embedded emulator: a site asks,
-    /// an agent solves and approves, the site receives a verified passport.
+    /// Run the whole cycle against an embedded emulator: a site asks, an
+    /// agent solves and approves, the site receives a verified passport, and
+    /// the agent calls an MCP tool with its token.
     Demo(demo::DemoArgs),
     /// Confirm a login request as the agent.
     Login(agent::LoginArgs),
@@ -76,7 +77,8 @@ enum Command {
     /// The site's side: create a login request, wait for its event.
     #[command(subcommand)]
     Site(site::SiteCommand),
-    /// MCP access tokens: the agent's short-lived grant for one MCP server.
+    /// MCP: access tokens for an MCP server, and its tools, resources and
+    /// prompts called with them.
     #[command(subcommand)]
     Mcp(mcp::McpCommand),
     /// Proof-of-work tools: solve, verify, benchmark.
