@@ -79,7 +79,8 @@ impl Write for Sink {
 
 fn no_secret_reaches_logs_debug_or_errors<A: Adapter + std::fmt::Debug>() {
     let (log, _) = captured();
-    let emu = Emulator::builder().difficulty(10).start_blocking().unwrap();
+    // Difficulty 16: nonces of 7+ digits, long enough to search the logs for.
+    let emu = Emulator::builder().difficulty(16).start_blocking().unwrap();
     emu.inject(
         Route::ReadRequest,
         Fault::Status {
@@ -90,7 +91,7 @@ fn no_secret_reaches_logs_debug_or_errors<A: Adapter + std::fmt::Debug>() {
     );
     emu.inject(Route::Approve, Fault::ProcessThenDrop, 1);
     let challenge = "challenge-secret-4f1d9c";
-    let id = emu.create_request_with(challenge, 10);
+    let id = emu.create_request_with(challenge, 16);
     let config = Config::builder()
         .token(emu.agent_token())
         .base_url(emu.base_url())

@@ -9,11 +9,17 @@
 #![forbid(unsafe_code)]
 
 use crate::midstate::Midstate;
-use crate::nonce::{MAX_DIGITS, decimal_len, pow10};
+use crate::nonce::{decimal_len, pow10};
 use crate::{Difficulty, Nonce, Scheme, Unsolvable};
 
 /// How many low digits vary inside one prepared block (10^4 tries per setup).
 const MAX_LOW_DIGITS: usize = 4;
+/// The widest nonce that always fits in an `i64` (`i64::MAX` has 19 digits).
+const MAX_I64_DIGITS: usize = 19;
+/// How many times the expected work a starting width leaves room for.
+const ROOM_FACTOR: f64 = 16.0;
+/// The narrowest nonce the solver starts at: room for the low digits it varies.
+const MIN_WIDTH: usize = MAX_LOW_DIGITS + 1;
 
 /// A prepared search for one challenge: the prefix is hashed once here.
 ///
@@ -111,19 +117,36 @@ impl Search {
     /// widths of 10+ digits (billions of candidates before the width grows).
     pub fn fast_start(&self) -> u64 {
         let good = |w: usize| self.low_digits(w) == (MAX_LOW_DIGITS, 1);
-        // Among good 10+ digit widths, prefer the one whose varying digits
-        // sit latest in the block: the SHA-extensions kernel runs the rounds
-        // of the 16-byte word groups before them once per run, not per try.
+        // Among the widths the expected work allows, prefer the good one
+        // whose varying digits sit latest in the block: the SHA-extensions
+        // kernel runs the rounds of the 16-byte word groups before them once
+        // per run, not per try.
         let shared_groups = |w: usize| {
             let digits_at = (self.prefix.total_len + (w - MAX_LOW_DIGITS) as u64) % 64;
             digits_at as usize / 16
         };
-        let width = (10..=MAX_DIGITS)
+        let (narrowest, widest) = self.widths();
+        // No one-block width in range: two compressions per try, with the
+        // most room the range gives (short nonces matter more than speed).
+        let width = (narrowest..=widest)
             .filter(|&w| good(w))
             .min_by_key(|&w| (core::cmp::Reverse(shared_groups(w)), w))
-            .or_else(|| (5..=9).rev().find(|&w| good(w)))
-            .unwrap_or(10);
+            .unwrap_or(widest);
         pow10(width - 1)
+    }
+
+    /// The nonce widths worth starting at: from the narrowest with room for
+    /// 16 times the expected work (so the width almost never grows) to 10
+    /// digits, or one more than the narrowest when that is wider. Never past
+    /// 19 digits: every nonce fits in a signed 64-bit integer, for servers
+    /// that read `pow_nonce` as one. Work beyond any 19-digit range (a
+    /// difficulty no one can solve) may start at any width from 10 to 19.
+    fn widths(&self) -> (usize, usize) {
+        let needed = self.difficulty.expected_hashes() * ROOM_FACTOR;
+        match (MIN_WIDTH..=MAX_I64_DIGITS).find(|&w| 9.0 * pow10(w - 1) as f64 >= needed) {
+            Some(narrowest) => (narrowest, (narrowest + 1).clamp(10, MAX_I64_DIGITS)),
+            None => (10, MAX_I64_DIGITS),
+        }
     }
 
     /// For nonces of `width` digits: how many low digits vary per prepared
@@ -391,42 +414,89 @@ mod tests {
         }
     }
 
-    /// Where the varying digits of `fast_start`'s width sit in the block.
-    fn digit_group(scheme: Scheme, challenge_len: usize) -> usize {
-        let search = Search::new(scheme, &[b'c'; 64][..challenge_len], 1).unwrap();
-        let width = decimal_len(search.fast_start());
+    /// Where the varying digits of a `width`-digit nonce sit in the block.
+    fn digit_group(search: &Search, width: usize) -> usize {
         let message = search.prefix.total_len as usize + width;
         (message - MAX_LOW_DIGITS) % 64 / 16
     }
 
     #[test]
-    fn fast_start_puts_the_digits_after_as_many_shared_groups_as_fit() {
-        // legacy 64 B: 20 digits from byte 0, the low four from byte 16.
-        assert_eq!(digit_group(Scheme::Legacy, 64), 1);
-        // legacy 32 B: 20 digits from byte 32, the low four at 48..52.
-        assert_eq!(digit_group(Scheme::Legacy, 32), 3);
-        // v1 32 B (45-byte prefix): 10 digits end at byte 55, the last that fits.
-        assert_eq!(digit_group(Scheme::V1, 32), 3);
-        // v1 64 B (13 bytes into the block): at most 20 digits, so group 1.
-        assert_eq!(digit_group(Scheme::V1, 64), 1);
+    fn fast_start_puts_the_digits_after_as_many_shared_groups_as_the_allowed_widths_give() {
+        for scheme in Scheme::ALL {
+            for len in [0, 16, 32, 45, 64, 100] {
+                for difficulty in [1, 15, 24] {
+                    let search = Search::new(scheme, &[b'c'; 128][..len], difficulty).unwrap();
+                    let chosen = decimal_len(search.fast_start());
+                    let (narrowest, widest) = search.widths();
+                    let best = (narrowest..=widest)
+                        .filter(|&w| search.low_digits(w) == (MAX_LOW_DIGITS, 1))
+                        .map(|w| digit_group(&search, w))
+                        .max();
+                    if let Some(best) = best {
+                        assert_eq!(
+                            digit_group(&search, chosen),
+                            best,
+                            "{scheme} {len} d={difficulty}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
-    fn fast_start_is_one_block_for_every_prefix_length() {
-        for len in 0..200 {
-            let challenge = [b'c'; 200];
-            let search = Search::new(Scheme::Legacy, &challenge[..len], 1).unwrap();
-            let start = search.fast_start();
-            let width = decimal_len(start);
-            assert_eq!(
-                search.low_digits(width),
-                (MAX_LOW_DIGITS, 1),
-                "prefix {len} width {width}"
-            );
-            assert!(
-                width >= 7,
-                "prefix {len}: width {width} leaves too few candidates"
-            );
+    fn every_start_fits_an_i64_and_its_width_follows_the_expected_work() {
+        for scheme in Scheme::ALL {
+            for len in 0..200 {
+                let challenge = [b'c'; 200];
+                for difficulty in [0, 1, 8, 15, 20, 24, 30, 40, 64, 128, 256] {
+                    let search = Search::new(scheme, &challenge[..len], difficulty).unwrap();
+                    let start = search.fast_start();
+                    let width = decimal_len(start);
+                    assert!(
+                        i64::try_from(start).is_ok() && width <= MAX_I64_DIGITS,
+                        "{width}"
+                    );
+                    // 9 * 10^(width-1) - 1 more candidates still fit in an i64.
+                    assert!(i64::try_from(pow10(width) - 1).is_ok() || width == MAX_I64_DIGITS);
+                    if difficulty == 15 {
+                        assert!(
+                            width <= 10,
+                            "{scheme} {len}: {width} digits at difficulty 15"
+                        );
+                    }
+                    let room = 9.0 * pow10(width - 1) as f64;
+                    let needed = search.difficulty.expected_hashes() * ROOM_FACTOR;
+                    let coverable = 9.0 * pow10(MAX_I64_DIGITS - 1) as f64 >= needed;
+                    assert!(
+                        room >= needed || !coverable,
+                        "{scheme} {len} d={difficulty}: {width}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_start_is_one_block_whenever_an_allowed_width_gives_one() {
+        for difficulty in [1, 15, 24] {
+            for len in 0..200 {
+                let challenge = [b'c'; 200];
+                let search = Search::new(Scheme::Legacy, &challenge[..len], difficulty).unwrap();
+                let width = decimal_len(search.fast_start());
+                let (narrowest, widest) = search.widths();
+                let one_block = |w: usize| search.low_digits(w) == (MAX_LOW_DIGITS, 1);
+                if (narrowest..=widest).any(one_block) {
+                    assert!(
+                        one_block(width),
+                        "prefix {len} d={difficulty} width {width}"
+                    );
+                }
+                assert!(
+                    (narrowest..=widest).contains(&width),
+                    "prefix {len} d={difficulty}: width {width} outside {narrowest}..={widest}"
+                );
+            }
         }
     }
 }

@@ -144,3 +144,26 @@ fn concurrent_solves_share_the_process_cores() {
         }
     });
 }
+
+/// A server that reads `pow_nonce` as a signed 64-bit integer accepts every
+/// nonce, and at the production difficulty a nonce has at most 10 digits.
+#[test]
+fn nonces_fit_an_i64_and_stay_short_at_the_production_difficulty() {
+    for scheme in [lime_pow::Scheme::Legacy, lime_pow::Scheme::V1] {
+        for len in [0usize, 16, 32, 49, 64, 100] {
+            let challenge = "c".repeat(len);
+            for difficulty in [8, 15] {
+                let solution = lime_pow::Solver::new()
+                    .threads(2)
+                    .solve(scheme, challenge.as_bytes(), difficulty)
+                    .unwrap();
+                let nonce = solution.nonce.as_str();
+                assert!(nonce.parse::<i64>().is_ok(), "{nonce} does not fit an i64");
+                assert!(lime_pow::verify(scheme, &challenge, nonce, difficulty));
+                if difficulty == 15 {
+                    assert!(nonce.len() <= 10, "{scheme} {len}: {nonce}");
+                }
+            }
+        }
+    }
+}
