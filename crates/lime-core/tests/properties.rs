@@ -97,7 +97,10 @@ proptest! {
                     let call = format!("{} {}", r.method(), r.uri().path());
                     let authed = call.ends_with("/approve") || call.ends_with("/core/agents/me/profile");
                     prop_assert_eq!(r.headers().get(AGENT_TOKEN_HEADER).is_some(), authed, "{}", call);
-                    calls.push(call);
+                    // A step is a request and its body: the scheme fallback's
+                    // approve (a new solve, a new nonce) is a step of its own,
+                    // a retried approve repeats the same body.
+                    calls.push(format!("{call} {}", String::from_utf8_lossy(r.body())));
                     now += Duration::from_millis(3);
                     match replies[next % replies.len()].clone() {
                         Reply::Http(status, body) => login.handle_response(
@@ -118,7 +121,8 @@ proptest! {
                 Output::Done(result) => break result,
             }
         };
-        // No step makes more than max_retries + 1 = 4 attempts in a row.
+        // No step (the same request, the same body) makes more than
+        // max_retries + 1 = 4 attempts in a row.
         let mut run = 1;
         for pair in calls.windows(2) {
             run = if pair[0] == pair[1] { run + 1 } else { 1 };
