@@ -80,30 +80,21 @@ where
 }
 
 /// One MCP connection: the endpoint checks tokens and faults, then rmcp answers.
-async fn serve_mcp<IO>(io: IO, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
+async fn serve_mcp<IO>(io: IO, shared: Arc<Shared>, shutdown: watch::Receiver<bool>)
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let Some((endpoint, _)) = shared.mcp.clone() else {
         return;
     };
-    let header_timeout = shared.settings.client_timeout;
     let service = service_fn(move |request| {
         let endpoint = endpoint.clone();
         async move { endpoint.handle(request).await }
     });
-    let connection = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .serve_connection(io, service);
-    tokio::select! {
-        _ = connection => {}
-        _ = shutdown.changed() => {}
-    }
+    serve_http1(io, service, shared.settings.client_timeout, shutdown).await;
 }
 
-async fn serve_api<IO>(io: IO, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, sink: bool)
+async fn serve_api<IO>(io: IO, shared: Arc<Shared>, shutdown: watch::Receiver<bool>, sink: bool)
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -118,6 +109,22 @@ where
             }
         }
     });
+    serve_http1(io, service, header_timeout, shutdown).await;
+}
+
+/// HTTP/1.1 with keep-alive and the header-read timer, until the
+/// connection ends or the emulator shuts down: every listener's loop.
+async fn serve_http1<IO, S, B>(
+    io: IO,
+    service: S,
+    header_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let connection = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .timer(hyper_util::rt::TokioTimer::new())
