@@ -70,34 +70,21 @@ impl Profile {
         }
         let status = response.status().as_u16();
         match classify(&response, self.config.max_body_bytes()) {
-            Ok(data) => {
-                let result = AgentProfile::from_fields(&Fields {
-                    object: &data,
-                    status,
-                });
-                self.stepper.finish(result);
-            }
-            Err(e) if e.is_retryable() => {
-                self.stepper
-                    .retry_or(e.clone(), retry_after(&response), now, "profile", e)
-            }
-            Err(e) => self.stepper.finish(Err(e)),
+            // A well-formed envelope whose fields are wrong is final.
+            Ok(data) => self.stepper.finish(AgentProfile::from_fields(&Fields {
+                object: &data,
+                status,
+            })),
+            Err(e) => self
+                .stepper
+                .settle(Err(e), retry_after(&response), now, "profile"),
         }
     }
 
     /// Feeds a transport failure of the request last sent.
     pub fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
         self.now = now;
-        if !self.stepper.take_response_slot(now, None) {
-            return;
-        }
-        let error = self.stepper.transport_error(error);
-        if error.is_retryable() {
-            self.stepper
-                .retry_or(error.clone(), None, now, "profile", error);
-        } else {
-            self.stepper.finish(Err(error));
-        }
+        self.stepper.settle_transport_error(error, now, "profile");
     }
 
     /// Ends a wait; call at or after the instant [`Output::Wait`] named.

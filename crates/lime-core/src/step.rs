@@ -211,6 +211,35 @@ impl<T: Clone> Stepper<T> {
         self.wait_then(error, wait, now, step, give_up);
     }
 
+    /// Ends a one-request step retried like a read (the profile, a mint):
+    /// a retryable error waits (`retry_after` when the server named one)
+    /// and repeats while the budget lasts; anything else finishes.
+    pub(crate) fn settle(
+        &mut self,
+        result: Result<T, Error>,
+        retry_after: Option<Duration>,
+        now: Instant,
+        step: &'static str,
+    ) {
+        match result {
+            Err(e) if e.is_retryable() => self.retry_or(e.clone(), retry_after, now, step, e),
+            other => self.finish(other),
+        }
+    }
+
+    /// A transport failure of such a step's request, settled as above.
+    pub(crate) fn settle_transport_error(
+        &mut self,
+        error: TransportError,
+        now: Instant,
+        step: &'static str,
+    ) {
+        if self.take_response_slot(now, None) {
+            let error = self.transport_error(error);
+            self.settle(Err(error), None, now, step);
+        }
+    }
+
     /// Backs off after `error` (unless the wait would pass the deadline),
     /// then the next step starts with a fresh budget: whether it waits (else
     /// the flow finished with `error`).

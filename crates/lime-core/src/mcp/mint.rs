@@ -82,32 +82,19 @@ impl MintToken {
         {
             return;
         }
-        match parse_token_response(&response, &self.domain, now, self.config.max_body_bytes()) {
-            Ok(token) => {
-                tracing::debug!(target: "lime", domain = %self.domain, expires_in_s = token.expires_in().as_secs(), "MCP access token minted");
-                self.stepper.finish(Ok(token));
-            }
-            Err(e) if e.is_retryable() => {
-                self.stepper
-                    .retry_or(e.clone(), retry_after(&response), now, "mint", e)
-            }
-            Err(e) => self.stepper.finish(Err(e)),
+        let result =
+            parse_token_response(&response, &self.domain, now, self.config.max_body_bytes());
+        if let Ok(token) = &result {
+            tracing::debug!(target: "lime", domain = %self.domain, expires_in_s = token.expires_in().as_secs(), "MCP access token minted");
         }
+        self.stepper
+            .settle(result, retry_after(&response), now, "mint");
     }
 
     /// Feeds a transport failure of the request last sent.
     pub fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
         self.now = now;
-        if !self.stepper.take_response_slot(now, None) {
-            return;
-        }
-        let error = self.stepper.transport_error(error);
-        if error.is_retryable() {
-            self.stepper
-                .retry_or(error.clone(), None, now, "mint", error);
-        } else {
-            self.stepper.finish(Err(error));
-        }
+        self.stepper.settle_transport_error(error, now, "mint");
     }
 
     /// Ends a wait; call at or after the instant [`Output::Wait`] named.
