@@ -22,14 +22,25 @@ async fn emulator() -> Emulator {
 }
 
 fn agent(emu: &Emulator) -> LimeAgent {
-    LimeAgent::builder()
-        .token(emu.agent_token())
-        .base_url(emu.base_url())
-        .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
-        .resolve(DOMAIN, emu.mcp_addr().unwrap())
-        .no_proxy()
-        .build()
-        .unwrap()
+    agent_with(emu, |b| b)
+}
+
+/// An agent trusting the emulator's CA and resolving the MCP domain to its
+/// MCP server, with `tweak`'s settings too.
+fn agent_with(
+    emu: &Emulator,
+    tweak: impl FnOnce(lime_tokio::LimeAgentBuilder) -> lime_tokio::LimeAgentBuilder,
+) -> LimeAgent {
+    tweak(
+        LimeAgent::builder()
+            .token(emu.agent_token())
+            .base_url(emu.base_url())
+            .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
+            .resolve(DOMAIN, emu.mcp_addr().unwrap())
+            .no_proxy(),
+    )
+    .build()
+    .unwrap()
 }
 
 fn args(value: Value) -> Map<String, Value> {
@@ -160,15 +171,9 @@ async fn a_dropped_tool_call_is_an_error_and_never_repeated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_target_gets_nothing_and_another_domain_never_gets_this_token() {
     let emu = emulator().await;
-    let agent = LimeAgent::builder()
-        .token(emu.agent_token())
-        .base_url(emu.base_url())
-        .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
-        .resolve(DOMAIN, emu.mcp_addr().unwrap())
-        .resolve("other.lime.test", emu.mcp_addr().unwrap())
-        .no_proxy()
-        .build()
-        .unwrap();
+    let agent = agent_with(&emu, |b| {
+        b.resolve("other.lime.test", emu.mcp_addr().unwrap())
+    });
     let port = emu.mcp_addr().unwrap().port();
     assert!(
         agent
@@ -274,15 +279,9 @@ async fn an_expired_token_is_minted_anew_and_the_session_reopened() {
         .await
         .unwrap();
     let url = emu.mcp_url().unwrap();
-    let agent = LimeAgent::builder()
-        .token(emu.agent_token())
-        .base_url(emu.base_url())
-        .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
-        .resolve(DOMAIN, emu.mcp_addr().unwrap())
-        .mcp_token_skew(std::time::Duration::from_millis(1500))
-        .no_proxy()
-        .build()
-        .unwrap();
+    let agent = agent_with(&emu, |b| {
+        b.mcp_token_skew(std::time::Duration::from_millis(1500))
+    });
     agent.ping(&url).await.unwrap();
     agent.ping(&url).await.unwrap();
     let counters = emu.mcp_counters().unwrap();
@@ -339,15 +338,7 @@ async fn serialized_calls_take_turns_and_concurrent_ones_overlap() {
     for (serialize, most_at_once) in [(true, 1), (false, 2)] {
         let emu = emulator().await;
         let url = emu.mcp_url().unwrap();
-        let agent = LimeAgent::builder()
-            .token(emu.agent_token())
-            .base_url(emu.base_url())
-            .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
-            .resolve(DOMAIN, emu.mcp_addr().unwrap())
-            .mcp_serialize_calls(serialize)
-            .no_proxy()
-            .build()
-            .unwrap();
+        let agent = agent_with(&emu, |b| b.mcp_serialize_calls(serialize));
         agent.ping(&url).await.unwrap();
         let (a, b) = tokio::join!(
             agent.call_tool(&url, "slow", args(json!({"ms": 300}))),
