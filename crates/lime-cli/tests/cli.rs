@@ -42,6 +42,8 @@ struct Server {
     base_url: String,
     agent_token: String,
     site_token: String,
+    /// The whole `--json` line it printed.
+    info: Value,
 }
 
 impl Server {
@@ -63,6 +65,7 @@ impl Server {
             base_url: v["base_url"].as_str().unwrap().to_owned(),
             agent_token: v["agent_token"].as_str().unwrap().to_owned(),
             site_token: v["site_token"].as_str().unwrap().to_owned(),
+            info: v,
         }
     }
 
@@ -1390,20 +1393,9 @@ fn mcp_server(extra: &[&str]) -> McpServer {
     let ca = dir.join("ca.pem").display().to_string();
     let mut args = vec!["--tls", "--ca-out", &ca, "--mcp-domain", "mcp.lime.test"];
     args.extend_from_slice(extra);
-    let mut child = lime()
-        .args(["serve", "--json", "--difficulty", "4"])
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap();
-    let url = v["mcp_url"].as_str().unwrap().to_owned();
-    let port = v["mcp_addr"]
+    let server = Server::start(4, &args);
+    let url = server.info["mcp_url"].as_str().unwrap().to_owned();
+    let port = server.info["mcp_addr"]
         .as_str()
         .unwrap()
         .rsplit(':')
@@ -1411,12 +1403,7 @@ fn mcp_server(extra: &[&str]) -> McpServer {
         .unwrap()
         .to_owned();
     McpServer {
-        server: Server {
-            child,
-            base_url: v["base_url"].as_str().unwrap().to_owned(),
-            agent_token: v["agent_token"].as_str().unwrap().to_owned(),
-            site_token: v["site_token"].as_str().unwrap().to_owned(),
-        },
+        server,
         ca,
         resolve: format!("mcp.lime.test:{port}:127.0.0.1"),
         url,
