@@ -134,7 +134,24 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let mut rates = serde_json::Map::new();
             let kernel = lime_core::lime_pow::search_kernel();
-            let mut text = format!("search path: {kernel}\nthreads  hashes/s");
+            // What the first-use timing measured for every path this crate
+            // has, the chosen one marked.
+            let mut kernels = Vec::new();
+            let mut text =
+                format!("search path: {kernel}\n\npath              ticks/hash (first-use timing)");
+            for path in lime_core::lime_pow::search_kernels() {
+                kernels.push(json!({
+                    "name": path.name,
+                    "ticks_per_hash": path.ticks_per_hash,
+                    "chosen": path.chosen,
+                }));
+                let ticks = path
+                    .ticks_per_hash
+                    .map_or_else(|| "not on this CPU".to_owned(), |t| t.to_string());
+                let mark = if path.chosen { "  (chosen)" } else { "" };
+                text.push_str(&format!("\n{:<16}  {ticks}{mark}", path.name));
+            }
+            text.push_str("\n\nthreads  hashes/s");
             for threads in 1..=cores {
                 let window = args.seconds;
                 let outcome = tokio::task::spawn_blocking(move || {
@@ -154,7 +171,7 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
             }
             report::success(
                 json_mode,
-                &json!({ "kernel": kernel, "rates": rates }),
+                &json!({ "kernel": kernel, "kernels": kernels, "rates": rates }),
                 &text,
             );
             Ok(0)

@@ -345,10 +345,24 @@ fn pow_solve_then_verify_round_trips() {
     // Each process measures its own fastest path: a known name, not
     // necessarily the one this test process measured.
     let kernel = json["kernel"].as_str().unwrap();
-    assert!(
-        kernel == "portable" || kernel.starts_with("sha-ni/"),
-        "{kernel}"
-    );
+    let kernels = json["kernels"].as_array().unwrap();
+    let names: Vec<&str> = kernels
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&kernel), "{kernel} not in {names:?}");
+    for name in ["portable", "avx512/16-lane", "avx2/8-lane", "sha-ni/sse4.1"] {
+        assert!(names.contains(&name), "{name} not in {names:?}");
+    }
+    let chosen: Vec<&Value> = kernels.iter().filter(|k| k["chosen"] == true).collect();
+    assert_eq!(chosen.len(), 1, "{kernels:?}");
+    assert_eq!(chosen[0]["name"], kernel);
+    assert!(chosen[0]["ticks_per_hash"].as_u64().unwrap() > 0);
+    // The text names the chosen path and marks it among the others.
+    let (code, _, text) = run(lime().args(["pow", "bench", "--seconds", "0.05"]));
+    assert_eq!(code, 0);
+    assert!(text.contains(&format!("search path: {kernel}")), "{text}");
+    assert_eq!(text.matches("(chosen)").count(), 1, "{text}");
 }
 
 fn error_of(json: &Value) -> (&str, Option<&str>) {

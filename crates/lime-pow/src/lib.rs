@@ -14,13 +14,13 @@ mod midstate;
 mod nonce;
 mod scheme;
 mod search;
-// The one module allowed `unsafe` (the SHA-extensions kernel); every other
+// The x86-64 kernels, the only modules allowed `unsafe`; every other
 // module of this crate, and every other crate root, forbids it.
-#[cfg(target_arch = "x86_64")]
-mod shani;
 #[cfg(feature = "std")]
 mod solve;
 mod verify;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 #[cfg(feature = "std")]
 pub use cores::CoreLease;
@@ -29,7 +29,7 @@ pub use difficulty::{Difficulty, MAX_DIFFICULTY, Unsolvable};
 pub use handles::{CancelOnDrop, CancelToken, Progress};
 pub use nonce::Nonce;
 pub use scheme::{Scheme, UnknownScheme};
-pub use search::{ScanOutcome, Search, search_kernel};
+pub use search::{KernelTiming, ScanOutcome, Search, search_kernel, search_kernels};
 #[cfg(feature = "std")]
 pub use solve::{Solution, SolveError, Solver, solve};
 pub use verify::{digest, leading_zero_bits, verify, verify_bytes};

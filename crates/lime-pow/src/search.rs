@@ -109,28 +109,69 @@ impl Search {
         self.scan_with(from, count, None)
     }
 
+    /// [`scan`](Self::scan) on the kernel named `kernel` (a name
+    /// [`search_kernels`] lists), or `None` where this CPU does not run it:
+    /// for benchmarks that compare the kernels.
+    #[doc(hidden)]
+    pub fn scan_on(&self, kernel: &str, from: u64, count: u64) -> Option<ScanOutcome> {
+        if kernel == "portable" {
+            return Some(self.scan_with(from, count, None));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(fast) = crate::x86::Kernel::each().find(|k| k.name() == kernel) {
+            return Some(self.scan_with(from, count, Some(fast)));
+        }
+        None
+    }
+
+    /// [`fast_start`](Self::fast_start) for the kernel named `kernel`, as
+    /// [`scan_on`](Self::scan_on) takes it.
+    #[doc(hidden)]
+    pub fn fast_start_on(&self, kernel: &str) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(fast) = crate::x86::Kernel::each().find(|k| k.name() == kernel) {
+            return self.fast_start_for(Some(fast));
+        }
+        self.fast_start_for(None)
+    }
+
     /// A start value where every try costs exactly one compression.
     ///
     /// Nonces of width `w` are one-block tries when the message length
     /// `prefix + w` leaves the digits and the 9 padding bytes in one block.
-    /// The multi-threaded solver starts here instead of at 0; it prefers
-    /// widths of 10+ digits (billions of candidates before the width grows).
+    /// The multi-threaded solver starts here instead of at 0, at the width
+    /// (among those [`widths`](Self::widths) allows) where the kernel this
+    /// CPU runs shares the most work between tries.
     pub fn fast_start(&self) -> u64 {
+        self.fast_start_for(fast_kernel())
+    }
+
+    /// [`fast_start`](Self::fast_start) for `kernel` (`None`: the portable path).
+    pub(crate) fn fast_start_for(&self, kernel: Option<FastKernel>) -> u64 {
         let good = |w: usize| self.low_digits(w) == (MAX_LOW_DIGITS, 1);
-        // Among the widths the expected work allows, prefer the good one
-        // whose varying digits sit latest in the block: the SHA-extensions
-        // kernel runs the rounds of the 16-byte word groups before them once
-        // per run, not per try.
-        let shared_groups = |w: usize| {
-            let digits_at = (self.prefix.total_len + (w - MAX_LOW_DIGITS) as u64) % 64;
-            digits_at as usize / 16
+        // Where the varying digits start in the final block.
+        let digits_at =
+            |w: usize| ((self.prefix.total_len + (w - MAX_LOW_DIGITS) as u64) % 64) as usize;
+        // Lower is better: the work left per try once the shared work is done.
+        let cost = |w: usize| -> u32 {
+            match kernel {
+                // The SHA-extensions kernel runs the rounds of the 16-byte
+                // word groups before the digits once per run, not per try.
+                #[cfg(target_arch = "x86_64")]
+                Some(FastKernel::ShaNi(_)) => 4 - (digits_at(w) / 16) as u32,
+                #[cfg(target_arch = "x86_64")]
+                Some(FastKernel::Avx512(_) | FastKernel::Avx2(_)) => {
+                    crate::x86::lanes::cost(digits_at(w))
+                }
+                _ => 0,
+            }
         };
         let (narrowest, widest) = self.widths();
         // No one-block width in range: two compressions per try, with the
         // most room the range gives (short nonces matter more than speed).
         let width = (narrowest..=widest)
             .filter(|&w| good(w))
-            .min_by_key(|&w| (core::cmp::Reverse(shared_groups(w)), w))
+            .min_by_key(|&w| (cost(w), w))
             .unwrap_or(widest);
         pow10(width - 1)
     }
@@ -163,7 +204,8 @@ impl Search {
         }
     }
 
-    fn scan_with(&self, from: u64, count: u64, fast: Option<FastKernel>) -> ScanOutcome {
+    /// [`scan`](Self::scan) on `fast` (`None`: the portable path).
+    pub(crate) fn scan_with(&self, from: u64, count: u64, fast: Option<FastKernel>) -> ScanOutcome {
         if from == u64::MAX {
             return ScanOutcome::Exhausted;
         }
@@ -177,10 +219,23 @@ impl Search {
             let found = if blocks == 1 {
                 match fast {
                     #[cfg(target_arch = "x86_64")]
-                    Some(kernel) => self.scan_run_lanes(kernel, value, run_end, width, k),
-                    #[cfg(not(target_arch = "x86_64"))]
-                    Some(never) => match never {},
-                    None => self.scan_run::<1>(value, run_end, width, k),
+                    Some(FastKernel::ShaNi(kernel)) => {
+                        self.scan_run_sha_ni(kernel, value, run_end, width, k)
+                    }
+                    // The wide kernels take whole runs of four digits.
+                    #[cfg(target_arch = "x86_64")]
+                    Some(FastKernel::Avx512(lanes)) if k == MAX_LOW_DIGITS => {
+                        self.scan_run_wide(value, run_end, width, 16, |run, first, batches| {
+                            lanes.search(run, first, batches)
+                        })
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    Some(FastKernel::Avx2(lanes)) if k == MAX_LOW_DIGITS => {
+                        self.scan_run_wide(value, run_end, width, 8, |run, first, batches| {
+                            lanes.search(run, first, batches)
+                        })
+                    }
+                    _ => self.scan_run::<1>(value, run_end, width, k),
                 }
             } else {
                 self.scan_run::<2>(value, run_end, width, k)
@@ -262,53 +317,92 @@ impl Search {
     }
 }
 
-/// The fast kernel's handle where there is one (x86-64 with SHA extensions).
+/// The fast kernel's handle where there is one (x86-64).
 #[cfg(target_arch = "x86_64")]
-type FastKernel = crate::shani::Kernel;
+pub(crate) type FastKernel = crate::x86::Kernel;
 /// No fast kernel on this architecture.
 #[cfg(not(target_arch = "x86_64"))]
-type FastKernel = core::convert::Infallible;
+pub(crate) type FastKernel = core::convert::Infallible;
 
 /// The search path [`Search::scan`] runs on this CPU: `"portable"`, or the
-/// SHA-extensions kernel's name (`"sha-ni/sse4.1"`, `"sha-ni/avx2"` or
-/// `"sha-ni/avx512vl"`) once it is detected and has passed its self-check.
-///
-/// A CPU with the SHA extensions whose kernel fails the self-check runs the
-/// portable path; this is how a caller can tell (and log it).
+/// name of the fastest kernel this CPU runs (`"avx512/16-lane"`,
+/// `"avx2/8-lane"`, `"sha-ni/sse4.1"`, `"sha-ni/avx2"` or
+/// `"sha-ni/avx512vl"`), chosen at first use by a self-check against the
+/// portable path and a short timing of each (a few milliseconds, once per
+/// process).
 ///
 /// ```
 /// let kernel = lime_pow::search_kernel();
-/// assert!(kernel == "portable" || kernel.starts_with("sha-ni/"));
+/// assert!(["portable", "avx512/16-lane", "avx2/8-lane"].contains(&kernel) || kernel.starts_with("sha-ni/"));
 /// ```
 pub fn search_kernel() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     if let Some(kernel) = fast_kernel() {
-        return kernel.encoding().name();
+        return kernel.name();
     }
     "portable"
 }
 
+/// What the first-use timing found for one search path (see [`search_kernels`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KernelTiming {
+    /// The path's name, as [`search_kernel`] gives it.
+    pub name: &'static str,
+    /// Time-stamp-counter ticks per hash on one thread (divide the TSC
+    /// frequency by it for hashes per second); `None` where this CPU lacks
+    /// the kernel or it failed its self-check.
+    pub ticks_per_hash: Option<u64>,
+    /// Whether [`Search::scan`] runs this path.
+    pub chosen: bool,
+}
+
+/// Every search path this crate has, with what the first-use timing found
+/// on this CPU: what `lime pow bench` prints. Runs the timing if nothing
+/// has yet.
+///
+/// ```
+/// let paths: Vec<_> = lime_pow::search_kernels().collect();
+/// assert_eq!(paths.iter().filter(|p| p.chosen).count(), 1);
+/// assert!(paths.iter().any(|p| p.name == "portable" && p.ticks_per_hash.is_some()));
+/// ```
+pub fn search_kernels() -> impl Iterator<Item = KernelTiming> {
+    #[cfg(target_arch = "x86_64")]
+    let paths = crate::x86::measurements().map(|(name, ticks, chosen)| KernelTiming {
+        name,
+        ticks_per_hash: (ticks != 0 && ticks != u64::MAX).then_some(ticks),
+        chosen,
+    });
+    #[cfg(not(target_arch = "x86_64"))]
+    let paths = core::iter::once(KernelTiming {
+        name: "portable",
+        ticks_per_hash: None,
+        chosen: true,
+    });
+    paths
+}
+
 fn fast_kernel() -> Option<FastKernel> {
     #[cfg(target_arch = "x86_64")]
-    return crate::shani::Kernel::detect();
+    return crate::x86::Kernel::detect();
     #[cfg(not(target_arch = "x86_64"))]
     None
 }
 
 impl Search {
     /// [`Search::scan_run`] for one-block tries on the SHA-extensions kernel:
-    /// [`LANES`](crate::shani::LANES) candidates per call, each lane's
+    /// [`LANES`](crate::x86::shani::LANES) candidates per call, each lane's
     /// digits kept as a decimal counter the kernel puts into its block.
     #[cfg(target_arch = "x86_64")]
-    fn scan_run_lanes(
+    fn scan_run_sha_ni(
         &self,
-        kernel: FastKernel,
+        kernel: crate::x86::shani::Kernel,
         start: u64,
         end: u64,
         width: usize,
         k: usize,
     ) -> Option<u64> {
-        use crate::shani::{DigitCounter, LANES};
+        use crate::x86::shani::{DigitCounter, LANES};
         let (mid, t, buf) = self.final_blocks::<1>(start, width, k);
         let mut block: [u8; 64] = buf[..64].try_into().unwrap_or([0; 64]);
         block[t..t + k].fill(b'0');
@@ -337,6 +431,52 @@ impl Search {
     }
 }
 
+impl Search {
+    /// [`Search::scan_run`] for one-block tries of a whole four-digit run on
+    /// a wide kernel of `lanes` lanes: `search` finds the first batch with
+    /// lanes whose first digest word passes, and each is checked exactly
+    /// here (and against `start..end`, which batches may overhang).
+    #[cfg(target_arch = "x86_64")]
+    fn scan_run_wide(
+        &self,
+        start: u64,
+        end: u64,
+        width: usize,
+        lanes: u32,
+        search: impl Fn(&crate::x86::lanes::LaneRun, u32, u32) -> Option<(u32, u32)>,
+    ) -> Option<u64> {
+        let k = MAX_LOW_DIGITS;
+        let (mid, t, buf) = self.final_blocks::<1>(start, width, k);
+        let mut block: [u8; 64] = buf[..64].try_into().unwrap_or([0; 64]);
+        block[t..t + k].fill(b'0');
+        let run = crate::x86::lanes::LaneRun::new(&mid, &block, t, self.difficulty.bits());
+        let run_start = start - start % pow10(k);
+        let (low_start, low_end) = ((start - run_start) as u32, (end - run_start) as u32);
+        // Batches start on multiples of `lanes`, which divide 10,000.
+        let mut first = low_start - low_start % lanes;
+        while first < low_end {
+            let (batch, mut hits) = search(&run, first, (low_end - first).div_ceil(lanes))?;
+            let batch_first = first + batch * lanes;
+            while hits != 0 {
+                let low = batch_first + hits.trailing_zeros();
+                hits &= hits - 1;
+                if !(low_start..low_end).contains(&low) {
+                    continue;
+                }
+                let mut exact = block;
+                write_decimal(&mut exact[t..t + k], low);
+                let mut state = mid;
+                sha2::block_api::compress256(&mut state, core::slice::from_ref(&exact));
+                if self.difficulty.is_met_by(&state) {
+                    return Some(run_start + u64::from(low));
+                }
+            }
+            first = batch_first + lanes;
+        }
+        None
+    }
+}
+
 /// Writes the low `digits.len()` decimal digits of `n` into `digits`.
 #[inline(always)]
 fn write_decimal(digits: &mut [u8], mut n: u32) {
@@ -360,55 +500,66 @@ mod tests {
         assert_eq!(&d, b"34");
     }
 
-    /// Each kernel encoding the CPU runs finds what the portable path
-    /// finds, at every prefix length (so every digit position and shared
-    /// group count) and from starts that cut runs and sets short.
+    /// Each kernel the CPU runs finds what the portable path finds, at
+    /// every prefix length 0–200 (so every digit position, word and shared
+    /// group count), from starts that cut runs and batches short, from the
+    /// start each kernel prefers, and at the top of the range.
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn every_kernel_encoding_finds_what_the_portable_path_finds() {
-        let challenge = [b'k'; 140];
+    fn every_kernel_finds_what_the_portable_path_finds() {
+        let kernels: std::vec::Vec<FastKernel> = crate::x86::Kernel::each().collect();
+        assert_eq!(
+            kernels.len(),
+            5,
+            "a kernel is missing on this CPU: {kernels:?}"
+        );
+        let challenge = [b'k'; 201];
         let mut compared = 0;
-        for kernel in crate::shani::Kernel::each() {
-            for len in 0..challenge.len() {
-                for scheme in [Scheme::Legacy, Scheme::V1] {
-                    let search = Search::new(scheme, &challenge[..len], 6).unwrap();
-                    for from in [0, 7, search.fast_start() + 9_995, u64::MAX - 40] {
+        for len in 0..challenge.len() {
+            for scheme in Scheme::ALL {
+                let search = Search::new(scheme, &challenge[..len], 6).unwrap();
+                let mut starts = std::vec![0, 7, search.fast_start() + 9_995, u64::MAX - 40];
+                starts.extend(kernels.iter().map(|&k| search.fast_start_for(Some(k)) + 3));
+                for from in starts {
+                    let portable = search.scan_with(from, 700, None);
+                    for &kernel in &kernels {
                         let fast = search.scan_with(from, 700, Some(kernel));
-                        assert_eq!(fast, search.scan_with(from, 700, None), "{kernel:?} {len}");
+                        assert_eq!(fast, portable, "{kernel:?} {scheme} {len} from {from}");
                         compared += 1;
                     }
                 }
             }
         }
-        assert_eq!(
-            compared,
-            3 * 140 * 2 * 4,
-            "one of the encodings was not checked"
-        );
+        assert_eq!(compared, 201 * 2 * 9 * 5, "a kernel was not checked");
     }
 
-    /// Every one of each encoding's lanes wins sometimes, and agrees when it
-    /// does (whichever path `detect` measured fastest on this CPU).
+    /// Every one of each kernel's lanes wins sometimes, and agrees when it
+    /// does (whichever kernel `detect` measured fastest on this CPU).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn each_kernel_lane_can_be_the_winner() {
-        use crate::shani::{Kernel, LANES};
-        let kernels: std::vec::Vec<Kernel> = Kernel::each().collect();
-        assert!(!kernels.is_empty(), "no kernel on this CPU to check");
-        for kernel in kernels {
-            let mut lanes_won = [0u32; LANES];
-            for start in 0..400u64 {
+        use crate::x86::Kernel;
+        for kernel in Kernel::each() {
+            let lanes = match kernel {
+                Kernel::ShaNi(_) => crate::x86::shani::LANES,
+                Kernel::Avx512(_) => 16,
+                Kernel::Avx2(_) => 8,
+            };
+            let mut lanes_won = [0u32; 16];
+            for start in 0..800u64 {
                 let challenge = std::format!("lane-{start}");
                 let search = Search::new(Scheme::V1, challenge.as_bytes(), 3).unwrap();
                 let from = 1_000_000_000 + start * 1_000;
                 let fast = search.scan_with(from, 200, Some(kernel));
                 assert_eq!(fast, search.scan_with(from, 200, None), "{kernel:?}");
                 if let ScanOutcome::Found { tried, .. } = fast {
-                    lanes_won[((tried - 1) % LANES as u64) as usize] += 1;
+                    // Both kinds of kernel start their lanes at `from`,
+                    // a multiple of every lane count here.
+                    lanes_won[((tried - 1) % lanes as u64) as usize] += 1;
                 }
             }
             assert!(
-                lanes_won.iter().all(|&n| n > 10),
+                lanes_won[..lanes].iter().all(|&n| n > 10),
                 "{kernel:?}: {lanes_won:?}"
             );
         }

@@ -1,7 +1,7 @@
 //! The x86-64 SHA-extensions kernel: six candidates compressed at once,
 //! interleaved so the SHA unit's throughput, not its latency, bounds the
-//! rate. This is the only module with `unsafe` in the workspace: every block
-//! calls intrinsics that need CPU features the caller has checked.
+//! rate. Every `unsafe` block calls intrinsics that need CPU features the
+//! caller has checked.
 //!
 //! The round sequence follows the SHA extensions' documented use
 //! (`sha256rnds2` on ABEF/CDGH halves, `sha256msg1`/`sha256msg2` for the
@@ -25,7 +25,8 @@
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::*;
-use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::midstate::K;
 
 cpufeatures::new!(sha_extensions, "sha", "sse2", "ssse3", "sse4.1");
 cpufeatures::new!(avx2_extensions, "avx", "avx2");
@@ -35,21 +36,6 @@ cpufeatures::new!(avx512_extensions, "avx512f", "avx512vl");
 /// instructions (latency 4, one per cycle) and its schedule instructions busy;
 /// four left it waiting on latency, eight gained nothing more (measured).
 pub(crate) const LANES: usize = 6;
-
-const K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
-
-/// 0: not checked yet; 1 + the encoding's index when usable; `NONE`: not used.
-static STATE: AtomicU8 = AtomicU8::new(0);
-const NONE: u8 = 0xff;
 
 /// How the kernel's vector instructions are encoded: the same rounds, compiled
 /// for wider register files where the CPU has them.
@@ -64,7 +50,8 @@ pub(crate) enum Encoding {
 }
 
 impl Encoding {
-    const ALL: [Encoding; 3] = [Encoding::Sse, Encoding::Avx2, Encoding::Avx512];
+    #[cfg(test)]
+    pub(crate) const ALL: [Encoding; 3] = [Encoding::Sse, Encoding::Avx2, Encoding::Avx512];
 
     /// Whether this CPU (and its OS) runs the encoding.
     fn supported(self) -> bool {
@@ -86,35 +73,15 @@ impl Encoding {
     }
 }
 
-/// Proof that the kernel may run on this CPU: only [`Kernel::detect`] (and,
-/// in tests, [`Kernel::each`]) makes one.
+/// Proof that the kernel may run on this CPU: only [`Kernel::new`] makes one,
+/// after checking the CPU's features.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Kernel(Encoding);
 
 impl Kernel {
-    /// The fastest encoding this CPU runs whose self-check passed, if any
-    /// is faster than the portable path here (measured once per process).
-    pub(crate) fn detect() -> Option<Kernel> {
-        let state = match STATE.load(Ordering::Relaxed) {
-            0 => {
-                let chosen = choose(self_check, cycles_per_hash);
-                STATE.store(chosen, Ordering::Relaxed);
-                chosen
-            }
-            known => known,
-        };
-        Encoding::ALL
-            .get(usize::from(state).wrapping_sub(1))
-            .map(|&e| Kernel(e))
-    }
-
-    /// Every encoding this CPU runs, for tests that check each one.
-    #[cfg(test)]
-    pub(crate) fn each() -> impl Iterator<Item = Kernel> {
-        Encoding::ALL
-            .into_iter()
-            .filter(|e| e.supported())
-            .map(Kernel)
+    /// The kernel in `encoding`, where this CPU runs it.
+    pub(crate) fn new(encoding: Encoding) -> Option<Kernel> {
+        encoding.supported().then_some(Kernel(encoding))
     }
 
     /// The encoding this kernel runs.
@@ -195,6 +162,7 @@ impl DigitCounter {
 
     /// Writes the low `out.len()` digits as ASCII, the last digit last: the
     /// bytes the kernel puts into its block.
+    #[cfg(test)]
     fn write_ascii(self, out: &mut [u8]) {
         debug_assert!(out.len() <= 4);
         for (i, byte) in out.iter_mut().rev().enumerate() {
@@ -276,115 +244,6 @@ unsafe fn prepare(mid: &[u32; 8], block: &[u8; 64], offset: usize, count: usize)
             group,
         }
     }
-}
-
-/// The encoding this CPU runs that passes `check` and hashes fastest by
-/// `cost` (cycles per hash; `None` is the portable path), as `STATE` holds
-/// it (`NONE`: the portable path is as fast or faster), saying which at DEBUG.
-///
-/// Measured, not assumed: on some CPUs the VEX-encoded instances run a
-/// couple of hundred times slower than the legacy SSE one (seen on an Intel
-/// Xeon in a VM, where mixing them with the SSE-only SHA instructions
-/// costs a state transition each time), and the six-lane kernel can trail
-/// the portable path's single stream.
-fn choose(check: impl Fn(Kernel) -> bool, cost: impl Fn(Option<Kernel>) -> u64) -> u8 {
-    let portable = cost(None);
-    let mut best = (NONE, portable);
-    for (index, &encoding) in Encoding::ALL.iter().enumerate() {
-        if !encoding.supported() {
-            continue;
-        }
-        if !check(Kernel(encoding)) {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(
-                kernel = encoding.name(),
-                "the SHA-extensions kernel failed its self-check against the portable path; not using it"
-            );
-            continue;
-        }
-        let cycles = cost(Some(Kernel(encoding)));
-        #[cfg(feature = "tracing")]
-        tracing::debug!(
-            kernel = encoding.name(),
-            cycles_per_hash = cycles,
-            portable_cycles_per_hash = portable,
-            "measured the SHA-extensions kernel"
-        );
-        if cycles < best.1 {
-            best = (index as u8 + 1, cycles);
-        }
-    }
-    match Encoding::ALL.get(usize::from(best.0).wrapping_sub(1)) {
-        Some(_encoding) => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(
-                kernel = _encoding.name(),
-                "proof-of-work search on the SHA-extensions kernel"
-            );
-        }
-        None => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!("proof-of-work search on the portable path");
-        }
-    }
-    best.0
-}
-
-/// Cycles (time-stamp counter ticks) per hash of `kernel`, or of the
-/// portable compression for `None`: the best of a few short rounds, about
-/// a millisecond in all on a CPU where the kernel runs as it should.
-fn cycles_per_hash(kernel: Option<Kernel>) -> u64 {
-    const CALLS: u64 = 48;
-    let mid = crate::midstate::IV;
-    let mut block: [u8; 64] = core::array::from_fn(|i| (i * 11 + 5) as u8);
-    block[29..33].fill(b'0');
-    let run = kernel.map(|k| k.prepare(&mid, &block, 29, 4));
-    let digits: [DigitCounter; LANES] =
-        core::array::from_fn(|lane| DigitCounter::new(lane as u32 * 7));
-    let mut out = [[0u32; 8]; LANES];
-    let mut best = u64::MAX;
-    for _ in 0..4 {
-        // SAFETY: `_rdtsc` reads the time-stamp counter, present on every
-        // x86-64 CPU; it touches no memory.
-        let start = unsafe { _rdtsc() };
-        for _ in 0..CALLS {
-            match (kernel, &run) {
-                (Some(kernel), Some(run)) => kernel.compress(&mid, run, &digits, &mut out),
-                _ => {
-                    for lane in &mut out {
-                        *lane = mid;
-                        sha2::block_api::compress256(lane, core::slice::from_ref(&block));
-                    }
-                }
-            }
-            core::hint::black_box(&mut out);
-        }
-        // SAFETY: as above.
-        let took = unsafe { _rdtsc() }.saturating_sub(start);
-        best = best.min(took / (CALLS * LANES as u64));
-    }
-    best
-}
-
-/// A run's compressions by the kernel and by the portable path must agree.
-fn self_check(kernel: Kernel) -> bool {
-    let mid = crate::midstate::IV;
-    let block: [u8; 64] = core::array::from_fn(|i| (i * 7 + 13) as u8);
-    let (offset, count) = (29, 4); // digits across two words and two groups
-    let mut template = block;
-    template[offset..offset + count].fill(b'0');
-    let run = kernel.prepare(&mid, &template, offset, count);
-    let digits: [DigitCounter; LANES] =
-        core::array::from_fn(|lane| DigitCounter::new(lane as u32 * 1_111 + 98));
-    let mut fast = [[0u32; 8]; LANES];
-    kernel.compress(&mid, &run, &digits, &mut fast);
-    digits.iter().zip(&fast).all(|(digits, fast)| {
-        let mut block = template;
-        digits.write_ascii(&mut block[offset..offset + count]);
-        let mut portable = mid;
-        sha2::block_api::compress256(&mut portable, core::slice::from_ref(&block));
-        portable == *fast
-    })
 }
 
 /// Defines one compiled instance of the kernel: `$name::<SHARED>` compresses
@@ -479,10 +338,7 @@ mod tests {
 
     #[test]
     fn every_encoding_equals_the_portable_compression_on_varied_inputs() {
-        let kernels: [Option<Kernel>; 3] = {
-            let mut each = Kernel::each();
-            [each.next(), each.next(), each.next()]
-        };
+        let kernels = Encoding::ALL.map(Kernel::new);
         // This crate's CI machine has all three; a machine without them
         // cannot check the kernel and must say so, not pass quietly.
         assert!(
@@ -525,83 +381,6 @@ mod tests {
         }
     }
 
-    /// Captures what `choose` says at DEBUG.
-    fn choose_logged(
-        check: impl Fn(Kernel) -> bool,
-        cost: impl Fn(Option<Kernel>) -> u64,
-    ) -> (u8, std::string::String) {
-        use std::sync::{Arc, Mutex};
-        #[derive(Clone, Default)]
-        struct Captured(Arc<Mutex<std::vec::Vec<u8>>>);
-        impl std::io::Write for Captured {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let chosen = tracing::subscriber::with_default(subscriber, || choose(check, cost));
-        let log = captured.0.lock().unwrap().clone();
-        (chosen, std::string::String::from_utf8(log).unwrap())
-    }
-
-    /// A made-up cost: the wider the encoding, the cheaper; the portable
-    /// path costs `portable`.
-    fn widest_fastest(portable: u64) -> impl Fn(Option<Kernel>) -> u64 {
-        move |kernel| match kernel.map(Kernel::encoding) {
-            None => portable,
-            Some(Encoding::Sse) => 30,
-            Some(Encoding::Avx2) => 20,
-            Some(Encoding::Avx512) => 10,
-        }
-    }
-
-    #[test]
-    fn a_failed_self_check_falls_back_and_says_so_at_debug() {
-        if !Encoding::Avx512.supported() {
-            return; // the fallback order needs all three encodings
-        }
-        let (chosen, log) = choose_logged(|k| k.encoding() != Encoding::Avx512, widest_fastest(99));
-        assert_eq!(chosen, 2, "the AVX2 encoding comes next: {log}");
-        assert!(log.contains("DEBUG"), "{log}");
-        assert!(
-            log.contains("failed its self-check") && log.contains("sha-ni/avx512vl"),
-            "{log}"
-        );
-        assert!(log.contains("kernel=\"sha-ni/avx2\""), "{log}");
-
-        let (chosen, log) = choose_logged(|_| false, widest_fastest(99));
-        assert_eq!(chosen, NONE);
-        assert_eq!(log.matches("failed its self-check").count(), 3, "{log}");
-        assert!(log.contains("on the portable path"), "{log}");
-    }
-
-    #[test]
-    fn the_fastest_measured_path_wins_not_the_widest() {
-        // The VEX instances slow, as on the Intel VM where they ran 200x slower.
-        let sse_fastest = |kernel: Option<Kernel>| match kernel.map(Kernel::encoding) {
-            None => 40,
-            Some(Encoding::Sse) => 20,
-            Some(_) => 5_000,
-        };
-        let (chosen, log) = choose_logged(|_| true, sse_fastest);
-        assert_eq!(chosen, 1, "{log}");
-        assert!(log.contains("kernel=\"sha-ni/sse4.1\""), "{log}");
-        // The portable path faster than every kernel: no kernel at all.
-        let (chosen, log) = choose_logged(|_| true, widest_fastest(1));
-        assert_eq!(chosen, NONE, "{log}");
-        assert!(log.contains("on the portable path"), "{log}");
-    }
-
     #[test]
     fn the_digit_counter_counts_in_decimal() {
         for n in 0..10_000u32 {
@@ -610,17 +389,5 @@ mod tests {
                 assert_eq!(DigitCounter::new(n).add(step), expected, "{n} + {step}");
             }
         }
-    }
-
-    #[test]
-    fn detect_picks_an_encoding_that_passes_its_self_check_and_measures_each() {
-        assert!(Kernel::each().all(self_check));
-        if let Some(kernel) = Kernel::detect() {
-            assert!(self_check(kernel));
-        }
-        for kernel in Kernel::each() {
-            assert!(cycles_per_hash(Some(kernel)) > 0);
-        }
-        assert!(cycles_per_hash(None) > 0);
     }
 }

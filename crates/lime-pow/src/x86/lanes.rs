@@ -1,0 +1,453 @@
+//! The wide search, written once for any vector width: each lane hashes a
+//! different nonce of a run, and everything the lanes share is done once.
+//!
+//! A run is 10,000 consecutive nonces that differ only in their last four
+//! digits; those digits end the message, so they sit in one 32-bit word `J`
+//! of the final block (or straddle words `J` and `J + 1`). Per run, in
+//! scalar code ([`LaneRun::new`]):
+//!
+//! - rounds `0..=J` run once: the lanes only start to differ in round `J`,
+//!   and there only by adding their digits to `a` and `e`;
+//! - every message-schedule word that depends on no digit is computed once,
+//!   and the words that do depend on one get the sum of their constant terms.
+//!
+//! Per batch of lanes ([`search`]), in vector code: the remaining rounds and
+//! the schedule words that vary, then the first digest word only (the others
+//! are never needed unless a lane passes), tested for every lane at once.
+//! The shapes (`J`, and whether the digits straddle two words) are const
+//! parameters, so each instance is fully unrolled and its dead work gone.
+//!
+//! This module is safe code: a [`Lanes`] value is the proof that its vector
+//! instructions run on this CPU, and only the module that implements it
+//! (with `unsafe`) can make one.
+#![forbid(unsafe_code)]
+
+use crate::midstate::K;
+
+/// Vector operations on `N` lanes of 32-bit words.
+///
+/// Holding a value of a type implementing this is the proof the CPU runs
+/// its instructions: the implementing modules make one only after detection.
+pub(crate) trait Lanes: Copy {
+    /// `N` words, one per lane.
+    type V: Copy;
+    /// How many lanes.
+    const N: usize;
+    /// Every lane `x`.
+    fn splat(self, x: u32) -> Self::V;
+    /// Lane `i` is `f(i)`.
+    fn each_lane(self, f: impl Fn(usize) -> u32) -> Self::V;
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    fn and(self, a: Self::V, b: Self::V) -> Self::V;
+    fn xor3(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `e ? f : g`, bit by bit.
+    fn ch(self, e: Self::V, f: Self::V, g: Self::V) -> Self::V;
+    /// The majority of `a`, `b`, `c`, bit by bit.
+    fn maj(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// Rotates right by `R`.
+    fn rotr<const R: i32>(self, a: Self::V) -> Self::V;
+    fn shr<const S: u32>(self, a: Self::V) -> Self::V;
+    fn shl<const S: u32>(self, a: Self::V) -> Self::V;
+    /// Shifts by a count known only at run time (`n < 32`).
+    fn shr_by(self, a: Self::V, n: u32) -> Self::V;
+    fn shl_by(self, a: Self::V, n: u32) -> Self::V;
+    /// Bit `i` set when lane `i` of `a & mask` is zero.
+    fn zero_lanes(self, a: Self::V, mask: u32) -> u32;
+}
+
+/// What a run's lanes share, computed once per run.
+#[derive(Clone, Debug)]
+pub(crate) struct LaneRun {
+    /// The word the first digit sits in.
+    pub(crate) j: usize,
+    /// Whether the digits straddle words `j` and `j + 1`.
+    pub(crate) split: bool,
+    /// Bits word `j` lies before the first digit (`8 ×` its byte offset).
+    shift: u32,
+    /// The midstate's first word, for the one digest word computed.
+    mid0: u32,
+    /// The state after round `j` for digits `0000`.
+    state: [u32; 8],
+    /// Schedule words with digits `0000`: the whole word where it depends
+    /// on no digit, else the sum of its terms that do not.
+    w: [u32; 64],
+    /// Digest bits that must be zero in the first word.
+    zero_mask: u32,
+}
+
+/// Which schedule words depend on the digits, as a bit set, for digits in
+/// word `J` (and `J + 1` when `SPLIT`).
+struct Shape<const J: usize, const SPLIT: bool>;
+
+impl<const J: usize, const SPLIT: bool> Shape<J, SPLIT> {
+    const VARYING: u64 = varying(J, SPLIT);
+}
+
+const fn varying(j: usize, split: bool) -> u64 {
+    let mut set = 1u64 << j;
+    if split {
+        set |= 1 << (j + 1);
+    }
+    let mut t = 16;
+    while t < 64 {
+        let from = (1 << (t - 2)) | (1 << (t - 7)) | (1 << (t - 15)) | (1 << (t - 16));
+        if set & from != 0 {
+            set |= 1 << t;
+        }
+        t += 1;
+    }
+    set
+}
+
+fn small_sigma0(x: u32) -> u32 {
+    x.rotate_right(7) ^ x.rotate_right(18) ^ (x >> 3)
+}
+fn small_sigma1(x: u32) -> u32 {
+    x.rotate_right(17) ^ x.rotate_right(19) ^ (x >> 10)
+}
+fn big_sigma0(x: u32) -> u32 {
+    x.rotate_right(2) ^ x.rotate_right(13) ^ x.rotate_right(22)
+}
+fn big_sigma1(x: u32) -> u32 {
+    x.rotate_right(6) ^ x.rotate_right(11) ^ x.rotate_right(25)
+}
+
+/// One scalar round on `s = [a, b, c, d, e, f, g, h]`.
+fn round(s: &mut [u32; 8], kw: u32) {
+    let [a, b, c, d, e, f, g, h] = *s;
+    let t1 = h
+        .wrapping_add(big_sigma1(e))
+        .wrapping_add((e & f) ^ (!e & g))
+        .wrapping_add(kw);
+    let t2 = big_sigma0(a).wrapping_add((a & b) ^ (a & c) ^ (b & c));
+    *s = [t1.wrapping_add(t2), a, b, c, d.wrapping_add(t1), e, f, g];
+}
+
+impl LaneRun {
+    /// Prepares the run whose final `block` holds `'0'` at the four digits
+    /// from `offset` (`offset + 4 <= 55`), compressed into `mid`, for
+    /// `difficulty` leading zero bits.
+    pub(crate) fn new(mid: &[u32; 8], block: &[u8; 64], offset: usize, difficulty: u32) -> LaneRun {
+        debug_assert!(offset + 4 <= 55);
+        let (j, split) = (offset / 4, !offset.is_multiple_of(4));
+        let mut full = [0u32; 64];
+        for (word, bytes) in full.iter_mut().zip(block.as_chunks::<4>().0) {
+            *word = u32::from_be_bytes(*bytes);
+        }
+        for t in 16..64 {
+            full[t] = small_sigma1(full[t - 2])
+                .wrapping_add(full[t - 7])
+                .wrapping_add(small_sigma0(full[t - 15]))
+                .wrapping_add(full[t - 16]);
+        }
+        let set = varying(j, split);
+        let varies = |t: usize| set >> t & 1 != 0;
+        let mut w = full;
+        for t in 16..64 {
+            if varies(t) {
+                let term = |from: usize, value: u32| if varies(from) { 0 } else { value };
+                w[t] = term(t - 2, small_sigma1(full[t - 2]))
+                    .wrapping_add(term(t - 7, full[t - 7]))
+                    .wrapping_add(term(t - 15, small_sigma0(full[t - 15])))
+                    .wrapping_add(term(t - 16, full[t - 16]));
+            }
+        }
+        let mut state = *mid;
+        for t in 0..=j {
+            round(&mut state, K[t].wrapping_add(full[t]));
+        }
+        // Difficulty 0 passes every lane; above 32 the first word must be 0.
+        let bits = difficulty.min(32);
+        LaneRun {
+            j,
+            split,
+            shift: 8 * (offset % 4) as u32,
+            mid0: mid[0],
+            state,
+            w,
+            zero_mask: u32::MAX.checked_shl(32 - bits).unwrap_or(0),
+        }
+    }
+}
+
+/// The vector work left per try for digits starting at byte `offset` of the
+/// final block, in instructions of the AVX-512 kernel (rounds after word
+/// `J` at about 16 each, varying schedule words at about 11): the solver
+/// starts at the nonce width that makes it least.
+pub(crate) fn cost(offset: usize) -> u32 {
+    let (j, split) = (offset / 4, !offset.is_multiple_of(4));
+    let schedule = (varying(j, split) >> 16).count_ones();
+    (63 - j as u32) * 16 + schedule * 11
+}
+
+/// Decimal digits one per byte, the last digit in the low byte, for each
+/// lane: lane `i` holds `first + i` (mod 10,000).
+pub(crate) fn digits<L: Lanes>(lanes: L, first: u32) -> L::V {
+    lanes.each_lane(|i| {
+        let mut n = first + i as u32;
+        let mut digits = 0;
+        for place in 0..4 {
+            digits |= (n % 10) << (8 * place);
+            n /= 10;
+        }
+        digits
+    })
+}
+
+/// Adds `L::N` (8 or 16) to every lane's decimal digits, without division:
+/// biasing each byte by 0xF6 makes it carry exactly when its digit passes
+/// 9; the bias is taken back from the bytes that did not carry.
+#[inline(always)]
+fn step<L: Lanes>(l: L, digits: L::V) -> L::V {
+    let step = ((L::N as u32 / 10) << 8) | (L::N as u32 % 10);
+    let biased = l.add(digits, l.splat(0xF6F6_F6F6 + step));
+    let kept = l.and(l.shr::<7>(biased), l.splat(0x0101_0101));
+    // kept * 0xF6 = kept * 256 - kept * 8 - kept * 2
+    let bias = l.sub(l.shl::<8>(kept), l.add(l.shl::<3>(kept), l.shl::<1>(kept)));
+    l.sub(biased, bias)
+}
+
+/// Searches `batches` batches of `L::N` lanes from the lanes' `digits`,
+/// and returns the first batch with a lane whose first digest word has the
+/// run's zero bits, with the set of those lanes. The caller checks them
+/// exactly (and against the range it asked for).
+#[inline(always)]
+pub(crate) fn search<L: Lanes, const J: usize, const SPLIT: bool>(
+    l: L,
+    run: &LaneRun,
+    mut digits: L::V,
+    batches: u32,
+) -> Option<(u32, u32)> {
+    for batch in 0..batches {
+        // Opaque each batch, so the run's words are read where they are
+        // used (as broadcast operands) instead of being hoisted out of the
+        // loop into registers the rounds need, and spilled.
+        let run = core::hint::black_box(run);
+        let hits = l.zero_lanes(first_word::<L, J, SPLIT>(l, run, digits), run.zero_mask);
+        if hits != 0 {
+            return Some((batch, hits));
+        }
+        digits = step(l, digits);
+    }
+    None
+}
+
+/// The first digest word of each lane's try.
+#[inline(always)]
+#[allow(unused_comparisons)] // `$t > J` for round 0
+fn first_word<L: Lanes, const J: usize, const SPLIT: bool>(
+    l: L,
+    run: &LaneRun,
+    digits: L::V,
+) -> L::V {
+    let varies = |t: usize| Shape::<J, SPLIT>::VARYING >> t & 1 != 0;
+    macro_rules! rotr {
+        ($x:expr, $r:literal) => {
+            l.rotr::<$r>($x)
+        };
+    }
+    // The lanes' parts of words J and J + 1 (the run's words hold '0'
+    // there, and '0' + d is the digit d).
+    let (in_j, in_next) = if SPLIT {
+        (
+            l.shr_by(digits, run.shift),
+            l.shl_by(digits, 32 - run.shift),
+        )
+    } else {
+        (digits, l.splat(0))
+    };
+    let s = &run.state;
+    // After round J: only a and e differ between lanes, by word J's digits.
+    let mut a = l.add(l.splat(s[0]), in_j);
+    let mut e = l.add(l.splat(s[4]), in_j);
+    let [mut b, mut c, mut d] = [s[1], s[2], s[3]].map(|x| l.splat(x));
+    let [mut f, mut g, mut h] = [s[5], s[6], s[7]].map(|x| l.splat(x));
+    // The schedule words that vary; others are read from `run.w`.
+    let mut w = [l.splat(0); 64];
+    if J < 16 {
+        w[J] = l.add(l.splat(run.w[J]), in_j);
+    }
+    if SPLIT {
+        w[J + 1] = l.add(l.splat(run.w[J + 1]), in_next);
+    }
+    macro_rules! round {
+        ($t:literal) => {
+            if $t > J {
+                let kw = if varies($t) {
+                    if $t >= 16 {
+                        // The constant terms' sum, where there is one.
+                        let all_vary = varies(back($t, 2))
+                            && varies(back($t, 7))
+                            && varies(back($t, 15))
+                            && varies(back($t, 16));
+                        let mut sum = if all_vary {
+                            l.splat(0) // folds away: `x + 0` is `x`
+                        } else {
+                            l.splat(run.w[$t])
+                        };
+                        if varies(back($t, 2)) {
+                            let x = w[back($t, 2)];
+                            let s1 = l.xor3(rotr!(x, 17), rotr!(x, 19), l.shr::<10>(x));
+                            sum = l.add(sum, s1);
+                        }
+                        if varies(back($t, 7)) {
+                            sum = l.add(sum, w[back($t, 7)]);
+                        }
+                        if varies(back($t, 15)) {
+                            let x = w[back($t, 15)];
+                            let s0 = l.xor3(rotr!(x, 7), rotr!(x, 18), l.shr::<3>(x));
+                            sum = l.add(sum, s0);
+                        }
+                        if varies(back($t, 16)) {
+                            sum = l.add(sum, w[back($t, 16)]);
+                        }
+                        w[$t] = sum;
+                    }
+                    l.add(w[$t], l.splat(K[$t]))
+                } else {
+                    l.splat(K[$t].wrapping_add(run.w[$t]))
+                };
+                let s1 = l.xor3(rotr!(e, 6), rotr!(e, 11), rotr!(e, 25));
+                let t1 = l.add(l.add(h, s1), l.add(l.ch(e, f, g), kw));
+                let s0 = l.xor3(rotr!(a, 2), rotr!(a, 13), rotr!(a, 22));
+                let t2 = l.add(s0, l.maj(a, b, c));
+                h = g;
+                g = f;
+                f = e;
+                e = l.add(d, t1);
+                d = c;
+                c = b;
+                b = a;
+                a = l.add(t1, t2);
+            }
+        };
+    }
+    round!(0);
+    round!(1);
+    round!(2);
+    round!(3);
+    round!(4);
+    round!(5);
+    round!(6);
+    round!(7);
+    round!(8);
+    round!(9);
+    round!(10);
+    round!(11);
+    round!(12);
+    round!(13);
+    round!(14);
+    round!(15);
+    round!(16);
+    round!(17);
+    round!(18);
+    round!(19);
+    round!(20);
+    round!(21);
+    round!(22);
+    round!(23);
+    round!(24);
+    round!(25);
+    round!(26);
+    round!(27);
+    round!(28);
+    round!(29);
+    round!(30);
+    round!(31);
+    round!(32);
+    round!(33);
+    round!(34);
+    round!(35);
+    round!(36);
+    round!(37);
+    round!(38);
+    round!(39);
+    round!(40);
+    round!(41);
+    round!(42);
+    round!(43);
+    round!(44);
+    round!(45);
+    round!(46);
+    round!(47);
+    round!(48);
+    round!(49);
+    round!(50);
+    round!(51);
+    round!(52);
+    round!(53);
+    round!(54);
+    round!(55);
+    round!(56);
+    round!(57);
+    round!(58);
+    round!(59);
+    round!(60);
+    round!(61);
+    round!(62);
+    round!(63);
+    let _ = (b, c, d, f, g, h, e);
+    l.add(a, l.splat(run.mid0))
+}
+
+/// `t - n`, or 0 where that would be negative: the unrolled rounds name
+/// the earlier schedule words of every round, also of rounds never run.
+const fn back(t: usize, n: usize) -> usize {
+    t.saturating_sub(n)
+}
+
+/// Calls `$search::<J, SPLIT>(args…)` for `run`'s shape, so each shape is
+/// its own fully unrolled instance.
+macro_rules! by_shape {
+    ($search:ident, $run:expr, $($arg:expr),*) => {
+        match ($run.j, $run.split) {
+            (0, false) => $search::<0, false>($($arg),*),
+            (1, false) => $search::<1, false>($($arg),*),
+            (2, false) => $search::<2, false>($($arg),*),
+            (3, false) => $search::<3, false>($($arg),*),
+            (4, false) => $search::<4, false>($($arg),*),
+            (5, false) => $search::<5, false>($($arg),*),
+            (6, false) => $search::<6, false>($($arg),*),
+            (7, false) => $search::<7, false>($($arg),*),
+            (8, false) => $search::<8, false>($($arg),*),
+            (9, false) => $search::<9, false>($($arg),*),
+            (10, false) => $search::<10, false>($($arg),*),
+            (11, false) => $search::<11, false>($($arg),*),
+            (12, false) => $search::<12, false>($($arg),*),
+            (0, true) => $search::<0, true>($($arg),*),
+            (1, true) => $search::<1, true>($($arg),*),
+            (2, true) => $search::<2, true>($($arg),*),
+            (3, true) => $search::<3, true>($($arg),*),
+            (4, true) => $search::<4, true>($($arg),*),
+            (5, true) => $search::<5, true>($($arg),*),
+            (6, true) => $search::<6, true>($($arg),*),
+            (7, true) => $search::<7, true>($($arg),*),
+            (8, true) => $search::<8, true>($($arg),*),
+            (9, true) => $search::<9, true>($($arg),*),
+            (10, true) => $search::<10, true>($($arg),*),
+            (11, true) => $search::<11, true>($($arg),*),
+            _ => $search::<12, true>($($arg),*),
+        }
+    };
+}
+pub(crate) use by_shape;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_words_that_vary_follow_the_digits() {
+        // Digits in word 12 only: W16..W18 and W20, W22, W24 use none.
+        let set = varying(12, false);
+        for t in [16, 17, 18, 20, 22, 24] {
+            assert_eq!(set >> t & 1, 0, "W{t}");
+        }
+        for t in [12, 19, 21, 23, 25, 63] {
+            assert_eq!(set >> t & 1, 1, "W{t}");
+        }
+        assert_eq!(varying(0, false) & ((1 << 16) - 1), 1);
+        assert_eq!(varying(3, true) & ((1 << 16) - 1), 0b11000);
+    }
+}
