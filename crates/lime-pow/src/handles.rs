@@ -78,7 +78,8 @@ impl Progress {
         Self::default()
     }
 
-    /// Hashes tried so far (updated every batch of about 20,000).
+    /// Hashes tried so far (updated after every batch: at most a millisecond
+    /// of one thread's work).
     pub fn hashes(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }

@@ -2,6 +2,7 @@
 //! and progress around the clock-free [`Search`].
 #![forbid(unsafe_code)]
 
+use core::ops::{Range, RangeInclusive};
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
@@ -13,9 +14,18 @@ use std::{fmt, thread, vec};
 use crate::handles::{CancelToken, Progress};
 use crate::{CoreLease, Nonce, ScanOutcome, Scheme, Search, Unsolvable};
 
-/// Candidates a thread tries between looks at the stop flag, the deadline and
-/// the cancel token: about a millisecond of work on one core.
-const BATCH: u64 = 20_000;
+/// Candidates in a thread's first batch. Between batches a thread looks at
+/// the stop flag, the deadline and the cancel token and adds to the
+/// progress counter; it then sizes its batches so each takes
+/// [`BATCH_TIME`] on the kernel this CPU runs (from 4 M hashes/s for the
+/// portable path in software to 60 M/s and more for the wide kernels).
+const FIRST_BATCH: u64 = 4_096;
+/// The fewest and the most candidates in a batch.
+const BATCH_SIZES: RangeInclusive<u64> = 256..=(1 << 18);
+/// How long a batch should take: never more than a millisecond, so cancel,
+/// deadline and progress answer within one, and long enough that the looks
+/// between batches cost nothing.
+const BATCH_TIME: Range<Duration> = Duration::from_micros(250)..Duration::from_millis(1);
 
 /// A found nonce and what finding it cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,7 +270,7 @@ impl Solver {
         let run = Run {
             search: &search,
             start,
-            next_batch: AtomicU64::new(0),
+            next: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             found: Mutex::new(None),
             hashes: self.progress.clone().unwrap_or_default(),
@@ -334,7 +344,8 @@ pub fn solve(scheme: Scheme, challenge: &[u8], difficulty: i64) -> Result<Soluti
 struct Run<'a> {
     search: &'a Search,
     start: u64,
-    next_batch: AtomicU64,
+    /// The offset from `start` of the first candidate no thread has taken.
+    next: AtomicU64,
     stop: AtomicBool,
     found: Mutex<Option<Nonce>>,
     hashes: Progress,
@@ -343,6 +354,19 @@ struct Run<'a> {
     cancel: Option<&'a CancelToken>,
     /// Tests only: every worker panics, to prove the others stop.
     fail_worker: bool,
+}
+
+/// The size of a thread's next batch after one of `size` took `took`:
+/// doubled while batches are quicker than [`BATCH_TIME`], halved while slower.
+fn next_batch_size(size: u64, took: Duration) -> u64 {
+    let size = if took < BATCH_TIME.start {
+        size * 2
+    } else if took >= BATCH_TIME.end {
+        size / 2
+    } else {
+        size
+    };
+    size.clamp(*BATCH_SIZES.start(), *BATCH_SIZES.end())
 }
 
 /// Why a worker stopped.
@@ -363,8 +387,10 @@ impl Run<'_> {
     }
 
     fn work(&self) -> End {
+        let mut size = FIRST_BATCH;
+        let mut began = Instant::now();
         loop {
-            if self.fail_worker && self.next_batch.load(Ordering::Relaxed) > 8 {
+            if self.fail_worker && self.next.load(Ordering::Relaxed) > 8 * FIRST_BATCH {
                 panic!("lime-pow test seam: a worker panics");
             }
             if self.stop.load(Ordering::Relaxed) {
@@ -373,17 +399,14 @@ impl Run<'_> {
             if self.cancel.is_some_and(CancelToken::is_cancelled) {
                 return self.halt(End::Cancelled);
             }
-            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            if self.deadline.is_some_and(|d| began >= d) {
                 return self.halt(End::Timeout);
             }
-            let batch = self.next_batch.fetch_add(1, Ordering::Relaxed);
-            let Some(from) = batch
-                .checked_mul(BATCH)
-                .and_then(|offset| self.start.checked_add(offset))
-            else {
+            let offset = self.next.fetch_add(size, Ordering::Relaxed);
+            let Some(from) = self.start.checked_add(offset) else {
                 return self.halt(End::Exhausted);
             };
-            match self.search.scan(from, BATCH) {
+            match self.search.scan(from, size) {
                 ScanOutcome::Found { nonce, tried } => {
                     self.hashes.add(tried);
                     let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
@@ -396,6 +419,9 @@ impl Run<'_> {
                     return self.halt(End::Exhausted);
                 }
             }
+            let now = Instant::now();
+            size = next_batch_size(size, now - began);
+            began = now;
         }
     }
 
@@ -411,6 +437,27 @@ mod tests {
 
     /// The challenge that makes workers panic in test builds.
     pub(super) const PANIC_SEAM: &[u8] = b"lime-pow: panic in a worker";
+
+    #[test]
+    fn batches_grow_while_quick_and_shrink_while_slow_within_their_bounds() {
+        let quick = Duration::from_micros(100);
+        let right = Duration::from_micros(500);
+        let slow = Duration::from_millis(3);
+        assert_eq!(next_batch_size(FIRST_BATCH, quick), 2 * FIRST_BATCH);
+        assert_eq!(next_batch_size(FIRST_BATCH, right), FIRST_BATCH);
+        assert_eq!(next_batch_size(FIRST_BATCH, slow), FIRST_BATCH / 2);
+        assert_eq!(
+            next_batch_size(FIRST_BATCH, BATCH_TIME.end),
+            FIRST_BATCH / 2
+        );
+        // A kernel at any rate settles inside the bounds.
+        let (mut fast, mut stalled) = (FIRST_BATCH, FIRST_BATCH);
+        for _ in 0..64 {
+            fast = next_batch_size(fast, quick);
+            stalled = next_batch_size(stalled, slow);
+        }
+        assert_eq!((fast, stalled), (*BATCH_SIZES.end(), *BATCH_SIZES.start()));
+    }
 
     #[test]
     fn a_worker_panic_stops_every_worker_and_is_its_own_error() {
