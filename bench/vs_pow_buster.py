@@ -66,6 +66,8 @@ def main():
     parser.add_argument("--lime", default=str(ROOT / "target/release/lime"))
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--case", choices=["all", "2x64", "1x32"], default="all",
+                        help="2 threads with a 64-byte challenge, 1 thread with a 32-byte one, or both")
     args = parser.parse_args()
     for binary, how in [(args.pow_buster, "cargo install pow-buster --features cli --root DIR"),
                         (args.lime, "cargo build --release -p lime-cli")]:
@@ -76,6 +78,7 @@ def main():
         ("2 threads, 64-byte challenge", 2, 64),
         ("1 thread, 32-byte challenge", 1, 32),
     ]
+    cases = [c for c in cases if args.case in ("all", f"{c[1]}x{c[2]}")]
     rates = {}
     for _ in range(args.rounds):
         for label, threads, prefix in cases:

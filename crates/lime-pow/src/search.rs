@@ -140,8 +140,9 @@ impl Search {
     /// Nonces of width `w` are one-block tries when the message length
     /// `prefix + w` leaves the digits and the 9 padding bytes in one block.
     /// The multi-threaded solver starts here instead of at 0, at the width
-    /// (among those [`widths`](Self::widths) allows) where the kernel this
-    /// CPU runs shares the most work between tries.
+    /// (among those the expected work allows: room for 16 times it, at most
+    /// 19 digits) where the kernel this CPU runs shares the most work
+    /// between tries.
     pub fn fast_start(&self) -> u64 {
         self.fast_start_for(fast_kernel())
     }
