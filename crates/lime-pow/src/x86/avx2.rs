@@ -38,6 +38,8 @@ unsafe fn search<const J: usize, const SPLIT: bool>(
     lanes::search::<Avx2, J, SPLIT>(l, run, lanes::digits(l, first), batches)
 }
 
+lanes::first_word!(Avx2, "avx2");
+
 /// A shift count in the low quadword, as the `psrld`/`pslld` forms take it.
 /// A constant count folds into the immediate form.
 #[inline(always)]
@@ -137,5 +139,14 @@ impl Lanes for Avx2 {
             let zero = _mm256_cmpeq_epi32(masked, _mm256_setzero_si256());
             _mm256_movemask_ps(_mm256_castsi256_ps(zero)) as u32
         }
+    }
+    #[inline(always)]
+    fn first_word<const J: usize, const SPLIT: bool>(
+        self,
+        run: &LaneRun,
+        digits: __m256i,
+    ) -> __m256i {
+        // SAFETY: see the impl.
+        unsafe { first_word::<J, SPLIT>(self, run, digits) }
     }
 }

@@ -38,6 +38,8 @@ unsafe fn search<const J: usize, const SPLIT: bool>(
     lanes::search::<Avx512, J, SPLIT>(l, run, lanes::digits(l, first), batches)
 }
 
+lanes::first_word!(Avx512, "avx512f");
+
 // SAFETY (every method): `self` proves the CPU runs AVX-512F, the only
 // feature these intrinsics need; none of them touches memory but `each_lane`'s
 // unaligned load of a local array of exactly 64 bytes.
@@ -115,5 +117,14 @@ impl Lanes for Avx512 {
     fn zero_lanes(self, a: __m512i, mask: u32) -> u32 {
         // SAFETY: see the impl.
         unsafe { u32::from(_mm512_testn_epi32_mask(a, _mm512_set1_epi32(mask as i32))) }
+    }
+    #[inline(always)]
+    fn first_word<const J: usize, const SPLIT: bool>(
+        self,
+        run: &LaneRun,
+        digits: __m512i,
+    ) -> __m512i {
+        // SAFETY: see the impl.
+        unsafe { first_word::<J, SPLIT>(self, run, digits) }
     }
 }
