@@ -104,14 +104,10 @@ impl Lanes for Avx2 {
         }
     }
     #[inline(always)]
-    fn rotr<const R: i32>(self, a: __m256i) -> __m256i {
+    fn rotr<const R: i32, const L: i32>(self, a: __m256i) -> __m256i {
+        const { assert!(R + L == 32) };
         // SAFETY: see the impl.
-        unsafe {
-            _mm256_or_si256(
-                _mm256_srl_epi32(a, count(R as u32)),
-                _mm256_sll_epi32(a, count(32 - R as u32)),
-            )
-        }
+        unsafe { _mm256_or_si256(_mm256_srli_epi32::<R>(a), _mm256_slli_epi32::<L>(a)) }
     }
     #[inline(always)]
     fn shr<const S: u32>(self, a: __m256i) -> __m256i {

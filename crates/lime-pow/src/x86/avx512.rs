@@ -89,7 +89,7 @@ impl Lanes for Avx512 {
         unsafe { _mm512_ternarylogic_epi32::<0xE8>(a, b, c) }
     }
     #[inline(always)]
-    fn rotr<const R: i32>(self, a: __m512i) -> __m512i {
+    fn rotr<const R: i32, const L: i32>(self, a: __m512i) -> __m512i {
         // SAFETY: see the impl.
         unsafe { _mm512_ror_epi32::<R>(a) }
     }

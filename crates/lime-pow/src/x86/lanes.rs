@@ -46,8 +46,10 @@ pub(crate) trait Lanes: Copy {
     fn ch(self, e: Self::V, f: Self::V, g: Self::V) -> Self::V;
     /// The majority of `a`, `b`, `c`, bit by bit.
     fn maj(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-    /// Rotates right by `R`.
-    fn rotr<const R: i32>(self, a: Self::V) -> Self::V;
+    /// Rotates right by `R`; `L` is `32 - R`, for instruction sets that
+    /// rotate with two shifts (a const parameter cannot be computed from
+    /// another on stable Rust).
+    fn rotr<const R: i32, const L: i32>(self, a: Self::V) -> Self::V;
     fn shr<const S: u32>(self, a: Self::V) -> Self::V;
     fn shl<const S: u32>(self, a: Self::V) -> Self::V;
     /// Shifts by a count known only at run time (`n < 32`).
@@ -273,7 +275,7 @@ pub(crate) fn search<L: Lanes, const J: usize, const SPLIT: bool>(
 /// operation is a call rustc resolves, and inlines, before LLVM sees it.
 /// Generic, each of a shape's thousands of operations passed its vectors
 /// through memory, and undoing that took LLVM most of a second per shape:
-/// lime-pow took 50 s to build in release, 22 s now. The call per batch
+/// lime-pow took 50 s to build in release, 14 s now. The call per batch
 /// costs a few cycles of the hundreds the rounds take.
 macro_rules! first_word {
     ($lanes:ty, $feature:literal) => {
@@ -416,7 +418,8 @@ macro_rules! round {
                     };
                     if const { Shape::<J, SPLIT>::varies(back($t, 2)) } {
                         let x = $w[const { back($t, 2) }];
-                        let s1 = $l.xor3($l.rotr::<17>(x), $l.rotr::<19>(x), $l.shr::<10>(x));
+                        let s1 =
+                            $l.xor3($l.rotr::<17, 15>(x), $l.rotr::<19, 13>(x), $l.shr::<10>(x));
                         sum = $l.add(sum, s1);
                     }
                     if const { Shape::<J, SPLIT>::varies(back($t, 7)) } {
@@ -424,7 +427,7 @@ macro_rules! round {
                     }
                     if const { Shape::<J, SPLIT>::varies(back($t, 15)) } {
                         let x = $w[const { back($t, 15) }];
-                        let s0 = $l.xor3($l.rotr::<7>(x), $l.rotr::<18>(x), $l.shr::<3>(x));
+                        let s0 = $l.xor3($l.rotr::<7, 25>(x), $l.rotr::<18, 14>(x), $l.shr::<3>(x));
                         sum = $l.add(sum, s0);
                     }
                     if const { Shape::<J, SPLIT>::varies(back($t, 16)) } {
@@ -437,9 +440,17 @@ macro_rules! round {
                 $l.splat($crate::midstate::K[$t].wrapping_add($run.w[$t]))
             };
             let [a, b, c, d, e, f, g, h] = $s;
-            let s1 = $l.xor3($l.rotr::<6>(e), $l.rotr::<11>(e), $l.rotr::<25>(e));
+            let s1 = $l.xor3(
+                $l.rotr::<6, 26>(e),
+                $l.rotr::<11, 21>(e),
+                $l.rotr::<25, 7>(e),
+            );
             let t1 = $l.add($l.add(h, s1), $l.add($l.ch(e, f, g), kw));
-            let s0 = $l.xor3($l.rotr::<2>(a), $l.rotr::<13>(a), $l.rotr::<22>(a));
+            let s0 = $l.xor3(
+                $l.rotr::<2, 30>(a),
+                $l.rotr::<13, 19>(a),
+                $l.rotr::<22, 10>(a),
+            );
             let t2 = $l.add(s0, $l.maj(a, b, c));
             $s = [$l.add(t1, t2), a, b, c, $l.add(d, t1), e, f, g];
         }
