@@ -127,6 +127,7 @@ fn pow(window: Duration) -> Value {
         "solver_1t": rate(1),
         "solver_all": rate(cores),
         "threads": cores,
+        "kernel": lime_pow::search_kernel(),
     })
 }
 
