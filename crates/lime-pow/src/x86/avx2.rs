@@ -142,7 +142,7 @@ impl Lanes for Avx2 {
         run: &LaneRun,
         digits: __m256i,
     ) -> __m256i {
-        // SAFETY: see the impl.
+        // SAFETY: see the impl; `first_word` is compiled for `avx2` alone.
         unsafe { first_word::<J, SPLIT>(self, run, digits) }
     }
 }

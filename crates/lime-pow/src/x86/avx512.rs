@@ -124,7 +124,7 @@ impl Lanes for Avx512 {
         run: &LaneRun,
         digits: __m512i,
     ) -> __m512i {
-        // SAFETY: see the impl.
+        // SAFETY: see the impl; `first_word` is compiled for `avx512f` alone.
         unsafe { first_word::<J, SPLIT>(self, run, digits) }
     }
 }

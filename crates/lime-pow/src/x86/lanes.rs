@@ -52,7 +52,8 @@ pub(crate) trait Lanes: Copy {
     fn rotr<const R: i32, const L: i32>(self, a: Self::V) -> Self::V;
     fn shr<const S: u32>(self, a: Self::V) -> Self::V;
     fn shl<const S: u32>(self, a: Self::V) -> Self::V;
-    /// Shifts by a count known only at run time (`n < 32`).
+    /// Shifts by a count known only at run time, `n <= 32` (32 shifts
+    /// every bit out, as the vector shift instructions do).
     fn shr_by(self, a: Self::V, n: u32) -> Self::V;
     fn shl_by(self, a: Self::V, n: u32) -> Self::V;
     /// Bit `i` set when lane `i` of `a & mask` is zero.
@@ -300,7 +301,8 @@ macro_rules! first_word {
         ) -> <$lanes as $crate::x86::lanes::Lanes>::V {
             use $crate::x86::lanes::{Lanes as _, round};
             // The lanes' parts of words J and J + 1 (the run's words hold
-            // '0' there, and '0' + d is the digit d).
+            // '0' there, and '0' + d is the digit d). Digits that do not
+            // straddle have `shift` 0: the shift by 32 gives 0 lanes.
             let (in_j, in_next) = if const { SPLIT } {
                 (
                     l.shr_by(digits, run.shift),
