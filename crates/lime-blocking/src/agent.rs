@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use lime_core::ApprovalResult;
 use lime_core::lime_pow::{CancelToken, Progress};
-use lime_core::mcp::{DomainLocks, McpAccessToken};
+use lime_core::mcp::{KeyedLocks, McpAccessToken, McpTicket, TokenStep, Want};
 use lime_core::{
     AgentProfile, Config, ConfigBuilder, Error, LoginFailure, LoginReport,
     drive::{AgentState, Flow, Output},
@@ -32,7 +32,7 @@ struct Inner {
     state: AgentState,
     http: ureq::Agent,
     /// One mint at a time per domain.
-    mint_locks: DomainLocks<std::sync::Mutex<()>>,
+    mint_locks: KeyedLocks<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for LimeAgent {
@@ -145,23 +145,22 @@ impl LimeAgent {
     fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error> {
         let state = &self.inner.state;
         let target = state.mcp_target(target)?;
-        let domain = target.domain();
-        let seen = state.mcp_token_generation(domain);
-        if let Some(token) = state.usable_mcp_token(domain, Instant::now(), force, seen) {
-            return Ok(token);
+        let want = if force {
+            state.mcp_refresh(&target)
+        } else {
+            Want::Fresh
+        };
+        if let TokenStep::Ready(ticket) = state.mcp_token(&target, want, Instant::now()) {
+            return Ok(ticket.into_token());
         }
-        let flight = self.inner.mint_locks.lock_for(domain);
-        let _one_mint = flight
+        let lock = self.inner.mint_locks.lock_for(target.domain());
+        let _one_mint = lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Whoever held the lock may have minted what this caller needs.
-        if let Some(token) = state.usable_mcp_token(domain, Instant::now(), force, seen) {
-            return Ok(token);
+        match state.mcp_token(&target, want, Instant::now()) {
+            TokenStep::Ready(ticket) => Ok(ticket.into_token()),
+            TokenStep::Mint(mut mint) => self.drive(&mut *mint).map(McpTicket::into_token),
         }
-        let mut mint = state.start_mint(&target, Instant::now());
-        let result = self.drive(&mut mint);
-        state.finish_mint(&result);
-        result
     }
 
     /// The drive loop: the only place this crate touches the protocol.
@@ -281,7 +280,7 @@ impl LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
                 http,
-                mint_locks: DomainLocks::default(),
+                mint_locks: KeyedLocks::default(),
             }),
         }
     }

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use clap::{Args, Subcommand};
 use lime_tokio::LimeAgent;
+use lime_tokio::mcp::ServiceError;
+use rmcp::model::{GetPromptRequestParams, GetPromptResponse, ReadResourceRequestParams};
 use serde_json::{Map, Value, json};
 
 use crate::client::{ClientArgs, PowArgs};
@@ -132,6 +134,10 @@ fn json_object(text: &str) -> Result<Map<String, Value>, String> {
 impl ServerArgs {
     fn agent(&self) -> Result<LimeAgent, Failure> {
         let mut builder = LimeAgent::builder().config(self.client.config(&PowArgs::default())?);
+        if let Some(timeout) = self.client.timeout {
+            // --timeout bounds each exchange, a long tool call's too.
+            builder = builder.mcp_exchange_timeout(timeout);
+        }
         for (host, addr) in &self.resolve {
             builder = builder.resolve(host, *addr);
         }
@@ -193,9 +199,15 @@ pub(crate) async fn run(command: McpCommand, json_mode: bool) -> Result<u8, Fail
             Ok(if result.is_error == Some(true) { 1 } else { 0 })
         }
         McpCommand::Resources(server) => {
-            let agent = server.agent()?;
-            let resources = agent.list_resources(&server.target).await?;
-            let templates = agent.list_resource_templates(&server.target).await?;
+            let (resources, templates) = server
+                .agent()?
+                .mcp(&server.target, |peer| async move {
+                    Ok((
+                        peer.list_all_resources().await?,
+                        peer.list_all_resource_templates().await?,
+                    ))
+                })
+                .await?;
             let mut lines: Vec<String> = resources
                 .iter()
                 .map(|r| {
@@ -221,17 +233,25 @@ pub(crate) async fn run(command: McpCommand, json_mode: bool) -> Result<u8, Fail
             Ok(0)
         }
         McpCommand::Read(read) => {
+            let params = ReadResourceRequestParams::new(read.uri.as_str());
             let result = read
                 .server
                 .agent()?
-                .read_resource(&read.server.target, &read.uri)
+                .mcp(&read.server.target, |peer| async move {
+                    peer.read_resource(params).await
+                })
                 .await?;
             let value = to_json(&result)?;
             report::success(json_mode, &value, &content_text(&value["contents"]));
             Ok(0)
         }
         McpCommand::Prompts(server) => {
-            let prompts = server.agent()?.list_prompts(&server.target).await?;
+            let prompts = server
+                .agent()?
+                .mcp(&server.target, |peer| async move {
+                    peer.list_all_prompts().await
+                })
+                .await?;
             let text = prompts
                 .iter()
                 .map(|p| {
@@ -248,10 +268,17 @@ pub(crate) async fn run(command: McpCommand, json_mode: bool) -> Result<u8, Fail
         }
         McpCommand::Prompt(prompt) => {
             let arguments: Map<String, Value> = prompt.args.iter().cloned().collect();
+            let params =
+                GetPromptRequestParams::new(prompt.name.as_str()).with_arguments(arguments);
             let result = prompt
                 .server
                 .agent()?
-                .get_prompt(&prompt.server.target, &prompt.name, arguments)
+                .mcp(&prompt.server.target, |peer| async move {
+                    match peer.get_prompt_once(params).await? {
+                        GetPromptResponse::Complete(result) => Ok(result),
+                        _ => Err(ServiceError::UnexpectedResponse),
+                    }
+                })
                 .await?;
             let value = to_json(&result)?;
             let messages = value["messages"].as_array().cloned().unwrap_or_default();

@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use lime_pow::Progress;
 
-use crate::mcp::{McpAccessToken, McpTarget, MintToken, TokenCache};
+use crate::mcp::cache::TokenStore;
+use crate::mcp::{McpTarget, MintToken, TokenStep, Want};
 use crate::retry::{SPLITMIX_GAMMA, splitmix64};
 use crate::{AgentProfile, Config, Error, Login, Profile};
 
@@ -37,8 +38,8 @@ pub struct AgentState {
     /// flow's number, so concurrent flows spread their retries apart.
     seed: u64,
     flows: AtomicU64,
-    /// MCP access tokens by domain.
-    mcp_tokens: Mutex<TokenCache>,
+    /// MCP access tokens by domain, shared with the mints it starts.
+    mcp_tokens: TokenStore,
 }
 
 impl AgentState {
@@ -46,7 +47,7 @@ impl AgentState {
     /// backoff jitter starts from (pass a random number).
     pub fn new(config: Config, seed: u64) -> Self {
         AgentState {
-            mcp_tokens: Mutex::new(TokenCache::new(config.mcp_token_skew())),
+            mcp_tokens: TokenStore::new(config.mcp_token_skew()),
             config,
             agent_id: Mutex::new(None),
             seed,
@@ -112,46 +113,29 @@ impl AgentState {
         Ok(McpTarget::parse(target, self.config.allow_http())?)
     }
 
-    /// The generation of `domain`'s cached token, to pass to
-    /// [`usable_mcp_token`](Self::usable_mcp_token) after waiting for the
-    /// domain's mint.
-    pub fn mcp_token_generation(&self, domain: &str) -> Option<u64> {
-        self.mcp_tokens.lock().ok()?.generation(domain)
-    }
-
-    /// A cached token the caller may use without minting (see
-    /// [`TokenCache::usable`]). Call it before and again after waiting for
-    /// the domain's single-flight lock.
-    pub fn usable_mcp_token(
-        &self,
-        domain: &str,
-        now: Instant,
-        force: bool,
-        seen: Option<u64>,
-    ) -> Option<McpAccessToken> {
-        self.mcp_tokens
-            .lock()
-            .ok()?
-            .usable(domain, now, force, seen)
-            .cloned()
-    }
-
-    /// A mint for `target`, starting at `now`.
-    pub fn start_mint(&self, target: &McpTarget, now: Instant) -> MintToken {
-        MintToken::new(&self.config, target, now).with_jitter_seed(self.next_seed())
-    }
-
-    /// Keeps a minted token (a failed mint is never cached).
-    pub fn finish_mint(&self, result: &Result<McpAccessToken, Error>) {
-        if let (Ok(token), Ok(mut cache)) = (result, self.mcp_tokens.lock()) {
-            cache.store(token.clone());
+    /// A token for `target`: the cached one when it satisfies `want` at
+    /// `now`, else the mint to drive. An adapter asks, takes the domain's
+    /// lock, asks again (whoever held the lock may have minted what it
+    /// needs) and drives what it got: nothing to store or finish after.
+    pub fn mcp_token(&self, target: &McpTarget, want: Want, now: Instant) -> TokenStep {
+        match self.mcp_tokens.usable(target.domain(), want, now) {
+            Some(ticket) => TokenStep::Ready(ticket),
+            None => TokenStep::Mint(Box::new(MintToken::new(
+                &self.config,
+                target,
+                self.mcp_tokens.clone(),
+                self.next_seed(),
+                now,
+            ))),
         }
     }
 
-    /// Forgets `domain`'s token (after a server refused it).
-    pub fn invalidate_mcp_token(&self, domain: &str) {
-        if let Ok(mut cache) = self.mcp_tokens.lock() {
-            cache.invalidate(domain);
+    /// What a forced refresh of `target`'s token wants: one minted after
+    /// the token cached now (so concurrent refreshes share one mint).
+    pub fn mcp_refresh(&self, target: &McpTarget) -> Want {
+        match self.mcp_tokens.generation(target.domain()) {
+            Some(generation) => Want::NewerThan(generation),
+            None => Want::Fresh,
         }
     }
 

@@ -185,6 +185,15 @@ fn endpoint_hint(code: &str, http_status: Option<u16>) -> &'static str {
 }
 
 impl Error {
+    /// An argument refused before any request: for drivers and adapters
+    /// of your own.
+    pub fn invalid_input(argument: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            argument,
+            reason: reason.into(),
+        }
+    }
+
     /// A configuration error: for drivers and adapters of your own.
     pub fn config(reason: impl Into<String>) -> Self {
         Error::Config {
@@ -413,7 +422,7 @@ impl TransportError {
 
     /// Names the request (`METHOD url`, no query or user info) and the
     /// attempts made, as flows do when they give up.
-    pub(crate) fn with_request(mut self, request: String, attempts: u32) -> Self {
+    pub fn with_request(mut self, request: String, attempts: u32) -> Self {
         self.request = Some(request);
         self.attempts = attempts;
         self
@@ -484,6 +493,12 @@ pub enum TransportErrorKind {
     Tls,
     /// The response body passed the configured limit while being read.
     BodyTooLarge,
+    /// The server answered with an HTTP status the exchange cannot use (a
+    /// 404 for an MCP URL, a 500). Not retried.
+    HttpStatus,
+    /// The server's answer broke the protocol (a body that is not what the
+    /// exchange expects). Not retried.
+    Protocol,
     /// Anything else. Not retried.
     Other,
 }
@@ -497,6 +512,8 @@ impl fmt::Display for TransportErrorKind {
             TransportErrorKind::ConnectionLost => "connection lost",
             TransportErrorKind::Tls => "TLS error",
             TransportErrorKind::BodyTooLarge => "response body too large",
+            TransportErrorKind::HttpStatus => "unexpected HTTP status",
+            TransportErrorKind::Protocol => "protocol error",
             TransportErrorKind::Other => "transport error",
         })
     }

@@ -5,8 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use lime_core::mcp::{McpTarget, MintToken, TokenCache, parse_token_response};
-use lime_core::{Config, Error, drive::Output};
+mod scenario;
+
+use lime_core::mcp::{McpCall, McpTarget, Verdict, Want, parse_token_response};
+use lime_core::{Config, Error};
+use scenario::{TOKEN, agent_state, minted, scenario};
 
 const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl";
 
@@ -207,123 +210,195 @@ fn config() -> Config {
         .unwrap()
 }
 
+fn limited(seconds: u32) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(429)
+        .header("retry-after", seconds.to_string())
+        .body(br#"{"error":"slow_down"}"#.to_vec())
+        .unwrap()
+}
+
 #[test]
 fn the_mint_posts_the_domain_with_the_agent_token_and_retries_like_a_read() {
-    let now = Instant::now();
-    let target = McpTarget::parse("https://MCP.example.com:8443/mcp", false).unwrap();
-    let mut mint = MintToken::new(&config(), &target, now);
-    let Output::Send(first) = mint.poll_output() else {
-        panic!()
-    };
-    assert_eq!(first.request.method(), "POST");
-    assert_eq!(first.request.uri().path(), "/api/v1/modules/oauth/token");
-    assert_eq!(first.request.headers()["x-agent-token"], "at_example-token");
-    assert_eq!(first.request.body(), br#"{"domain":"mcp.example.com"}"#);
-    // 503, then 429 with Retry-After 2 s, then the token.
-    mint.handle_response(answer(503, None, "{}"), now);
-    let Output::Wait(until) = mint.poll_output() else {
-        panic!()
-    };
-    mint.handle_timeout(until);
-    let Output::Send(_) = mint.poll_output() else {
-        panic!()
-    };
-    let limited = http::Response::builder()
-        .status(429)
-        .header("retry-after", "2")
-        .body(br#"{"error":"slow_down"}"#.to_vec())
+    let state = agent_state();
+    let t0 = Instant::now();
+    let run = scenario()
+        .reply(503, "{}")
+        .reply_with(limited(2))
+        .reply_with(minted(60))
+        .mint(&state, "https://MCP.example.com:8443/mcp", Want::Fresh, t0);
+    let first = &run.requests[0];
+    assert_eq!(first.method(), "POST");
+    assert_eq!(first.uri().path(), "/api/v1/modules/oauth/token");
+    assert_eq!(first.headers()["x-agent-token"], TOKEN);
+    assert_eq!(first.body(), br#"{"domain":"mcp.example.com"}"#);
+    assert_eq!(run.count("POST /modules/oauth/token"), 3);
+    assert_eq!(run.waits[1], Duration::from_secs(2), "Retry-After honoured");
+    let ticket = run.result.unwrap();
+    assert_eq!(ticket.token().domain(), "mcp.example.com");
+    assert_eq!(ticket.token().minted_at(), t0 + run.elapsed);
+}
+
+#[test]
+fn a_refused_grant_is_not_retried_and_not_cached() {
+    let state = agent_state();
+    let t0 = Instant::now();
+    let run = scenario().reply(403, r#"{"error":"access_denied"}"#).mint(
+        &state,
+        "mcp.example.com",
+        Want::Fresh,
+        t0,
+    );
+    assert!(matches!(run.result, Err(Error::OAuthCapability { .. })));
+    assert_eq!(run.requests.len(), 1);
+    // The next caller mints again: a failure is never cached.
+    let again = scenario()
+        .reply_with(minted(600))
+        .mint(&state, "mcp.example.com", Want::Fresh, t0);
+    assert_eq!(again.requests.len(), 1);
+}
+
+#[test]
+fn a_finished_mint_is_in_the_cache_with_nothing_for_the_driver_to_finish() {
+    let state = agent_state();
+    let t0 = Instant::now();
+    let minted_run = scenario()
+        .reply_with(minted(600))
+        .mint(&state, "a.example", Want::Fresh, t0);
+    let ticket = minted_run.result.unwrap();
+    // The next ask is answered from the cache, with the same ticket.
+    let cached = scenario().mint(
+        &state,
+        "a.example",
+        Want::Fresh,
+        t0 + Duration::from_secs(1),
+    );
+    assert!(cached.requests.is_empty());
+    assert_eq!(cached.result.unwrap(), ticket);
+}
+
+#[test]
+fn a_token_is_reused_until_expires_in_minus_skew_on_a_simulated_clock() {
+    let state = agent_state();
+    let t0 = Instant::now();
+    let ticket = scenario()
+        .reply_with(minted(600))
+        .mint(&state, "a.example", Want::Fresh, t0)
+        .result
         .unwrap();
-    mint.handle_response(limited, until);
-    let Output::Wait(after) = mint.poll_output() else {
-        panic!()
-    };
+    let minted_at = ticket.token().minted_at();
+    let at = |secs| minted_at + Duration::from_secs(secs);
+    assert!(
+        scenario()
+            .mint(&state, "a.example", Want::Fresh, at(569))
+            .requests
+            .is_empty()
+    );
+    let other = scenario()
+        .reply_with(minted(600))
+        .mint(&state, "b.example", Want::Fresh, at(1));
+    assert_eq!(other.requests.len(), 1, "tokens are per domain");
+    let renewed =
+        scenario()
+            .reply_with(minted(600))
+            .mint(&state, "a.example", Want::Fresh, at(570));
+    assert_eq!(renewed.requests.len(), 1, "stale at 600 − 30 s");
+    assert!(renewed.result.unwrap().generation() > ticket.generation());
+}
+
+#[test]
+fn a_token_no_longer_than_the_skew_is_reused_for_half_its_life() {
+    // 20 s of life under a 30 s skew: reused for 10 s instead of a mint per call.
+    let state = agent_state();
+    let t0 = Instant::now();
+    let ticket = scenario()
+        .reply_with(minted(20))
+        .mint(&state, "short.example", Want::Fresh, t0)
+        .result
+        .unwrap();
+    let at = |ms| ticket.token().minted_at() + Duration::from_millis(ms);
+    for ms in [0, 5_000, 9_999] {
+        let run = scenario().mint(&state, "short.example", Want::Fresh, at(ms));
+        assert!(run.requests.is_empty(), "reused at {ms} ms");
+    }
+    let run =
+        scenario()
+            .reply_with(minted(20))
+            .mint(&state, "short.example", Want::Fresh, at(10_000));
+    assert_eq!(run.requests.len(), 1, "minted anew at half its life");
+}
+
+#[test]
+fn callers_wanting_newer_than_one_generation_share_the_mint_made_after_it() {
+    let state = agent_state();
+    let t0 = Instant::now();
+    let target = McpTarget::parse("a.example", false).unwrap();
     assert_eq!(
-        after - until,
-        Duration::from_secs(2),
-        "Retry-After honoured"
+        state.mcp_refresh(&target),
+        Want::Fresh,
+        "nothing cached yet"
     );
-    mint.handle_timeout(after);
-    let Output::Send(_) = mint.poll_output() else {
-        panic!()
-    };
-    let body = format!(r#"{{"access_token":"{JWT}","token_type":"Bearer","expires_in":60}}"#);
-    mint.handle_response(answer(200, Some("no-store"), &body), after);
-    let Output::Done(Ok(token)) = mint.poll_output() else {
-        panic!()
-    };
-    assert_eq!(token.domain(), "mcp.example.com");
-    assert_eq!(token.minted_at(), after);
+    let refused = scenario()
+        .reply_with(minted(600))
+        .mint(&state, "a.example", Want::Fresh, t0)
+        .result
+        .unwrap();
+    let want = state.mcp_refresh(&target);
+    assert_eq!(want, Want::NewerThan(refused.generation()));
+    // The first caller mints ...
+    let newer = scenario()
+        .reply_with(minted(600))
+        .mint(&state, "a.example", want, t0);
+    assert_eq!(newer.requests.len(), 1);
+    let newer = newer.result.unwrap();
+    // ... and every caller that saw the same refused token shares it.
+    for _ in 0..3 {
+        let shared = scenario().mint(&state, "a.example", want, t0);
+        assert!(shared.requests.is_empty());
+        assert_eq!(shared.result.unwrap(), newer);
+    }
 }
 
 #[test]
-fn a_refused_grant_is_not_retried() {
-    let now = Instant::now();
-    let target = McpTarget::parse("mcp.example.com", false).unwrap();
-    let mut mint = MintToken::new(&config(), &target, now);
-    let Output::Send(_) = mint.poll_output() else {
-        panic!()
-    };
-    mint.handle_response(
-        answer(403, Some("no-store"), r#"{"error":"access_denied"}"#),
-        now,
-    );
-    assert!(matches!(
-        mint.poll_output(),
-        Output::Done(Err(Error::OAuthCapability { .. }))
-    ));
-}
-
-/// A token minted at `at` for `domain`, valid `secs` seconds.
-fn minted(domain: &str, at: Instant, secs: u64) -> lime_core::mcp::McpAccessToken {
-    let body = format!(r#"{{"access_token":"{JWT}","token_type":"Bearer","expires_in":{secs}}}"#);
-    parse_token_response(&answer(200, Some("no-store"), &body), domain, at, 1 << 20).unwrap()
-}
-
-#[test]
-fn the_cache_keeps_a_token_until_expires_in_minus_skew_on_a_simulated_clock() {
+fn the_call_rule_resends_once_after_a_refusal_then_fails_with_mcp_auth_failed() {
+    let state = agent_state();
     let t0 = Instant::now();
-    let mut cache = TokenCache::new(Duration::from_secs(30));
-    assert!(cache.fresh("a.example", t0).is_none());
-    let first = cache.store(minted("a.example", t0, 600));
+    let first = scenario()
+        .reply_with(minted(600))
+        .mint(&state, "mcp.example.com", Want::Fresh, t0)
+        .result
+        .unwrap();
+    let mut call = McpCall::new("mcp.example.com");
     assert!(
-        cache
-            .fresh("a.example", t0 + Duration::from_secs(569))
-            .is_some()
+        McpCall::reuses(first.generation(), &first),
+        "a session on this token"
     );
+    // The server refused the token: a newer one, and the request once more.
+    let Verdict::Resend(want) = call.refused(first.generation(), "") else {
+        panic!("the first 401 is answered by a refresh")
+    };
+    let second = scenario()
+        .reply_with(minted(600))
+        .mint(&state, "mcp.example.com", want, t0)
+        .result
+        .unwrap();
     assert!(
-        cache
-            .fresh("a.example", t0 + Duration::from_secs(570))
-            .is_none(),
-        "stale at 600 − 30 s"
+        !McpCall::reuses(first.generation(), &second),
+        "a new token, a new session"
     );
-    assert!(cache.fresh("b.example", t0).is_none(), "per domain");
-    // A token shorter than the skew is never fresh.
-    cache.store(minted("short.example", t0, 20));
-    assert!(cache.fresh("short.example", t0).is_none());
-    // Every mint gets a new generation.
-    let second = cache.store(minted("a.example", t0 + Duration::from_secs(570), 600));
-    assert_ne!(first, second);
-    assert_eq!(cache.generation("a.example"), Some(second));
-    cache.invalidate("a.example");
-    assert!(cache.get("a.example").is_none());
-}
-
-#[test]
-fn concurrent_forced_refreshes_share_the_mint_made_after_they_asked() {
-    let t0 = Instant::now();
-    let mut cache = TokenCache::new(Duration::from_secs(30));
-    cache.store(minted("a.example", t0, 600));
-    let seen = cache.generation("a.example");
-    // Before anyone refreshed: a forced caller must mint.
-    assert!(cache.usable("a.example", t0, true, seen).is_none());
-    assert!(cache.usable("a.example", t0, false, seen).is_some());
-    // Another caller refreshed meanwhile: this one uses that token.
-    cache.store(minted("a.example", t0, 600));
-    assert!(cache.usable("a.example", t0, true, seen).is_some());
-    // A forced caller that saw nothing cached uses whatever was minted since.
-    assert!(cache.usable("b.example", t0, true, None).is_none());
-    cache.store(minted("b.example", t0, 600));
-    assert!(cache.usable("b.example", t0, true, None).is_some());
+    let Verdict::Fail(error) = call.refused(
+        second.generation(),
+        "Bearer error=\"invalid_token\"\u{1b}]0;x",
+    ) else {
+        panic!("the second 401 is final")
+    };
+    assert_eq!(error.code(), Some("MCP_AUTH_FAILED"));
+    let text = error.to_string();
+    assert!(
+        text.contains("mcp.example.com") && text.contains("invalid_token"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "server text is escaped: {text:?}");
 }
 
 #[test]

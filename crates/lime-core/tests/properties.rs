@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use lime_core::{
     Config, Login,
-    drive::{AGENT_TOKEN_HEADER, Output, TransportError, TransportErrorKind},
+    drive::{AGENT_TOKEN_HEADER, AgentState, Output, TransportError, TransportErrorKind},
+    mcp::{McpTarget, TokenStep, Want},
 };
 use proptest::prelude::*;
 
@@ -31,6 +32,10 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
         Just(br#"{"ok":false,"error":{"code":"SITE_LOGIN_CONFLICT"}}"#.to_vec()),
         Just(br#"{"ok":true,"data":{"pow_challenge":"c","pow_difficulty":"3"}}"#.to_vec()),
         Just(b"[]".to_vec()),
+        Just(br#"{"access_token":"a.b.c","token_type":"Bearer","expires_in":60}"#.to_vec()),
+        Just(br#"{"access_token":"a.b.c","token_type":"bearer","expires_in":"60"}"#.to_vec()),
+        Just(br#"{"error":"access_denied","error_description":"no grant"}"#.to_vec()),
+        Just(br#"{"error":"invalid_client"}"#.to_vec()),
     ]
 }
 
@@ -128,6 +133,56 @@ proptest! {
             run = if pair[0] == pair[1] { run + 1 } else { 1 };
             prop_assert!(run <= 4, "{calls:?}");
         }
+        if let Err(e) = done {
+            prop_assert!(!e.to_string().contains(TOKEN));
+        }
+    }
+
+    #[test]
+    fn any_replies_end_a_mint_within_its_budget_and_only_a_success_is_cached(replies in replies(), no_store in any::<bool>()) {
+        let config = Config::builder()
+            .token(TOKEN)
+            .base_url("https://api.example:8443/api/v1")
+            .env_lookup(|_| None)
+            .build()
+            .unwrap();
+        let state = AgentState::new(config, 1);
+        let target = McpTarget::parse("mcp.example.com", false).unwrap();
+        let mut now = Instant::now();
+        let TokenStep::Mint(mut mint) = state.mcp_token(&target, Want::Fresh, now) else {
+            panic!("nothing is cached yet")
+        };
+        let mut sent = 0usize;
+        let done = loop {
+            prop_assert!(sent <= 4, "a mint makes at most max_retries + 1 = 4 attempts");
+            match mint.poll_output() {
+                Output::Send(t) => {
+                    prop_assert_eq!(t.request.uri().path(), "/api/v1/modules/oauth/token");
+                    prop_assert!(t.request.headers().get(AGENT_TOKEN_HEADER).is_some());
+                    now += Duration::from_millis(3);
+                    match replies[sent % replies.len()].clone() {
+                        Reply::Http(status, body) => {
+                            let mut answer = http::Response::builder().status(status);
+                            if no_store {
+                                answer = answer.header("cache-control", "no-store");
+                            }
+                            mint.handle_response(answer.body(body).unwrap(), now);
+                        }
+                        Reply::Transport(kind) => mint.handle_transport_error(TransportError::new(kind, "p"), now),
+                    }
+                    sent += 1;
+                }
+                Output::Solve(_) => prop_assert!(false, "a mint never solves"),
+                Output::Wait(until) => {
+                    now = until;
+                    mint.handle_timeout(now);
+                }
+                Output::Done(result) => break result,
+            }
+        };
+        // What the mint ended with is exactly what the next caller finds.
+        let cached = matches!(state.mcp_token(&target, Want::Fresh, now), TokenStep::Ready(_));
+        prop_assert_eq!(cached, done.is_ok());
         if let Err(e) = done {
             prop_assert!(!e.to_string().contains(TOKEN));
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use lime_core::ApprovalResult;
 use lime_core::lime_pow::{CoreLease, Progress};
-use lime_core::mcp::{DomainLocks, McpAccessToken};
+use lime_core::mcp::{KeyedLocks, McpAccessToken, McpTarget, McpTicket, TokenStep, Want};
 #[cfg(feature = "custom-client")]
 use lime_core::settings::ProxySource;
 use lime_core::{
@@ -36,7 +36,7 @@ pub(crate) struct Inner {
     pub(crate) state: AgentState,
     pub(crate) client: HyperClient,
     /// One mint at a time per domain.
-    mint_locks: DomainLocks<tokio::sync::Mutex<()>>,
+    mint_locks: KeyedLocks<tokio::sync::Mutex<()>>,
     /// Open MCP sessions, one per MCP URL.
     #[cfg(feature = "mcp")]
     pub(crate) mcp_sessions: crate::mcp::Sessions,
@@ -151,24 +151,35 @@ impl LimeAgent {
     }
 
     async fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error> {
+        let target = self.inner.state.mcp_target(target)?;
+        let want = if force {
+            self.inner.state.mcp_refresh(&target)
+        } else {
+            Want::Fresh
+        };
+        self.mcp_ticket(&target, want)
+            .await
+            .map(McpTicket::into_token)
+    }
+
+    /// A ticket for `target` as `want` asks: ask, lock the domain, ask
+    /// again, drive the mint the core handed out.
+    pub(crate) async fn mcp_ticket(
+        &self,
+        target: &McpTarget,
+        want: Want,
+    ) -> Result<McpTicket, Error> {
         let state = &self.inner.state;
-        let target = state.mcp_target(target)?;
-        let domain = target.domain();
-        let seen = state.mcp_token_generation(domain);
         let now = std::time::Instant::now;
-        if let Some(token) = state.usable_mcp_token(domain, now(), force, seen) {
-            return Ok(token);
+        if let TokenStep::Ready(ticket) = state.mcp_token(target, want, now()) {
+            return Ok(ticket);
         }
-        let flight = self.inner.mint_locks.lock_for(domain);
-        let _one_mint = flight.lock().await;
-        // Whoever held the lock may have minted what this caller needs.
-        if let Some(token) = state.usable_mcp_token(domain, now(), force, seen) {
-            return Ok(token);
+        let lock = self.inner.mint_locks.lock_for(target.domain());
+        let _one_mint = lock.lock().await;
+        match state.mcp_token(target, want, now()) {
+            TokenStep::Ready(ticket) => Ok(ticket),
+            TokenStep::Mint(mut mint) => self.drive(&mut *mint).await,
         }
-        let mut mint = state.start_mint(&target, now());
-        let result = self.drive(&mut mint).await;
-        state.finish_mint(&result);
-        result
     }
 
     /// The drive loop: the only place this crate touches the protocol.
@@ -245,7 +256,7 @@ pub struct LimeAgentBuilder {
     prebuilt: Option<Config>,
     /// Names answered without DNS (`resolve`).
     resolve: std::collections::HashMap<String, std::net::IpAddr>,
-    /// How MCP calls behave (`mcp_read_timeout`, `mcp_serialize_calls`).
+    /// How MCP calls behave (`mcp_exchange_timeout`, `mcp_serialize_calls`).
     #[cfg(feature = "mcp")]
     mcp_options: crate::mcp::McpOptions,
     #[cfg(feature = "custom-client")]
@@ -326,13 +337,16 @@ impl LimeAgentBuilder {
         self
     }
 
-    /// How long an MCP server has to finish an answer once its headers came
-    /// (a long tool call): 300 s by default.
+    /// How long one MCP exchange may take as a whole: opening a session, or
+    /// one request's headers, body and event stream (a long tool call).
+    /// 300 s by default; the response headers also come within
+    /// [`timeout`](Self::timeout). A call cut off by it is cancelled on the
+    /// server (`notifications/cancelled`).
     #[cfg(feature = "mcp")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
     #[must_use]
-    pub fn mcp_read_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.mcp_options.read_timeout = timeout;
+    pub fn mcp_exchange_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.mcp_options.exchange_timeout = timeout;
         self
     }
 
@@ -403,7 +417,7 @@ impl LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
                 client,
-                mint_locks: DomainLocks::default(),
+                mint_locks: KeyedLocks::default(),
                 #[cfg(feature = "mcp")]
                 mcp_sessions: crate::mcp::Sessions::new(extras.mcp_options),
             }),

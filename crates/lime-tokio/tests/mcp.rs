@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use lime_emulator::{Emulator, TlsSource};
 use lime_tokio::LimeAgent;
+use rmcp::model::ReadResourceRequestParams;
 use serde_json::{Map, Value, json};
 
 const DOMAIN: &str = "mcp.lime.test";
@@ -47,11 +48,8 @@ fn args(value: Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
 
-fn text(result: &lime_tokio::mcp::model::CallToolResult) -> String {
-    serde_json::to_value(&result.content).unwrap()[0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+fn text(result: &lime_tokio::mcp::CallToolResult) -> String {
+    lime_tokio::mcp::ToolResultText::text(result)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,40 +213,45 @@ async fn resources_templates_prompts_ping_and_server_info() {
     let url = emu.mcp_url().unwrap();
     let agent = agent(&emu);
     agent.ping(&url).await.unwrap();
-    let info = agent.mcp_server_info(&url).await.unwrap();
+    let info = agent
+        .mcp(&url, |peer| async move { Ok(peer.peer_info()) })
+        .await
+        .unwrap()
+        .expect("initialized");
     assert!(info.capabilities.tools.is_some() && info.capabilities.prompts.is_some());
-    let resources = agent.list_resources(&url).await.unwrap();
-    assert_eq!(resources[0].uri, "lime://emulator/readme");
-    let templates = agent.list_resource_templates(&url).await.unwrap();
-    assert_eq!(templates[0].uri_template, "lime://greeting/{name}");
-    let read = agent
-        .read_resource(&url, "lime://greeting/ada")
+    let (resources, templates) = agent
+        .mcp(&url, |peer| async move {
+            Ok((
+                peer.list_all_resources().await?,
+                peer.list_all_resource_templates().await?,
+            ))
+        })
         .await
         .unwrap();
+    assert_eq!(resources[0].uri, "lime://emulator/readme");
+    assert_eq!(templates[0].uri_template, "lime://greeting/{name}");
+    let read = |uri: &'static str| {
+        agent.mcp(&url, move |peer| async move {
+            peer.read_resource(ReadResourceRequestParams::new(uri))
+                .await
+        })
+    };
+    let greeting = read("lime://greeting/ada").await.unwrap();
     assert!(
-        serde_json::to_string(&read.contents)
+        serde_json::to_string(&greeting.contents)
             .unwrap()
             .contains("Hello, ada!")
     );
-    let missing = agent
-        .read_resource(&url, "lime://nothing")
-        .await
-        .unwrap_err();
+    let missing = read("lime://nothing").await.unwrap_err();
     assert!(
         matches!(missing, lime_tokio::Error::Mcp { .. }),
         "{missing:?}"
     );
-    let prompts = agent.list_prompts(&url).await.unwrap();
-    assert_eq!(prompts[0].name, "greet");
-    let prompt = agent
-        .get_prompt(&url, "greet", args(json!({"name": "Ada"})))
+    let prompts = agent
+        .mcp(&url, |peer| async move { peer.list_all_prompts().await })
         .await
         .unwrap();
-    assert!(
-        serde_json::to_string(&prompt.messages)
-            .unwrap()
-            .contains("Please greet Ada.")
-    );
+    assert_eq!(prompts[0].name, "greet");
     assert_eq!(
         emu.mcp_counters()
             .unwrap()

@@ -1,14 +1,16 @@
 //! The mint flow: `POST /modules/oauth/token` for one domain, retried like a
-//! read (a second mint only issues another short-lived token).
+//! read (a second mint only issues another short-lived token). A mint keeps
+//! what it minted in its agent's token store before handing the ticket out,
+//! so a driver has nothing to remember after it.
 
 use std::time::Instant;
 
 use http::Method;
 
-use super::{McpAccessToken, McpTarget, parse_token_response};
+use super::cache::TokenStore;
+use super::{McpTarget, McpTicket, parse_token_response};
 use crate::io::{Output, build_request};
 use crate::pow::PowOutcome;
-use crate::profile::now_seed;
 use crate::retry::retry_after;
 use crate::step::Stepper;
 use crate::{Config, HttpResponse, TransportError};
@@ -18,14 +20,18 @@ pub(crate) const MINT_PATH: &str = "/modules/oauth/token";
 
 /// Mints an MCP access token for a target's domain as a state machine;
 /// drive it like [`Login`](crate::Login) (through [`Flow`](crate::drive::Flow)).
+/// [`AgentState::mcp_token`](crate::drive::AgentState::mcp_token) hands one
+/// out when the agent's cache has no usable token; the finished mint's
+/// [`McpTicket`] is already in that cache.
 ///
 /// ```
 /// use std::time::Instant;
-/// use lime_core::{Config, drive::Output, mcp::{McpTarget, MintToken}};
+/// use lime_core::{Config, drive::{AgentState, Output}, mcp::{McpTarget, TokenStep, Want}};
 /// let config = Config::builder().token("at_example").base_url("http://127.0.0.1:1/api/v1").build()?;
+/// let state = AgentState::new(config, 7);
 /// let target = McpTarget::parse("mcp.example.com", false)?;
 /// # #[allow(clippy::disallowed_methods)]
-/// let mut mint = MintToken::new(&config, &target, Instant::now());
+/// let TokenStep::Mint(mut mint) = state.mcp_token(&target, Want::Fresh, Instant::now()) else { unreachable!() };
 /// let Output::Send(transmit) = mint.poll_output() else { unreachable!() };
 /// assert_eq!(transmit.request.uri(), "http://127.0.0.1:1/api/v1/modules/oauth/token");
 /// assert_eq!(transmit.request.body(), br#"{"domain":"mcp.example.com"}"#);
@@ -35,26 +41,28 @@ pub(crate) const MINT_PATH: &str = "/modules/oauth/token";
 pub struct MintToken {
     config: Config,
     domain: String,
-    stepper: Stepper<McpAccessToken>,
+    stepper: Stepper<McpTicket>,
+    store: TokenStore,
     now: Instant,
 }
 
 impl MintToken {
-    /// A mint for `target`'s domain, starting at `now`.
-    pub fn new(config: &Config, target: &McpTarget, now: Instant) -> Self {
+    /// A mint for `target`'s domain, starting at `now`, keeping its token in
+    /// `store`.
+    pub(crate) fn new(
+        config: &Config,
+        target: &McpTarget,
+        store: TokenStore,
+        seed: u64,
+        now: Instant,
+    ) -> Self {
         MintToken {
             config: config.clone(),
             domain: target.domain().to_owned(),
-            stepper: Stepper::new(config.max_retries(), config.timeout(), None, now_seed(now)),
+            stepper: Stepper::new(config.max_retries(), config.timeout(), None, seed),
+            store,
             now,
         }
-    }
-
-    /// Seeds the backoff jitter (pass randomness to spread clients apart).
-    #[must_use]
-    pub fn with_jitter_seed(mut self, seed: u64) -> Self {
-        self.stepper.reseed(seed);
-        self
     }
 
     /// The domain being minted for.
@@ -63,7 +71,7 @@ impl MintToken {
     }
 
     /// What to do next.
-    pub fn poll_output(&mut self) -> Output<McpAccessToken> {
+    pub fn poll_output(&mut self) -> Output<McpTicket> {
         let (config, domain) = (&self.config, &self.domain);
         self.stepper.poll(self.now, || {
             let body = serde_json::json!({ "domain": domain })
@@ -83,10 +91,11 @@ impl MintToken {
             return;
         }
         let result =
-            parse_token_response(&response, &self.domain, now, self.config.max_body_bytes());
-        if let Ok(token) = &result {
-            tracing::debug!(target: "lime", domain = %self.domain, expires_in_s = token.expires_in().as_secs(), "MCP access token minted");
-        }
+            parse_token_response(&response, &self.domain, now, self.config.max_body_bytes())
+                .map(|token| {
+                    tracing::debug!(target: "lime", domain = %self.domain, expires_in_s = token.expires_in().as_secs(), "MCP access token minted");
+                    self.store.keep(token)
+                });
         self.stepper
             .settle(result, retry_after(&response), now, "mint");
     }
@@ -105,7 +114,7 @@ impl MintToken {
 }
 
 impl crate::drive::Flow for MintToken {
-    type Value = McpAccessToken;
+    type Value = McpTicket;
     fn poll_output(&mut self) -> Output<Self::Value> {
         MintToken::poll_output(self)
     }

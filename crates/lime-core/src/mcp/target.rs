@@ -15,7 +15,10 @@ use crate::Error;
 /// assert!(McpTarget::parse("127.1", false).is_err()); // an IP, however spelt
 /// # Ok::<(), lime_core::mcp::TargetRefused>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// `Display` and `Debug` show the URL with its query redacted (a query may
+/// carry a key).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct McpTarget {
     domain: String,
     url: String,
@@ -158,7 +161,16 @@ impl McpTarget {
 
 impl fmt::Display for McpTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.url)
+        f.write_str(&crate::base_url::redact_url(&self.url))
+    }
+}
+
+impl fmt::Debug for McpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpTarget")
+            .field("domain", &self.domain)
+            .field("url", &crate::base_url::redact_url(&self.url))
+            .finish()
     }
 }
 

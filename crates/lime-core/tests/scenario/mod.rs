@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use lime_core::{
     AgentProfile, ApprovalResult, Config, ConfigBuilder, Error, Login, Profile,
-    drive::{Flow, HttpRequest, HttpResponse, Output, TransportError, TransportErrorKind},
+    drive::{
+        AgentState, Flow, HttpRequest, HttpResponse, Output, TransportError, TransportErrorKind,
+    },
+    mcp::{McpTarget, McpTicket, TokenStep, Want},
 };
 
 pub const TOKEN: &str = "at_scenario-secret-token-0123456789";
@@ -125,6 +128,23 @@ pub fn profile_body(owner_key: &str) -> String {
     ok(data)
 }
 
+/// An agent state on the test config (seeded, so its jitter repeats).
+pub fn agent_state() -> AgentState {
+    AgentState::new(Scenario::build_config(Box::new(|b| b)), 7)
+}
+
+/// A mint's success answer: a token of `secs` seconds of life.
+pub fn minted(secs: u64) -> HttpResponse {
+    let body = format!(
+        r#"{{"access_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2ln","token_type":"Bearer","expires_in":{secs}}}"#
+    );
+    http::Response::builder()
+        .status(200)
+        .header("cache-control", "no-store")
+        .body(body.into_bytes())
+        .unwrap()
+}
+
 /// A login on the test config for tests that drive it step by step.
 pub fn manual_login() -> (Login, Instant) {
     let now = Instant::now();
@@ -190,6 +210,26 @@ impl Scenario {
         }
         let mut replies = self.replies;
         drive(&mut login, start, self.latency, &mut replies)
+    }
+
+    /// A token for `target` from `state` at `at` (simulated time): no
+    /// request when the cache answers, else the mint the state hands out.
+    pub fn mint(self, state: &AgentState, target: &str, want: Want, at: Instant) -> Run<McpTicket> {
+        let target = McpTarget::parse(target, true).expect("a valid target");
+        let mut replies = self.replies;
+        match state.mcp_token(&target, want, at) {
+            TokenStep::Ready(ticket) => {
+                assert!(replies.is_empty(), "a cached token needs no reply");
+                Run {
+                    result: Ok(ticket),
+                    requests: vec![],
+                    waits: vec![],
+                    solves: vec![],
+                    elapsed: Duration::ZERO,
+                }
+            }
+            TokenStep::Mint(mut mint) => drive(&mut *mint, at, self.latency, &mut replies),
+        }
     }
 
     pub fn profile(self) -> Run<AgentProfile> {

@@ -1,12 +1,14 @@
 //! rmcp's streamable-HTTP client transport over lime-tokio's own hyper
 //! client: the same TLS roots, proxy decision and resolver as every other
-//! request; redirects never followed; bodies and events bounded; headers
-//! within the per-request timeout and the body within the read timeout.
-//! The bearer token goes only to the token's domain.
+//! request; redirects never followed; bodies and events bounded in size;
+//! response headers within the per-request timeout and the rest of each
+//! exchange (body or whole event stream) within the exchange timeout. The
+//! token comes from the agent per request and goes only to its domain; a
+//! 401 is answered by lime-core's call rule.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,195 +16,298 @@ use futures::stream::{self, BoxStream, StreamExt};
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use lime_core::Error;
 use lime_core::drive::{TransportError, TransportErrorKind};
+use lime_core::mcp::{McpCall, McpTarget, McpTicket, Verdict, Want};
+use lime_core::settings::redact_url;
 use rmcp::model::{ClientJsonRpcMessage, JsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_client::{
-    AuthRequiredError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
 };
 use sse_stream::{Sse, SseStream};
 
+use super::events::EventBound;
+use crate::LimeAgent;
+use crate::agent::Inner;
 use crate::transport::HyperClient;
 
-const SESSION_ID: &str = "Mcp-Session-Id";
+const SESSION_ID: &str = "mcp-session-id";
+const LAST_EVENT_ID: &str = "last-event-id";
 const EVENT_STREAM: &str = "text/event-stream";
 const JSON: &str = "application/json";
+const ACCEPT_BOTH: &str = "text/event-stream, application/json";
 
 /// The HTTP half of an MCP session.
 #[derive(Clone)]
 pub(crate) struct McpHttp {
-    pub(crate) client: HyperClient,
-    /// The token's domain: the only host that gets `Authorization`.
-    pub(crate) domain: Arc<str>,
+    client: HyperClient,
+    /// The agent, for tokens (weak: the agent owns the session).
+    agent: Weak<Inner>,
+    target: Arc<McpTarget>,
+    /// The generation of the token this session last sent.
+    generation: Arc<AtomicU64>,
     /// Connect and response headers.
-    pub(crate) timeout: Duration,
-    /// The rest of a response: the whole body, or each event of a stream.
-    pub(crate) read_timeout: Duration,
+    header_timeout: Duration,
+    /// One exchange as a whole: headers, then the body or every event.
+    exchange_timeout: Duration,
     /// The largest body, or event, accepted.
-    pub(crate) max_body: usize,
+    max_body: usize,
 }
 
-type Failure = StreamableHttpError<TransportError>;
+type Failure = StreamableHttpError<Error>;
 
-fn transport(kind: TransportErrorKind, message: impl Into<String>) -> Failure {
-    StreamableHttpError::Client(TransportError::new(kind, message))
+/// What went wrong, as lime's error naming the exchange (`tools/call →
+/// POST https://host/mcp`); rmcp hands it back to the caller unchanged.
+fn failure(kind: TransportErrorKind, exchange: &str, message: impl Into<String>) -> Failure {
+    StreamableHttpError::Client(
+        TransportError::new(kind, message)
+            .with_request(exchange.to_owned(), 1)
+            .into(),
+    )
 }
 
 impl McpHttp {
-    /// Sends `request`, headers within the timeout.
+    pub(crate) fn new(agent: &LimeAgent, target: &McpTarget, generation: Arc<AtomicU64>) -> Self {
+        let options = &agent.inner.mcp_sessions.options;
+        McpHttp {
+            client: agent.inner.client.clone(),
+            agent: Arc::downgrade(&agent.inner),
+            target: Arc::new(target.clone()),
+            generation,
+            header_timeout: agent.inner.state.config().timeout(),
+            exchange_timeout: options.exchange_timeout,
+            max_body: super::MAX_MCP_BODY_BYTES,
+        }
+    }
+
+    /// A ticket for this session's domain, as `want` asks.
+    async fn ticket(&self, want: Want) -> Result<McpTicket, Failure> {
+        let Some(inner) = self.agent.upgrade() else {
+            return Err(StreamableHttpError::TransportChannelClosed);
+        };
+        let agent = LimeAgent { inner };
+        agent
+            .mcp_ticket(&self.target, want)
+            .await
+            .map_err(StreamableHttpError::Client)
+    }
+
+    /// Sends the request `build` makes with a token, answering a 401 by the
+    /// call rule (a newer token, the same request once more).
+    async fn send_authorized(
+        &self,
+        exchange: &str,
+        build: impl Fn(&McpTicket) -> Result<http::Request<Full<Bytes>>, http::Error>,
+    ) -> Result<http::Response<Incoming>, Failure> {
+        let mut call = McpCall::new(self.target.domain());
+        let mut ticket = self.ticket(Want::Fresh).await?;
+        loop {
+            let request = build(&ticket)
+                .map_err(|e| failure(TransportErrorKind::Other, exchange, e.to_string()))?;
+            let started = std::time::Instant::now();
+            let response = self.send(exchange, request).await?;
+            tracing::debug!(target: "lime", exchange, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "MCP exchange");
+            tracing::trace!(target: "lime", exchange, headers = ?response.headers(), "MCP response headers");
+            if response.status() != StatusCode::UNAUTHORIZED {
+                self.generation
+                    .store(ticket.generation(), Ordering::Release);
+                return Ok(response);
+            }
+            let challenge = header_text(&response, header::WWW_AUTHENTICATE).unwrap_or_default();
+            match call.refused(ticket.generation(), &challenge) {
+                Verdict::Resend(want) => ticket = self.ticket(want).await?,
+                Verdict::Fail(error) => return Err(StreamableHttpError::Client(error)),
+            }
+        }
+    }
+
+    /// Sends `request`, headers within the header timeout.
     async fn send(
         &self,
+        exchange: &str,
         request: http::Request<Full<Bytes>>,
     ) -> Result<http::Response<Incoming>, Failure> {
-        match tokio::time::timeout(self.timeout, self.client.send_request(request)).await {
+        match tokio::time::timeout(self.header_timeout, self.client.send_request(request)).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(StreamableHttpError::Client(crate::transport::classify(
-                &error,
-            ))),
-            Err(_) => Err(transport(
+            Ok(Err(error)) => {
+                let error = crate::transport::classify(&error).with_request(exchange.to_owned(), 1);
+                Err(StreamableHttpError::Client(error.into()))
+            }
+            Err(_) => Err(failure(
                 TransportErrorKind::Timeout,
+                exchange,
                 "no response headers from the MCP server in time",
             )),
         }
     }
 
-    /// A request with the bearer token when `uri` is on the token's domain.
+    /// A request carrying `ticket`'s token when `uri` is on its domain.
     fn request(
         &self,
         method: Method,
         uri: &str,
         session_id: Option<&str>,
-        auth_token: Option<&str>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
+        ticket: &McpTicket,
+        custom_headers: &HashMap<HeaderName, HeaderValue>,
     ) -> http::request::Builder {
+        let accept = if method == Method::GET {
+            EVENT_STREAM
+        } else {
+            ACCEPT_BOTH
+        };
         let mut builder = http::Request::builder()
             .method(method)
             .uri(uri)
-            .header(header::ACCEPT, format!("{EVENT_STREAM}, {JSON}"));
+            .header(header::ACCEPT, accept);
         let host_is_ours = uri
             .parse::<http::Uri>()
             .ok()
             .and_then(|u| u.host().map(str::to_ascii_lowercase))
-            .is_some_and(|host| *host == *self.domain);
-        if let (Some(token), true) = (auth_token, host_is_ours)
-            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}"))
-        {
-            value.set_sensitive(true);
-            builder = builder.header(header::AUTHORIZATION, value);
+            .is_some_and(|host| host == ticket.token().domain());
+        if host_is_ours {
+            builder = builder.header(header::AUTHORIZATION, ticket.token().authorization());
         }
         if let Some(id) = session_id {
             builder = builder.header(SESSION_ID, id);
         }
         for (name, value) in custom_headers {
             if name != header::AUTHORIZATION && name != header::HOST {
-                builder = builder.header(name, value);
+                builder = builder.header(name, value.clone());
             }
         }
         builder
     }
 
-    /// The whole body, bounded in size and time.
-    async fn read_body(&self, body: Incoming) -> Result<Bytes, Failure> {
+    /// The whole body, bounded in size and by the exchange's deadline.
+    async fn read_body(
+        &self,
+        exchange: &str,
+        body: Incoming,
+        deadline: tokio::time::Instant,
+    ) -> Result<Bytes, Failure> {
         let limited = http_body_util::Limited::new(body, self.max_body);
-        match tokio::time::timeout(self.read_timeout, limited.collect()).await {
+        match tokio::time::timeout_at(deadline, limited.collect()).await {
             Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-                Err(StreamableHttpError::ResponseBodyTooLarge {
-                    max_size: self.max_body,
-                })
-            }
-            Ok(Err(error)) => Err(transport(
+            Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(failure(
+                TransportErrorKind::BodyTooLarge,
+                exchange,
+                format!("the MCP answer is over {} bytes", self.max_body),
+            )),
+            Ok(Err(error)) => Err(failure(
                 TransportErrorKind::ConnectionLost,
+                exchange,
                 error.to_string(),
             )),
-            Err(_) => Err(transport(
+            Err(_) => Err(failure(
                 TransportErrorKind::Timeout,
-                "the MCP server's answer did not finish in time (read timeout)",
+                exchange,
+                "the MCP server's answer did not finish within the exchange timeout",
             )),
         }
     }
 
-    /// An event stream whose every chunk comes within the read timeout and
-    /// whose events stay under the body limit.
-    fn event_stream(&self, body: Incoming) -> BoxStream<'static, Result<Sse, sse_stream::Error>> {
-        let (read_timeout, max) = (self.read_timeout, self.max_body);
-        let chunks = stream::unfold((body, 0usize), move |(mut body, mut pending)| async move {
+    /// An event stream that ends with an error at the exchange's deadline
+    /// or at the first event over the size limit.
+    fn event_stream(
+        &self,
+        body: Incoming,
+        deadline: tokio::time::Instant,
+    ) -> BoxStream<'static, Result<Sse, sse_stream::Error>> {
+        let max = self.max_body;
+        let state = (body, EventBound::default(), false);
+        let chunks = stream::unfold(state, move |(mut body, mut bound, ended)| async move {
+            if ended {
+                return None;
+            }
             loop {
-                let frame = match tokio::time::timeout(read_timeout, body.frame()).await {
+                let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
                     Err(_) => {
-                        return Some((
-                            Err(io_error("the MCP event stream stalled (read timeout)")),
-                            (body, pending),
-                        ));
+                        let error = io_error(
+                            "the MCP event stream did not finish within the exchange timeout",
+                        );
+                        return Some((Err(error), (body, bound, true)));
                     }
                     Ok(None) => return None,
                     Ok(Some(Err(error))) => {
-                        return Some((Err(io_error(&error.to_string())), (body, pending)));
+                        return Some((Err(io_error(&error.to_string())), (body, bound, true)));
                     }
                     Ok(Some(Ok(frame))) => frame,
                 };
                 let Ok(data) = frame.into_data() else {
                     continue;
                 };
-                // Bytes since the last blank line: one event's size.
-                pending = match data.windows(2).rposition(|w| w == b"\n\n") {
-                    Some(end) => data.len() - end - 2,
-                    None => pending + data.len(),
-                };
-                if pending > max {
-                    return Some((
-                        Err(io_error("an MCP event passed the size limit")),
-                        (body, pending),
-                    ));
+                if bound.feed(&data) > max {
+                    let error = io_error(&format!("an MCP event over {max} bytes"));
+                    return Some((Err(error), (body, bound, true)));
                 }
-                return Some((Ok(data), (body, pending)));
+                return Some((Ok(data), (body, bound, false)));
             }
         });
         SseStream::from_bytes_stream(chunks).boxed()
     }
+
+    /// `what → METHOD url` (query redacted), naming an exchange in logs and
+    /// errors.
+    fn exchange(&self, what: &str, method: &Method, uri: &str) -> String {
+        format!("{what} → {method} {}", redact_url(uri))
+    }
+}
+
+fn header_text(response: &http::Response<Incoming>, name: HeaderName) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn io_error(message: &str) -> std::io::Error {
     std::io::Error::other(message.to_owned())
 }
 
+/// The JSON-RPC method of a message, or what kind of message it is.
+fn what(message: &ClientJsonRpcMessage) -> String {
+    match message {
+        JsonRpcMessage::Request(r) => serde_json::to_value(&r.request)
+            .ok()
+            .and_then(|v| v.get("method").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "request".to_owned()),
+        JsonRpcMessage::Notification(n) => serde_json::to_value(&n.notification)
+            .ok()
+            .and_then(|v| v.get("method").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "notification".to_owned()),
+        _ => "reply".to_owned(),
+    }
+}
+
 impl StreamableHttpClient for McpHttp {
-    type Error = TransportError;
+    type Error = Error;
 
     async fn post_message(
         &self,
         uri: Arc<str>,
         message: ClientJsonRpcMessage,
         session_id: Option<Arc<str>>,
-        auth_token: Option<String>,
+        _auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, Failure> {
-        let body = serde_json::to_vec(&message)?;
-        let request = self
-            .request(
-                Method::POST,
-                &uri,
-                session_id.as_deref(),
-                auth_token.as_deref(),
-                custom_headers,
-            )
-            .header(header::CONTENT_TYPE, JSON)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| transport(TransportErrorKind::Other, e.to_string()))?;
-        let response = self.send(request).await?;
+        let exchange = self.exchange(&what(&message), &Method::POST, &uri);
+        let body = Bytes::from(serde_json::to_vec(&message)?);
+        let deadline = tokio::time::Instant::now() + self.exchange_timeout;
+        let response = self
+            .send_authorized(&exchange, |ticket| {
+                self.request(
+                    Method::POST,
+                    &uri,
+                    session_id.as_deref(),
+                    ticket,
+                    &custom_headers,
+                )
+                .header(header::CONTENT_TYPE, JSON)
+                .body(Full::new(body.clone()))
+            })
+            .await?;
         let status = response.status();
-        let header_text = |name: HeaderName| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = header_text(header::WWW_AUTHENTICATE).unwrap_or_default();
-            return Err(StreamableHttpError::AuthRequired(AuthRequiredError::new(
-                challenge,
-            )));
-        }
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);
         }
@@ -210,18 +315,22 @@ impl StreamableHttpClient for McpHttp {
             return Err(StreamableHttpError::SessionExpired);
         }
         if status.is_redirection() {
-            return Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
+            return Err(failure(
+                TransportErrorKind::HttpStatus,
+                &exchange,
                 format!("HTTP {status}: the MCP server redirected; redirects are never followed"),
-            )));
+            ));
         }
-        let new_session = header_text(HeaderName::from_static("mcp-session-id"));
-        let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
+        let new_session = header_text(&response, HeaderName::from_static(SESSION_ID));
+        let content_type = header_text(&response, header::CONTENT_TYPE).unwrap_or_default();
         let awaits_nothing = !matches!(message, JsonRpcMessage::Request(_));
         if content_type.starts_with(EVENT_STREAM) && status.is_success() {
-            let events = self.event_stream(response.into_body());
+            let events = self.event_stream(response.into_body(), deadline);
             return Ok(StreamableHttpPostResponse::Sse(events, new_session));
         }
-        let body = self.read_body(response.into_body()).await?;
+        let body = self
+            .read_body(&exchange, response.into_body(), deadline)
+            .await?;
         if content_type.starts_with(JSON) {
             match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
                 Ok(parsed) if status.is_success() || matches!(parsed, JsonRpcMessage::Error(_)) => {
@@ -230,35 +339,59 @@ impl StreamableHttpClient for McpHttp {
                 _ if awaits_nothing && status.is_success() => {
                     return Ok(StreamableHttpPostResponse::Accepted);
                 }
+                _ if status.is_success() => {
+                    return Err(failure(
+                        TransportErrorKind::Protocol,
+                        &exchange,
+                        "the MCP server's JSON answer is not a JSON-RPC message",
+                    ));
+                }
                 _ => {}
             }
         }
         if awaits_nothing && status.is_success() {
             return Ok(StreamableHttpPostResponse::Accepted);
         }
-        Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
-            format!("HTTP {status} ({} bytes, {content_type:?})", body.len()),
-        )))
+        let kind = if status.is_success() {
+            TransportErrorKind::Protocol
+        } else {
+            TransportErrorKind::HttpStatus
+        };
+        Err(failure(
+            kind,
+            &exchange,
+            format!(
+                "HTTP {status} with {} bytes of {}",
+                body.len(),
+                if content_type.is_empty() {
+                    "untyped content"
+                } else {
+                    "other content"
+                }
+            ),
+        ))
     }
 
     async fn delete_session(
         &self,
         uri: Arc<str>,
         session_id: Arc<str>,
-        auth_token: Option<String>,
+        _auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), Failure> {
-        let request = self
-            .request(
-                Method::DELETE,
-                &uri,
-                Some(&session_id),
-                auth_token.as_deref(),
-                custom_headers,
-            )
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| transport(TransportErrorKind::Other, e.to_string()))?;
-        let response = self.send(request).await?;
+        let exchange = self.exchange("close session", &Method::DELETE, &uri);
+        let response = self
+            .send_authorized(&exchange, |ticket| {
+                self.request(
+                    Method::DELETE,
+                    &uri,
+                    Some(&session_id),
+                    ticket,
+                    &custom_headers,
+                )
+                .body(Full::new(Bytes::new()))
+            })
+            .await?;
         let status = response.status();
         if status.is_success()
             || status == StatusCode::METHOD_NOT_ALLOWED
@@ -266,22 +399,56 @@ impl StreamableHttpClient for McpHttp {
         {
             Ok(())
         } else {
-            Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
-                format!("closing the MCP session answered HTTP {status}"),
-            )))
+            Err(failure(
+                TransportErrorKind::HttpStatus,
+                &exchange,
+                format!("HTTP {status}"),
+            ))
         }
     }
 
-    /// No standalone event stream: lime's calls need none, and a server's
-    /// unsolicited messages are not read.
+    /// A GET event stream: rmcp opens one to resume a call whose stream the
+    /// server ended after an event id (SEP-1699), with `Last-Event-ID`.
     async fn get_stream(
         &self,
-        _uri: Arc<str>,
-        _session_id: Option<Arc<str>>,
-        _last_event_id: Option<String>,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
         _auth_token: Option<String>,
-        _custom_headers: HashMap<HeaderName, HeaderValue>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, sse_stream::Error>>, Failure> {
-        Err(StreamableHttpError::ServerDoesNotSupportSse)
+        let exchange = self.exchange("event stream", &Method::GET, &uri);
+        let deadline = tokio::time::Instant::now() + self.exchange_timeout;
+        let response = self
+            .send_authorized(&exchange, |ticket| {
+                let mut builder = self.request(
+                    Method::GET,
+                    &uri,
+                    session_id.as_deref(),
+                    ticket,
+                    &custom_headers,
+                );
+                if let Some(id) = &last_event_id {
+                    builder = builder.header(LAST_EVENT_ID, id.as_str());
+                }
+                builder.body(Full::new(Bytes::new()))
+            })
+            .await?;
+        let status = response.status();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            return Err(StreamableHttpError::ServerDoesNotSupportSse);
+        }
+        if status == StatusCode::NOT_FOUND && session_id.is_some() {
+            return Err(StreamableHttpError::SessionExpired);
+        }
+        let content_type = header_text(&response, header::CONTENT_TYPE).unwrap_or_default();
+        if !status.is_success() || !content_type.starts_with(EVENT_STREAM) {
+            return Err(failure(
+                TransportErrorKind::HttpStatus,
+                &exchange,
+                format!("HTTP {status}, not an event stream"),
+            ));
+        }
+        Ok(self.event_stream(response.into_body(), deadline))
     }
 }
