@@ -55,6 +55,11 @@ pub(crate) struct ServerArgs {
     /// (repeatable); TLS still checks HOST.
     #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = resolve_entry)]
     resolve: Vec<(String, SocketAddr)>,
+    /// Give up on the whole command after this many seconds (the token's
+    /// mint, opening the session and every exchange); --timeout bounds
+    /// each exchange.
+    #[arg(long, value_name = "SECONDS", value_parser = crate::client::seconds)]
+    deadline: Option<std::time::Duration>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -149,7 +154,39 @@ fn to_json(value: &impl serde::Serialize) -> Result<Value, Failure> {
     report::to_json(value)
 }
 
+impl McpCommand {
+    fn server(&self) -> Option<&ServerArgs> {
+        match self {
+            McpCommand::Token(_) => None,
+            McpCommand::Tools(s)
+            | McpCommand::Resources(s)
+            | McpCommand::Prompts(s)
+            | McpCommand::Ping(s) => Some(s),
+            McpCommand::Call(call) => Some(&call.server),
+            McpCommand::Read(read) => Some(&read.server),
+            McpCommand::Prompt(prompt) => Some(&prompt.server),
+        }
+    }
+}
+
 pub(crate) async fn run(command: McpCommand, json_mode: bool) -> Result<u8, Failure> {
+    let Some(deadline) = command.server().and_then(|s| s.deadline) else {
+        return execute(command, json_mode).await;
+    };
+    match tokio::time::timeout(deadline, execute(command, json_mode)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(lime_tokio::Error::from(lime_tokio::TransportError::new(
+            lime_tokio::TransportErrorKind::Timeout,
+            format!(
+                "the command's --deadline of {} s passed",
+                deadline.as_secs_f64()
+            ),
+        ))
+        .into()),
+    }
+}
+
+async fn execute(command: McpCommand, json_mode: bool) -> Result<u8, Failure> {
     match command {
         McpCommand::Token(args) => {
             let agent = args.client.agent(&PowArgs::default())?;

@@ -1408,7 +1408,9 @@ struct McpServer {
 }
 
 fn mcp_server(extra: &[&str]) -> McpServer {
-    let dir = std::env::temp_dir().join(format!("lime-mcp-{}-{}", std::process::id(), extra.len()));
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("lime-mcp-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem").display().to_string();
     let mut args = vec!["--tls", "--ca-out", &ca, "--mcp-domain", "mcp.lime.test"];
@@ -1517,6 +1519,36 @@ fn mcp_commands_list_call_read_and_prompt_over_https() {
             .agent()
             .args(["mcp", "ping", &s.url, "--resolve", &s.resolve, "--json"]));
     assert_eq!((code, error_of(&json).0), (7, "transport"));
+}
+
+#[test]
+fn mcp_timeout_bounds_each_exchange_and_deadline_the_whole_command() {
+    let s = mcp_server(&[]);
+    // The tool would answer after 3 s: --timeout 1 cuts the exchange.
+    let (code, json, out) = s.mcp(&[
+        "call",
+        &s.url,
+        "slow",
+        "--arg",
+        "ms=3000",
+        "--timeout",
+        "1",
+        "--json",
+    ]);
+    assert_eq!((code, error_of(&json).0), (7, "transport"), "{out}");
+    assert!(out.contains("did not finish within 1 s"), "{out}");
+    let (code, json, out) = s.mcp(&[
+        "call",
+        &s.url,
+        "slow",
+        "--arg",
+        "ms=3000",
+        "--deadline",
+        "0.5",
+        "--json",
+    ]);
+    assert_eq!((code, error_of(&json).0), (7, "transport"), "{out}");
+    assert!(out.contains("--deadline of 0.5 s"), "{out}");
 }
 
 #[test]

@@ -272,42 +272,58 @@ async fn resources_templates_prompts_ping_and_server_info() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_token_is_minted_anew_and_the_session_reopened() {
-    let emu = Emulator::builder()
-        .difficulty(4)
-        .tls(TlsSource::Generated)
-        .mcp_domain(DOMAIN)
-        .mcp_token_ttl(std::time::Duration::from_secs(2))
-        .start()
-        .await
-        .unwrap();
+async fn a_refreshed_token_opens_a_new_session_and_the_old_token_is_never_sent_again() {
+    // When a token goes stale is the core's rule, tested on a simulated
+    // clock (lime-core's mcp_token tests); here a forced refresh stands in.
+    let emu = emulator().await;
     let url = emu.mcp_url().unwrap();
-    let agent = agent_with(&emu, |b| {
-        b.mcp_token_skew(std::time::Duration::from_millis(1500))
-    });
+    let agent = agent(&emu);
     agent.ping(&url).await.unwrap();
     agent.ping(&url).await.unwrap();
     let counters = emu.mcp_counters().unwrap();
-    assert_eq!(
-        (
-            emu.counters().mints(DOMAIN),
-            counters.initializations.load(Ordering::SeqCst)
-        ),
-        (1, 1)
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let opened = || counters.initializations.load(Ordering::SeqCst);
+    assert_eq!((emu.counters().mints(DOMAIN), opened()), (1, 1));
+    agent.refresh_mcp_access_token(&url).await.unwrap();
+    agent.ping(&url).await.unwrap();
     agent.ping(&url).await.unwrap();
     assert_eq!(emu.counters().mints(DOMAIN), 2, "one new mint");
-    assert_eq!(
-        counters.initializations.load(Ordering::SeqCst),
-        2,
-        "the session reopened"
-    );
+    assert_eq!(opened(), 2, "one new session, then reused");
+    assert_eq!(counters.refused.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_calls_with_a_refresh_in_the_middle_see_no_spurious_auth_failure() {
+    let emu = emulator().await;
+    let url = emu.mcp_url().unwrap();
+    let agent = agent(&emu);
+    agent.ping(&url).await.unwrap();
+    let calls = (0..64).map(|n| {
+        let (agent, url) = (agent.clone(), url.clone());
+        tokio::spawn(async move {
+            if n == 32 {
+                agent.refresh_mcp_access_token(&url).await.map(|_| ())
+            } else {
+                agent
+                    .call_tool(&url, "echo", json!({"text": format!("call {n}")}))
+                    .await
+                    .map(|_| ())
+            }
+        })
+    });
+    let results = futures::future::join_all(calls).await;
+    let failures: Vec<_> = results
+        .into_iter()
+        .map(|joined| joined.unwrap())
+        .filter_map(Result::err)
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    let counters = emu.mcp_counters().unwrap();
     assert_eq!(
         counters.refused.load(Ordering::SeqCst),
         0,
-        "never sent the stale token"
+        "no stale token sent"
     );
+    assert!(emu.counters().mints(DOMAIN) <= 2, "one mint, one refresh");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

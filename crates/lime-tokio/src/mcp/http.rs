@@ -31,6 +31,8 @@ use crate::LimeAgent;
 use crate::agent::Inner;
 use crate::transport::HyperClient;
 
+/// How long after the exchange timeout the transport's own bound fires.
+const BACKSTOP_GRACE: Duration = Duration::from_secs(1);
 const SESSION_ID: &str = "mcp-session-id";
 const LAST_EVENT_ID: &str = "last-event-id";
 const EVENT_STREAM: &str = "text/event-stream";
@@ -48,7 +50,10 @@ pub(crate) struct McpHttp {
     generation: Arc<AtomicU64>,
     /// Connect and response headers.
     header_timeout: Duration,
-    /// One exchange as a whole: headers, then the body or every event.
+    /// One exchange as a whole: headers, then the body or every event. The
+    /// caller's own timeout (the same length, started earlier) is what
+    /// ends an exchange and names the timeout; this one, a grace later,
+    /// only makes sure no stream outlives it.
     exchange_timeout: Duration,
     /// The largest body, or event, accepted.
     max_body: usize,
@@ -75,7 +80,7 @@ impl McpHttp {
             target: Arc::new(target.clone()),
             generation,
             header_timeout: agent.inner.state.config().timeout(),
-            exchange_timeout: options.exchange_timeout,
+            exchange_timeout: options.exchange_timeout + BACKSTOP_GRACE,
             max_body: super::MAX_MCP_BODY_BYTES,
         }
     }
