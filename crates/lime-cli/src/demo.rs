@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::client::SchemeChoiceArg;
 use crate::report::{Failure, Kind, Stream, paint};
+use crate::site::site_failure;
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -248,27 +249,4 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         );
     }
     Ok(0)
-}
-
-pub(crate) fn site_failure(e: lime_emulator::site::SiteError) -> Failure {
-    use lime_emulator::site::SiteError;
-    match e {
-        SiteError::BaseUrl(m) => Failure::new(Kind::Config, m),
-        SiteError::Api {
-            status,
-            code,
-            message,
-        } => {
-            let kind = if status == 401 {
-                Kind::Authentication
-            } else {
-                Kind::Api
-            };
-            let mut f = Failure::new(kind, message);
-            f.code = Some(code);
-            f.http_status = Some(status);
-            f
-        }
-        other => Failure::new(Kind::Transport, other.to_string()),
-    }
 }

@@ -9,7 +9,6 @@ use lime_emulator::site::{SiteClient, SiteEvent};
 use serde_json::json;
 
 use crate::client::seconds;
-use crate::demo::site_failure;
 use crate::report::{self, Failure, Kind, escape_controls};
 
 #[derive(Debug, Subcommand)]
@@ -263,5 +262,29 @@ fn origin_of(base: &str) -> String {
     match base[after_scheme..].find('/') {
         Some(i) => base[..after_scheme + i].to_owned(),
         None => base.to_owned(),
+    }
+}
+
+/// A site-client error as the CLI reports it.
+pub(crate) fn site_failure(e: lime_emulator::site::SiteError) -> Failure {
+    use lime_emulator::site::SiteError;
+    match e {
+        SiteError::BaseUrl(m) => Failure::new(Kind::Config, m),
+        SiteError::Api {
+            status,
+            code,
+            message,
+        } => {
+            let kind = if status == 401 {
+                Kind::Authentication
+            } else {
+                Kind::Api
+            };
+            let mut f = Failure::new(kind, message);
+            f.code = Some(code);
+            f.http_status = Some(status);
+            f
+        }
+        other => Failure::new(Kind::Transport, other.to_string()),
     }
 }

@@ -10,11 +10,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::faults::{Fault, FaultPlan, Route};
+use crate::ids::random_hex;
 use crate::network::{Listener, accept_loop, expiry_loop};
 use crate::passport::PassportKey;
 use crate::route::API_PREFIX;
 use crate::settings::EmulatorBuilder;
-use crate::shared::{Shared, random_hex};
+use crate::shared::Shared;
 use crate::state::{Counters, Store};
 
 /// Why the emulator could not start.

@@ -9,7 +9,9 @@ mod clock;
 mod dispatch;
 mod emulator;
 pub mod faults;
+mod ids;
 mod mcp_server;
+mod mcp_token;
 mod network;
 mod oauth_api;
 pub mod passport;
@@ -27,7 +29,7 @@ pub use clock::ManualClock;
 pub use emulator::{BlockingEmulator, Emulator, StartError};
 pub use faults::{Fault, RawBody};
 pub use mcp_server::McpCounters;
-pub use oauth_api::MCP_AUDIENCE;
+pub use mcp_token::MCP_AUDIENCE;
 pub use passport::{PassportError, PassportKey};
 pub use route::{API_PREFIX, Route};
 pub use settings::{

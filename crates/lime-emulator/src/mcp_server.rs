@@ -75,14 +75,11 @@ impl McpServerState {
             .to_str()
             .ok()?
             .strip_prefix("Bearer ")?;
-        let claims = crate::passport::verify_signature(bearer, &self.key.jwks()).ok()?;
         let now = self.clock.now().unix_timestamp();
-        let fresh = claims["exp"].as_i64().is_some_and(|exp| exp > now);
-        let ours = claims["aud"] == crate::oauth_api::MCP_AUDIENCE
-            && claims["iss"] == self.issuer.as_str()
-            && claims["domain"] == self.domain.as_str();
-        (fresh && ours).then(|| Caller {
-            agent_id: claims["sub"].as_str().unwrap_or_default().to_owned(),
+        let agent_id =
+            crate::mcp_token::verify(&self.key, bearer, &self.issuer, &self.domain, now)?;
+        Some(Caller {
+            agent_id,
             domain: self.domain.clone(),
         })
     }

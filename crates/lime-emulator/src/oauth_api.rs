@@ -10,10 +10,7 @@ use serde_json::{Value, json};
 use crate::auth::agent_of;
 use crate::body::ResponseBody;
 use crate::reply::{json_response, read_body};
-use crate::shared::{Shared, random_hex};
-
-/// The `aud` of every MCP access token the emulator mints.
-pub const MCP_AUDIENCE: &str = "mcp";
+use crate::shared::Shared;
 
 pub(crate) async fn mint(
     shared: &Arc<Shared>,
@@ -40,23 +37,8 @@ pub(crate) async fn mint(
             "the body must be {\"domain\": \"…\"}",
         );
     };
-    // The same policy the SDK applies, and the domain in its normal form.
-    match lime_core::mcp::McpTarget::parse(&domain, false) {
-        Ok(target) if target.domain() == domain => {}
-        Ok(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "the domain must be a bare, lower-case host name",
-            );
-        }
-        Err(refused) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &refused.to_string(),
-            );
-        }
+    if let Err(reason) = crate::mcp_token::check_domain(&domain) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", reason);
     }
     if !agent.mcp_grant {
         return oauth_error(
@@ -67,16 +49,14 @@ pub(crate) async fn mint(
     }
     let ttl = shared.settings.mcp_token_ttl.as_secs().max(1);
     let now = shared.now().unix_timestamp();
-    let token = shared.key.sign(&json!({
-        "iss": shared.origin,
-        "aud": MCP_AUDIENCE,
-        "sub": agent.agent_id,
-        "domain": domain,
-        "scope": "mcp",
-        "iat": now,
-        "exp": now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
-        "jti": random_hex(16),
-    }));
+    let token = crate::mcp_token::sign(
+        &shared.key,
+        &shared.origin,
+        &agent.agent_id,
+        &domain,
+        now,
+        ttl,
+    );
     *shared.store().counters.mints.entry(domain).or_default() += 1;
     no_store(json_response(
         StatusCode::OK,

@@ -3,8 +3,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use rsa::rand_core::{OsRng, RngCore};
-
 use crate::faults::FaultPlan;
 use crate::passport::PassportKey;
 use crate::settings::EmulatorBuilder;
@@ -37,10 +35,4 @@ impl Shared {
     pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, FaultPlan> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    OsRng.fill_bytes(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use crate::auth::site_of;
 use crate::body::ResponseBody;
+use crate::ids::random_hex;
 use crate::reply::{envelope_error, envelope_ok, read_body};
-use crate::shared::{Shared, random_hex};
+use crate::shared::Shared;
 
 /// `POST /modules/agent-login/requests`.
 pub(crate) async fn create_request(

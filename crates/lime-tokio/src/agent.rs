@@ -223,6 +223,34 @@ impl LimeAgent {
     }
 }
 
+/// The agent as an MCP session's token source, held weakly (the agent owns
+/// its sessions).
+#[cfg(feature = "mcp")]
+pub(crate) struct WeakAgent(std::sync::Weak<Inner>);
+
+#[cfg(feature = "mcp")]
+impl LimeAgent {
+    pub(crate) fn weak(&self) -> WeakAgent {
+        WeakAgent(Arc::downgrade(&self.inner))
+    }
+}
+
+#[cfg(feature = "mcp")]
+impl crate::mcp::http::TicketSource for WeakAgent {
+    fn ticket<'a>(
+        &'a self,
+        target: &'a McpTarget,
+        want: Want,
+    ) -> crate::mcp::http::TicketFuture<'a> {
+        Box::pin(async move {
+            let agent = LimeAgent {
+                inner: self.0.upgrade()?,
+            };
+            Some(agent.mcp_ticket(target, want).await)
+        })
+    }
+}
+
 /// A core of the process's solver budget, awaited without blocking a
 /// thread; `None` once the solve's deadline passes or it is cancelled (the
 /// solve then ends at once with that outcome).

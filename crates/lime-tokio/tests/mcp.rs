@@ -185,11 +185,23 @@ async fn a_refused_target_gets_nothing_and_another_domain_never_gets_this_token(
     // token, and TLS still checks the name (the certificate names only
     // mcp.lime.test), so nothing, mcp.lime.test's token least of all, is sent.
     agent.list_tools(&emu.mcp_url().unwrap()).await.unwrap();
-    let seen = emu
-        .mcp_counters()
-        .unwrap()
-        .tokens_seen
-        .load(Ordering::SeqCst);
+    // rmcp may still be sending the session's last notification: count
+    // once the number has settled.
+    let tokens_seen = || {
+        emu.mcp_counters()
+            .unwrap()
+            .tokens_seen
+            .load(Ordering::SeqCst)
+    };
+    let mut seen = tokens_seen();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = tokens_seen();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
     let other = format!("https://other.lime.test:{port}/mcp");
     let error = agent.list_tools(&other).await.unwrap_err();
     assert!(error.is_transport(), "{error:?}");

@@ -50,6 +50,14 @@ pub enum TargetRefused {
     /// `metadata.google.internal`, `*.nip.io`, …).
     #[error("the MCP target is a reserved or special-use host name")]
     Reserved,
+    /// A single-label name (`vm`, `mcp`, `wpad`) or a hosts-file loopback
+    /// alias (`localhost.localdomain`, `ip6-localhost`): names that resolve
+    /// inside the agent's own network, not to a public MCP server. Reach an
+    /// internal server with an explicit `resolve` entry for a full name.
+    #[error(
+        "the MCP target must be a fully qualified domain name (a single label or a hosts-file alias resolves inside your own network)"
+    )]
+    LocalName,
     /// A plain `http://` MCP URL without the opt-in.
     #[error(
         "a plain http:// MCP URL sends the token unencrypted; use https://, or opt in with allow_http(true)"
@@ -81,6 +89,10 @@ const RESERVED_NAMES: [&str; 12] = [
     "localtest.me",
     "lvh.me",
 ];
+
+/// Loopback aliases common in hosts files (lime's rule 6, beside single
+/// labels).
+const HOSTS_FILE_ALIASES: [&str; 3] = ["localhost.localdomain", "ip6-localhost", "ip6-loopback"];
 
 /// Suffixes for local or special use, refused for every name under them.
 const RESERVED_SUFFIXES: [&str; 13] = [
@@ -135,6 +147,9 @@ impl McpTarget {
             || RESERVED_SUFFIXES.iter().any(|s| domain.ends_with(s))
         {
             return Err(TargetRefused::Reserved);
+        }
+        if !domain.contains('.') || HOSTS_FILE_ALIASES.contains(&domain.as_str()) {
+            return Err(TargetRefused::LocalName);
         }
         let url = match scheme {
             Some(Scheme::Http) if !allow_http => return Err(TargetRefused::PlainHttp),

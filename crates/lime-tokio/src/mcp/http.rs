@@ -7,8 +7,10 @@
 //! 401 is answered by lime-core's call rule.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,8 +29,6 @@ use rmcp::transport::streamable_http_client::{
 use sse_stream::{Sse, SseStream};
 
 use super::events::EventBound;
-use crate::LimeAgent;
-use crate::agent::Inner;
 use crate::transport::HyperClient;
 
 /// How long after the exchange timeout the transport's own bound fires.
@@ -39,12 +39,22 @@ const EVENT_STREAM: &str = "text/event-stream";
 const JSON: &str = "application/json";
 const ACCEPT_BOTH: &str = "text/event-stream, application/json";
 
+/// Where a session's tokens come from: the agent, which answers by the
+/// core's token rule (held weakly: the agent owns the session).
+pub(crate) trait TicketSource: Send + Sync {
+    /// A ticket for `target` as `want` asks; `None` once the agent is gone.
+    fn ticket<'a>(&'a self, target: &'a McpTarget, want: Want) -> TicketFuture<'a>;
+}
+
+/// What [`TicketSource::ticket`] returns.
+pub(crate) type TicketFuture<'a> =
+    Pin<Box<dyn Future<Output = Option<Result<McpTicket, Error>>> + Send + 'a>>;
+
 /// The HTTP half of an MCP session.
 #[derive(Clone)]
 pub(crate) struct McpHttp {
     client: HyperClient,
-    /// The agent, for tokens (weak: the agent owns the session).
-    agent: Weak<Inner>,
+    tickets: Arc<dyn TicketSource>,
     target: Arc<McpTarget>,
     /// The generation of the token this session last sent.
     generation: Arc<AtomicU64>,
@@ -71,30 +81,36 @@ fn failure(kind: TransportErrorKind, exchange: &str, message: impl Into<String>)
     )
 }
 
+/// What an [`McpHttp`] is made of.
+pub(crate) struct Parts {
+    pub(crate) client: HyperClient,
+    pub(crate) tickets: Arc<dyn TicketSource>,
+    pub(crate) target: McpTarget,
+    pub(crate) generation: Arc<AtomicU64>,
+    pub(crate) header_timeout: Duration,
+    pub(crate) exchange_timeout: Duration,
+    pub(crate) max_body: usize,
+}
+
 impl McpHttp {
-    pub(crate) fn new(agent: &LimeAgent, target: &McpTarget, generation: Arc<AtomicU64>) -> Self {
-        let options = &agent.inner.mcp_sessions.options;
+    pub(crate) fn new(parts: Parts) -> Self {
         McpHttp {
-            client: agent.inner.client.clone(),
-            agent: Arc::downgrade(&agent.inner),
-            target: Arc::new(target.clone()),
-            generation,
-            header_timeout: agent.inner.state.config().timeout(),
-            exchange_timeout: options.exchange_timeout + BACKSTOP_GRACE,
-            max_body: super::MAX_MCP_BODY_BYTES,
+            client: parts.client,
+            tickets: parts.tickets,
+            target: Arc::new(parts.target),
+            generation: parts.generation,
+            header_timeout: parts.header_timeout,
+            exchange_timeout: parts.exchange_timeout + BACKSTOP_GRACE,
+            max_body: parts.max_body,
         }
     }
 
     /// A ticket for this session's domain, as `want` asks.
     async fn ticket(&self, want: Want) -> Result<McpTicket, Failure> {
-        let Some(inner) = self.agent.upgrade() else {
-            return Err(StreamableHttpError::TransportChannelClosed);
-        };
-        let agent = LimeAgent { inner };
-        agent
-            .mcp_ticket(&self.target, want)
-            .await
-            .map_err(StreamableHttpError::Client)
+        match self.tickets.ticket(&self.target, want).await {
+            Some(result) => result.map_err(StreamableHttpError::Client),
+            None => Err(StreamableHttpError::TransportChannelClosed),
+        }
     }
 
     /// Sends the request `build` makes with a token, answering a 401 by the

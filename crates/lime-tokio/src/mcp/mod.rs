@@ -12,7 +12,7 @@
 //! operation you pass to [`LimeAgent::mcp`] runs exactly once.
 
 mod events;
-mod http;
+pub(crate) mod http;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -353,7 +353,15 @@ impl LimeAgent {
             return Ok(session);
         }
         let generation = Arc::new(AtomicU64::new(ticket.generation()));
-        let http = http::McpHttp::new(self, target, Arc::clone(&generation));
+        let http = http::McpHttp::new(http::Parts {
+            client: self.inner.client.clone(),
+            tickets: Arc::new(self.weak()),
+            target: target.clone(),
+            generation: Arc::clone(&generation),
+            header_timeout: self.inner.state.config().timeout(),
+            exchange_timeout: sessions.options.exchange_timeout,
+            max_body: MAX_MCP_BODY_BYTES,
+        });
         let transport = StreamableHttpClientTransport::with_client(
             http,
             StreamableHttpClientTransportConfig::with_uri(target.url())
