@@ -179,7 +179,16 @@ pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Zeroizing<Strin
 
 impl ClientArgs {
     pub(crate) fn config(&self, pow: &PowArgs) -> Result<Config, Failure> {
-        let mut builder = Config::builder().allow_http(self.allow_http);
+        self.config_with(pow, |builder| builder)
+    }
+
+    /// [`config`](Self::config) with a command's own settings added.
+    pub(crate) fn config_with(
+        &self,
+        pow: &PowArgs,
+        extra: impl FnOnce(lime_core::ConfigBuilder) -> lime_core::ConfigBuilder,
+    ) -> Result<Config, Failure> {
+        let mut builder = extra(Config::builder()).allow_http(self.allow_http);
         if let Some(url) = &self.base_url {
             builder = builder.base_url(url);
         }

@@ -43,7 +43,32 @@ pub(crate) struct TokenArgs {
     #[arg(long)]
     force_refresh: bool,
     #[command(flatten)]
+    policy: McpPolicyArgs,
+    #[command(flatten)]
     client: ClientArgs,
+}
+
+/// Where MCP tokens may travel, beyond the defaults.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct McpPolicyArgs {
+    /// Allow a plain http:// MCP URL (the MCP token travels unencrypted);
+    /// --allow-http is the API's.
+    #[arg(long)]
+    mcp_allow_http: bool,
+    /// Let MCP tokens reach addresses in this CIDR range (10.20.0.0/16)
+    /// although they are not globally reachable (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    mcp_allow_range: Vec<String>,
+}
+
+impl McpPolicyArgs {
+    fn apply(&self, mut builder: lime_core::ConfigBuilder) -> lime_core::ConfigBuilder {
+        builder = builder.mcp_allow_http(self.mcp_allow_http);
+        for range in &self.mcp_allow_range {
+            builder = builder.mcp_allow_range(range.clone());
+        }
+        builder
+    }
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +85,8 @@ pub(crate) struct ServerArgs {
     /// each exchange.
     #[arg(long, value_name = "SECONDS", value_parser = crate::client::seconds)]
     deadline: Option<std::time::Duration>,
+    #[command(flatten)]
+    policy: McpPolicyArgs,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -136,9 +163,22 @@ fn json_object(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
+impl TokenArgs {
+    fn agent(&self) -> Result<LimeAgent, Failure> {
+        let config = self
+            .client
+            .config_with(&PowArgs::default(), |b| self.policy.apply(b))?;
+        Ok(LimeAgent::builder().config(config).build()?)
+    }
+}
+
 impl ServerArgs {
     fn agent(&self) -> Result<LimeAgent, Failure> {
-        let mut builder = LimeAgent::builder().config(self.client.config(&PowArgs::default())?);
+        self.check_resolve_ports()?;
+        let config = self
+            .client
+            .config_with(&PowArgs::default(), |b| self.policy.apply(b))?;
+        let mut builder = LimeAgent::builder().config(config);
         if let Some(timeout) = self.client.timeout {
             // --timeout bounds each exchange, a long tool call's too.
             builder = builder.mcp_exchange_timeout(timeout);
@@ -147,6 +187,39 @@ impl ServerArgs {
             builder = builder.resolve(host, *addr);
         }
         Ok(builder.build()?)
+    }
+}
+
+impl ServerArgs {
+    /// `--resolve HOST:PORT:ADDR` applies to HOST on PORT, as in curl: an
+    /// entry for the target's host on another port is a mistake, refused
+    /// rather than applied to the wrong port or silently ignored.
+    fn check_resolve_ports(&self) -> Result<(), Failure> {
+        let Ok(target) = lime_tokio::McpTarget::parse(&self.target, true) else {
+            return Ok(()); // the agent refuses it with the rule's reason
+        };
+        let Ok(uri) = target.url().parse::<http::Uri>() else {
+            return Ok(());
+        };
+        let default_port = if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        };
+        let port = uri.port_u16().unwrap_or(default_port);
+        for (host, addr) in &self.resolve {
+            if *host == target.domain() && addr.port() != port {
+                return Err(Failure::new(
+                    crate::report::Kind::InvalidInput,
+                    format!(
+                        "--resolve {host}:{}:… names port {}, but the MCP URL uses port {port}",
+                        addr.port(),
+                        addr.port()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -189,7 +262,7 @@ pub(crate) async fn run(command: McpCommand, json_mode: bool) -> Result<u8, Fail
 async fn execute(command: McpCommand, json_mode: bool) -> Result<u8, Failure> {
     match command {
         McpCommand::Token(args) => {
-            let agent = args.client.agent(&PowArgs::default())?;
+            let agent = args.agent()?;
             let token = if args.force_refresh {
                 agent.refresh_mcp_access_token(&args.target).await?
             } else {

@@ -1552,6 +1552,45 @@ fn mcp_timeout_bounds_each_exchange_and_deadline_the_whole_command() {
 }
 
 #[test]
+fn mcp_names_addresses_and_ports_are_checked_before_any_token_is_sent() {
+    let s = mcp_server(&[]);
+    let port = s
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/mcp")
+        .to_owned();
+    // A single-label name, even with the plain-http opt-in: refused by name.
+    let vm = format!("http://vm:{port}/mcp");
+    let (code, json, out) = s.mcp(&["tools", &vm, "--mcp-allow-http", "--json"]);
+    assert_eq!((code, error_of(&json).0), (2, "invalid_input"), "{out}");
+    assert!(out.contains("fully qualified"), "{out}");
+    // --allow-http is the API's: a plain-http MCP URL needs its own opt-in.
+    let plain = format!("http://mcp.lime.test:{port}/mcp");
+    let (code, json, out) = s.mcp(&["tools", &plain, "--allow-http", "--json"]);
+    assert_eq!((code, error_of(&json).0), (2, "invalid_input"), "{out}");
+    assert!(
+        out.contains("allow_http") || out.contains("http://"),
+        "{out}"
+    );
+    // --resolve for the target's host on another port is refused, as a
+    // mistake, not applied to the wrong port.
+    let (code, json, out) = run(s.server.agent().args([
+        "mcp",
+        "tools",
+        &s.url,
+        "--ca-cert",
+        &s.ca,
+        "--resolve",
+        "mcp.lime.test:1:127.0.0.1",
+        "--json",
+    ]));
+    assert_eq!((code, error_of(&json).0), (2, "invalid_input"), "{out}");
+    assert!(out.contains("port 1"), "{out}");
+}
+
+#[test]
 fn mcp_refused_tokens_exit_3_with_mcp_auth() {
     let s = mcp_server(&["--mcp-reject", "100"]);
     let (code, json, out) = s.mcp(&["tools", &s.url, "--json"]);

@@ -105,12 +105,12 @@ impl AgentState {
     }
 
     /// The MCP server `target` names, by the domain policy and this
-    /// agent's `allow_http`.
+    /// agent's `mcp_allow_http`.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the rule that refused it.
     pub fn mcp_target(&self, target: &str) -> Result<McpTarget, Error> {
-        Ok(McpTarget::parse(target, self.config.allow_http())?)
+        Ok(McpTarget::parse(target, self.config.mcp_allow_http())?)
     }
 
     /// A token for `target`: the cached one when it satisfies `want` at

@@ -6,7 +6,7 @@
 /// `base_url`, `allow_http`, `timeout`, `deadline`, `max_retries`,
 /// `pow_timeout`, `pow_scheme`, `pow_threads`, `user_agent`,
 /// `max_body_bytes`, `https_proxy`, `no_proxy`, `add_root_certificates_pem`,
-/// `os_roots`, `mcp_token_skew`, `configure` and `config`. The builder needs
+/// `os_roots`, `mcp_token_skew`, `mcp_allow_http`, `mcp_allow_range`, `configure` and `config`. The builder needs
 /// the fields `config: ConfigBuilder`, `configured: bool` and
 /// `prebuilt: Option<Config>`, and builds with
 /// [`ConfigBuilder::build_or_use`](crate::ConfigBuilder::build_or_use).
@@ -106,6 +106,19 @@ macro_rules! agent_builder_setters {
         #[must_use]
         pub fn mcp_token_skew(self, skew: ::std::time::Duration) -> Self {
             self.configure(|c| c.mcp_token_skew(skew))
+        }
+        /// Opts in to plain `http://` MCP URLs (the MCP token travels
+        /// unencrypted), apart from `allow_http`, which is the API's.
+        #[must_use]
+        pub fn mcp_allow_http(self, allow: bool) -> Self {
+            self.configure(|c| c.mcp_allow_http(allow))
+        }
+        /// Lets MCP tokens travel to addresses in `cidr` (`10.20.0.0/16`)
+        /// although they are not globally reachable (internal MCP servers);
+        /// repeatable; a malformed range fails at `build`.
+        #[must_use]
+        pub fn mcp_allow_range(self, cidr: impl Into<String>) -> Self {
+            self.configure(|c| c.mcp_allow_range(cidr))
         }
         /// Any other setting of [`ConfigBuilder`](lime_core::ConfigBuilder).
         #[must_use]

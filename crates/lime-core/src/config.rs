@@ -91,6 +91,8 @@ impl fmt::Display for PowSchemeChoice {
 /// | extra trust roots | [`add_root_certificates_pem`](ConfigBuilder::add_root_certificates_pem) | | none |
 /// | OS trust roots | [`os_roots`](ConfigBuilder::os_roots) | | on with the `os-roots` feature |
 /// | MCP token refresh skew | [`mcp_token_skew`](ConfigBuilder::mcp_token_skew) | `LIME_MCP_TOKEN_SKEW` (seconds) | 30 s |
+/// | plain HTTP MCP URLs | [`mcp_allow_http`](ConfigBuilder::mcp_allow_http) | | refused |
+/// | MCP addresses not globally reachable | [`mcp_allow_range`](ConfigBuilder::mcp_allow_range) | | refused |
 ///
 /// ```
 /// use std::time::Duration;
@@ -123,6 +125,8 @@ pub struct Config {
     os_roots: Option<bool>,
     allow_http: bool,
     mcp_token_skew: Duration,
+    mcp_allow_http: bool,
+    mcp_addresses: crate::mcp::AddressPolicy,
 }
 
 /// Where an agent's proxy rules come from.
@@ -221,6 +225,16 @@ impl Config {
     pub fn mcp_token_skew(&self) -> Duration {
         self.mcp_token_skew
     }
+
+    /// Whether plain `http://` MCP URLs are allowed.
+    pub fn mcp_allow_http(&self) -> bool {
+        self.mcp_allow_http
+    }
+
+    /// Which addresses an MCP token may travel to.
+    pub fn mcp_addresses(&self) -> &crate::mcp::AddressPolicy {
+        &self.mcp_addresses
+    }
     /// How connections to the API go: directly, or through a CONNECT tunnel.
     /// A plain `http://` base URL is always direct.
     pub fn proxy_route(&self) -> ProxyRoute<'_> {
@@ -263,6 +277,8 @@ pub struct ConfigBuilder {
     bad_root: Option<String>,
     os_roots: Option<bool>,
     mcp_token_skew: Option<Duration>,
+    mcp_allow_http: bool,
+    mcp_ranges: Vec<String>,
     env: Option<Box<EnvLookup>>,
 }
 
@@ -404,6 +420,23 @@ impl ConfigBuilder {
         self.mcp_token_skew = Some(skew);
         self
     }
+    /// Opts in to plain `http://` MCP URLs (the MCP token travels
+    /// unencrypted), apart from [`allow_http`](Self::allow_http), which is
+    /// the API's.
+    #[must_use]
+    pub fn mcp_allow_http(mut self, allow: bool) -> Self {
+        self.mcp_allow_http = allow;
+        self
+    }
+    /// Lets MCP tokens travel to addresses in `cidr` (`10.20.0.0/16`,
+    /// `fd00::/8`) although they are not globally reachable: for internal
+    /// MCP servers. Repeatable; none by default. A malformed range fails
+    /// at `build`.
+    #[must_use]
+    pub fn mcp_allow_range(mut self, cidr: impl Into<String>) -> Self {
+        self.mcp_ranges.push(cidr.into());
+        self
+    }
     /// Reads "environment variables" from `lookup` instead of the process
     /// environment (for tests and embedders with their own settings store).
     #[must_use]
@@ -486,6 +519,17 @@ impl ConfigBuilder {
                 _ => crate::mcp::DEFAULT_MCP_TOKEN_SKEW,
             },
         };
+        let ranges = self
+            .mcp_ranges
+            .iter()
+            .map(|cidr| {
+                cidr.trim().parse::<ipnet::IpNet>().map_err(|_| {
+                    Error::config(format!(
+                        "mcp_allow_range: {cidr:?} is not a CIDR range such as 10.0.0.0/8"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let pow_timeout = self.pow_timeout.unwrap_or(DEFAULT_POW_TIMEOUT);
         let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
@@ -529,6 +573,8 @@ impl ConfigBuilder {
             os_roots: self.os_roots,
             allow_http: self.allow_http,
             mcp_token_skew,
+            mcp_allow_http: self.mcp_allow_http,
+            mcp_addresses: crate::mcp::AddressPolicy::new(&ranges),
         })
     }
 }

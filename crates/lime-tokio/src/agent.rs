@@ -12,6 +12,7 @@ use lime_core::{
     drive::{AgentState, Flow, Output},
 };
 
+use crate::resolve::{Check, Resolver};
 #[cfg(feature = "custom-client")]
 use crate::transport::RequestBody;
 use crate::transport::{HyperClient, client, send};
@@ -34,7 +35,12 @@ pub struct LimeAgent {
 
 pub(crate) struct Inner {
     pub(crate) state: AgentState,
+    /// The API's client.
     pub(crate) client: HyperClient,
+    /// MCP servers' client: its resolver refuses addresses an MCP token
+    /// must not reach.
+    #[cfg(feature = "mcp")]
+    pub(crate) mcp_client: HyperClient,
     /// One mint at a time per domain.
     mint_locks: KeyedLocks<tokio::sync::Mutex<()>>,
     /// Open MCP sessions, one per MCP URL.
@@ -284,11 +290,22 @@ pub struct LimeAgentBuilder {
     prebuilt: Option<Config>,
     /// Names answered without DNS (`resolve`).
     resolve: std::collections::HashMap<String, std::net::IpAddr>,
+    /// A resolver of the user's (`dns_resolver`).
+    dns_resolver: Option<UserResolver>,
     /// How MCP calls behave (`mcp_exchange_timeout`, `mcp_serialize_calls`).
     #[cfg(feature = "mcp")]
     mcp_options: crate::mcp::McpOptions,
     #[cfg(feature = "custom-client")]
     injected: Option<InjectedClient>,
+}
+
+/// A resolver the user gave; only its presence is shown.
+struct UserResolver(Arc<dyn crate::Resolve>);
+
+impl std::fmt::Debug for UserResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserResolver(..)")
+    }
 }
 
 /// A client the user configured; its connector is theirs, so only its
@@ -365,6 +382,33 @@ impl LimeAgentBuilder {
         self
     }
 
+    /// Looks host names up with `resolver` instead of the operating
+    /// system's (a DNS-over-HTTPS client, a service registry, a test's
+    /// table). lime still applies its address rules to the answers (MCP
+    /// tokens only to globally reachable addresses unless pinned or
+    /// allowed; a plain-http loopback API only to loopback) and connects
+    /// only to the addresses it checked. Names set with
+    /// [`resolve`](Self::resolve) are answered before it is asked.
+    ///
+    /// ```
+    /// # fn run() -> Result<(), lime_tokio::Error> {
+    /// let agent = lime_tokio::LimeAgent::builder()
+    ///     .token("at_example")
+    ///     .dns_resolver(|host: String| async move {
+    ///         match host.as_str() {
+    ///             "mcp.example.com" => Ok(vec!["93.184.215.14".parse().unwrap()]),
+    ///             _ => Err(std::io::Error::other("unknown name")),
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn dns_resolver(mut self, resolver: impl crate::Resolve) -> Self {
+        self.dns_resolver = Some(UserResolver(Arc::new(resolver)));
+        self
+    }
+
     /// How long one MCP exchange may take as a whole: opening a session, or
     /// one request's headers, body and event stream (a long tool call).
     /// 300 s by default; the response headers also come within
@@ -411,15 +455,36 @@ impl LimeAgentBuilder {
                      certificates, os_roots and proxy settings apply to the built-in client only",
                 ));
             }
-            return Ok(LimeAgent::with_client(config, injected, extras));
+            // The user's connector resolves: lime cannot check MCP addresses.
+            let clients = Clients {
+                #[cfg(feature = "mcp")]
+                mcp: injected.clone(),
+                api: injected,
+            };
+            return Ok(LimeAgent::with_clients(config, clients, extras));
         }
         let tls = lime_core::drive::tls::client_config(&config)?;
-        let client = client(
-            tls,
-            config.proxy_rules().clone(),
-            crate::resolve::Resolver::new(self.resolve),
-        );
-        Ok(LimeAgent::with_client(config, client, extras))
+        let resolver = Resolver::new(self.resolve, self.dns_resolver.map(|r| r.0));
+        let base = config.base_url();
+        let api_check = if base.is_https() || config.allow_http() {
+            Check::Any
+        } else {
+            Check::LoopbackOnly {
+                host: base.host().to_ascii_lowercase(),
+            }
+        };
+        let proxy = config.proxy_rules().clone();
+        let clients = Clients {
+            #[cfg(feature = "mcp")]
+            mcp: client(
+                tls.clone(),
+                proxy.clone(),
+                &resolver,
+                Check::Mcp(config.mcp_addresses().clone()),
+            ),
+            api: client(tls, proxy, &resolver, api_check),
+        };
+        Ok(LimeAgent::with_clients(config, clients, extras))
     }
 
     /// What the agent keeps from the builder besides its configuration.
@@ -431,6 +496,14 @@ impl LimeAgentBuilder {
     }
 }
 
+/// The agent's HTTP clients: one pool each, so each connects only where its
+/// address rule allows.
+struct Clients {
+    api: HyperClient,
+    #[cfg(feature = "mcp")]
+    mcp: HyperClient,
+}
+
 /// Builder settings beyond the configuration and the client.
 struct Extras {
     #[cfg(feature = "mcp")]
@@ -438,13 +511,15 @@ struct Extras {
 }
 
 impl LimeAgent {
-    fn with_client(config: Config, client: HyperClient, extras: Extras) -> LimeAgent {
+    fn with_clients(config: Config, clients: Clients, extras: Extras) -> LimeAgent {
         #[cfg(not(feature = "mcp"))]
         let _ = extras;
         LimeAgent {
             inner: Arc::new(Inner {
                 state: AgentState::new(config, seed()),
-                client,
+                client: clients.api,
+                #[cfg(feature = "mcp")]
+                mcp_client: clients.mcp,
                 mint_locks: KeyedLocks::default(),
                 #[cfg(feature = "mcp")]
                 mcp_sessions: crate::mcp::Sessions::new(extras.mcp_options),

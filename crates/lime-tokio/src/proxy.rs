@@ -21,20 +21,34 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Connects directly, or through a CONNECT tunnel when the rules name a
 /// proxy for an `https://` destination. Plain `http://` always connects
-/// directly: the rules never proxy it.
+/// directly: the rules never proxy it. Direct connections go through the
+/// client's checking resolver; a tunnel reaches the proxy by its own name
+/// (the proxy resolves the destination, so only name rules apply there).
 #[derive(Clone)]
 pub(crate) struct ProxyConnector {
     direct: HttpConnector<Resolver>,
+    to_proxy: HttpConnector<Resolver>,
+    resolver: Resolver,
     rules: Arc<ProxyRules>,
 }
 
 impl ProxyConnector {
-    pub(crate) fn new(direct: HttpConnector<Resolver>, rules: ProxyRules) -> Self {
+    /// `resolver` answers direct connections; `unchecked` finds the proxy.
+    pub(crate) fn new(resolver: Resolver, unchecked: Resolver, rules: ProxyRules) -> Self {
         ProxyConnector {
-            direct,
+            direct: connector(resolver.clone()),
+            to_proxy: connector(unchecked),
+            resolver,
             rules: Arc::new(rules),
         }
     }
+}
+
+fn connector(resolver: Resolver) -> HttpConnector<Resolver> {
+    let mut http = HttpConnector::new_with_resolver(resolver);
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http
 }
 
 impl Service<Uri> for ProxyConnector {
@@ -48,18 +62,27 @@ impl Service<Uri> for ProxyConnector {
 
     fn call(&mut self, dst: Uri) -> Self::Future {
         let https = dst.scheme_str() == Some("https");
-        let tunnel = match self.rules.route(https, dst.host().unwrap_or_default()) {
+        let host = dst.host().unwrap_or_default().to_owned();
+        let tunnel = match self.rules.route(https, &host) {
             ProxyRoute::Direct => None,
             ProxyRoute::Tunnel(proxy) => {
                 Some((proxy.uri(), proxy.host().to_owned(), proxy.basic_auth()))
             }
         };
-        let mut direct = self.direct.clone();
+        let pinned = tunnel.is_some() && self.resolver.overrides(&host);
+        let (mut direct, to_proxy) = (self.direct.clone(), self.to_proxy.clone());
         Box::pin(async move {
+            if pinned {
+                // The proxy would resolve the name itself: never ignore a pin.
+                return Err(lime_core::Error::config(format!(
+                    "a resolve entry pins {host}, but the proxy resolves names it tunnels to;                      exempt {host} with no_proxy, or drop the entry"
+                ))
+                .into());
+            }
             match tunnel {
                 Some((uri, host, auth)) => {
                     let uri: Uri = uri.parse()?;
-                    let mut tunnel = Tunnel::new(uri, direct);
+                    let mut tunnel = Tunnel::new(uri, to_proxy);
                     if let Some(auth) = auth {
                         tunnel = tunnel.with_auth(auth);
                     }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::client::legacy::connect::Connect;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 
 use crate::proxy::ProxyConnector;
+use crate::resolve::{Check, Resolver};
 use hyper_util::rt::TokioExecutor;
 use lime_core::{
     drive::{HttpRequest, HttpResponse, Transmit, TransportError, TransportErrorKind},
@@ -39,20 +40,20 @@ where
 pub(crate) type HyperClient = Arc<dyn SendRequest>;
 
 /// A client over `tls`: HTTP/1.1, keep-alive pool, no redirects (hyper never
-/// follows them), HTTPS through `proxy` when it names one for the host.
+/// follows them), HTTPS through `proxy` when it names one for the host;
+/// direct connections only to the addresses `check` lets through.
 pub(crate) fn client(
     tls: rustls::ClientConfig,
     proxy: ProxyRules,
-    resolver: crate::resolve::Resolver,
+    resolver: &Resolver,
+    check: Check,
 ) -> HyperClient {
-    let mut http = HttpConnector::new_with_resolver(resolver);
-    http.enforce_http(false);
-    http.set_nodelay(true);
+    let connector = ProxyConnector::new(resolver.checking(check), resolver.clone(), proxy);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(ProxyConnector::new(http, proxy));
+        .wrap_connector(connector);
     Arc::new(Client::builder(TokioExecutor::new()).build(https))
 }
 
@@ -100,6 +101,25 @@ async fn exchange(
         }
     }
     Ok(http::Response::from_parts(parts, bytes))
+}
+
+/// The error lime's own resolver or connector raised (an address refused,
+/// a pin a proxy would ignore), when that is why the request failed.
+#[cfg(feature = "mcp")]
+pub(crate) fn lime_error_in(error: &hyper_util::client::legacy::Error) -> Option<lime_core::Error> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(lime) = current.downcast_ref::<lime_core::Error>() {
+            return Some(lime.clone());
+        }
+        source = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    None
 }
 
 /// A hyper-util error as a transport error kind: TLS failures are not

@@ -220,6 +220,84 @@ async fn a_refused_target_gets_nothing_and_another_domain_never_gets_this_token(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_resolves_to_loopback_gets_no_token_and_no_connection() {
+    // As an attacker's DNS would answer: a public-looking name, a loopback
+    // address (here the emulator's own MCP server, so even a broken check
+    // would only ever dial loopback).
+    let emu = emulator().await;
+    let port = emu.mcp_addr().unwrap().port();
+    let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&lookups);
+    let agent = LimeAgent::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
+        .no_proxy()
+        .dns_resolver(move |host: String| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert_eq!(host, DOMAIN, "only the MCP name is looked up");
+                Ok(vec!["127.0.0.1".parse().unwrap()])
+            }
+        })
+        .build()
+        .unwrap();
+    let url = format!("https://{DOMAIN}:{port}/mcp");
+    let error = agent.list_tools(&url).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        matches!(error, lime_tokio::Error::InvalidInput { .. }),
+        "{error:?}"
+    );
+    assert!(
+        text.contains("loopback (127.0.0.0/8)") && text.contains(DOMAIN),
+        "{text}"
+    );
+    assert!(
+        lookups.load(Ordering::SeqCst) >= 1,
+        "the injected resolver answered"
+    );
+    let counters = emu.mcp_counters().unwrap();
+    assert_eq!(counters.initializations.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        counters.tokens_seen.load(Ordering::SeqCst),
+        0,
+        "the token never left"
+    );
+    // Allowing the range (or pinning the name with `resolve`) reaches it.
+    let allowed = agent_with(&emu, |b| b.mcp_allow_range("127.0.0.0/8"));
+    allowed.list_tools(&url).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_name_the_proxy_would_resolve_is_refused_not_ignored() {
+    let emu = emulator().await;
+    let url = emu.mcp_url().unwrap();
+    // A proxy on a loopback port nothing listens on: never reached.
+    let agent = LimeAgent::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .add_root_certificates_pem(emu.ca_pem().unwrap().as_bytes())
+        .resolve(DOMAIN, emu.mcp_addr().unwrap())
+        .https_proxy("http://127.0.0.1:9", "127.0.0.1,localhost")
+        .build()
+        .unwrap();
+    let error = agent.list_tools(&url).await.unwrap_err().to_string();
+    assert!(
+        error.contains("resolve entry pins") && error.contains("no_proxy"),
+        "{error}"
+    );
+    // Exempted from the proxy, the pin applies.
+    let exempt = agent_with(&emu, |b| {
+        b.https_proxy(
+            "http://127.0.0.1:9",
+            format!("127.0.0.1,localhost,{DOMAIN}"),
+        )
+    });
+    exempt.list_tools(&url).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_templates_prompts_ping_and_server_info() {
     let emu = emulator().await;
     let url = emu.mcp_url().unwrap();

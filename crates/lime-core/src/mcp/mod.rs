@@ -3,6 +3,7 @@
 //! the mint flow, the token, and the cache rule as data; the adapters add
 //! the sockets and the locking.
 
+mod address;
 pub(crate) mod cache;
 mod call;
 mod flights;
@@ -11,6 +12,7 @@ mod response;
 mod target;
 mod token;
 
+pub use address::{AddressPolicy, AddressRefused, special_purpose_range};
 pub use cache::{McpTicket, Want};
 pub use call::{McpCall, Verdict};
 pub use flights::{KEYED_LOCKS_PRUNE_AT, KeyedLocks};

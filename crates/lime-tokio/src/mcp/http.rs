@@ -151,6 +151,10 @@ impl McpHttp {
         match tokio::time::timeout(self.header_timeout, self.client.send_request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => {
+                // A refused address (or plain-http rule) is lime's own error.
+                if let Some(refused) = crate::transport::lime_error_in(&error) {
+                    return Err(StreamableHttpError::Client(refused));
+                }
                 let error = crate::transport::classify(&error).with_request(exchange.to_owned(), 1);
                 Err(StreamableHttpError::Client(error.into()))
             }

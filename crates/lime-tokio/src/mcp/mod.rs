@@ -354,7 +354,7 @@ impl LimeAgent {
         }
         let generation = Arc::new(AtomicU64::new(ticket.generation()));
         let http = http::McpHttp::new(http::Parts {
-            client: self.inner.client.clone(),
+            client: self.inner.mcp_client.clone(),
             tickets: Arc::new(self.weak()),
             target: target.clone(),
             generation: Arc::clone(&generation),
