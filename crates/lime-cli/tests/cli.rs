@@ -1524,31 +1524,18 @@ fn mcp_commands_list_call_read_and_prompt_over_https() {
 #[test]
 fn mcp_timeout_bounds_each_exchange_and_deadline_the_whole_command() {
     let s = mcp_server(&[]);
-    // The tool would answer after 3 s: --timeout 1 cuts the exchange.
-    let (code, json, out) = s.mcp(&[
-        "call",
-        &s.url,
-        "slow",
-        "--arg",
-        "ms=3000",
-        "--timeout",
-        "1",
-        "--json",
-    ]);
-    assert_eq!((code, error_of(&json).0), (7, "transport"), "{out}");
-    assert!(out.contains("did not finish within 1 s"), "{out}");
-    let (code, json, out) = s.mcp(&[
-        "call",
-        &s.url,
-        "slow",
-        "--arg",
-        "ms=3000",
-        "--deadline",
-        "0.5",
-        "--json",
-    ]);
-    assert_eq!((code, error_of(&json).0), (7, "transport"), "{out}");
-    assert!(out.contains("--deadline of 0.5 s"), "{out}");
+    // The tool would answer after 3 s: --timeout 1 cuts the exchange, and
+    // --deadline 0.5 the whole command.
+    for (flag, seconds, says) in [
+        ("--timeout", "1", "did not finish within 1 s"),
+        ("--deadline", "0.5", "--deadline of 0.5 s"),
+    ] {
+        let (code, json, out) = s.mcp(&[
+            "call", &s.url, "slow", "--arg", "ms=3000", flag, seconds, "--json",
+        ]);
+        assert_eq!((code, error_of(&json).0), (7, "transport"), "{out}");
+        assert!(out.contains(says), "{out}");
+    }
 }
 
 #[test]

@@ -225,12 +225,16 @@ async fn emulator() -> Emulator {
 }
 
 fn agent(emu: &Emulator, addr: SocketAddr) -> LimeAgent {
+    agent_with_timeout(emu, addr, EXCHANGE_TIMEOUT)
+}
+
+fn agent_with_timeout(emu: &Emulator, addr: SocketAddr, timeout: Duration) -> LimeAgent {
     LimeAgent::builder()
         .token(emu.agent_token())
         .base_url(emu.base_url())
         .mcp_allow_http(true)
         .resolve(DOMAIN, addr)
-        .mcp_exchange_timeout(EXCHANGE_TIMEOUT)
+        .mcp_exchange_timeout(timeout)
         .no_proxy()
         .build()
         .unwrap()
@@ -306,14 +310,8 @@ async fn a_twenty_mib_crlf_event_stream_of_small_events_passes() {
         _ => Answer::Normal,
     })
     .await;
-    let agent = LimeAgent::builder()
-        .token(emu.agent_token())
-        .base_url(emu.base_url())
-        .mcp_allow_http(true)
-        .resolve(DOMAIN, server.addr)
-        .no_proxy()
-        .build()
-        .unwrap();
+    // Reading 20 MiB may take a debug build more than a second.
+    let agent = agent_with_timeout(&emu, server.addr, Duration::from_secs(300));
     let result = agent
         .call_tool(&url(server.addr), "long", json!({}))
         .await
