@@ -73,30 +73,15 @@ pub(crate) async fn approve(
         Ok(agent) => agent.clone(),
     };
     let body = read_body(request, shared.settings.client_timeout).await;
-    let mut store = shared.store();
-    let challenge = match store.approvable(id, shared.now()) {
-        Err(ApproveError::NotFound) => {
-            return envelope_error(
-                StatusCode::NOT_FOUND,
-                "LOGIN_REQUEST_NOT_FOUND",
-                "no such login request",
-            );
-        }
-        Err(ApproveError::Expired) => {
-            return envelope_error(
-                StatusCode::GONE,
-                "LOGIN_REQUEST_EXPIRED",
-                "the login request has expired",
-            );
-        }
-        Err(ApproveError::Conflict) => {
-            return envelope_error(
-                StatusCode::CONFLICT,
-                "SITE_LOGIN_CONFLICT",
-                "the login request is not pending",
-            );
-        }
-        Ok((request, ())) => (request.challenge.clone(), request.difficulty),
+    // Under the lock only to read the request's state: checking the proof
+    // of work and signing happen outside it, so approves run in parallel.
+    let pending = shared
+        .store()
+        .approvable(id, shared.now())
+        .map(|(r, ())| (r.challenge.clone(), r.difficulty));
+    let challenge = match pending {
+        Err(refused) => return not_approvable(refused),
+        Ok(challenge) => challenge,
     };
     let Some(body) = body else {
         return envelope_error(
@@ -128,6 +113,8 @@ pub(crate) async fn approve(
         );
     }
     let now = shared.now().unix_timestamp();
+    // Signed only for a request that was pending with a valid proof of
+    // work; committed only if it still is (another agent may have won).
     let passport = shared.key.sign(&json!({
         "aud": crate::passport::AUDIENCE,
         "iss": shared.origin,
@@ -137,6 +124,31 @@ pub(crate) async fn approve(
         "nbf": now,
         "exp": now + crate::passport::MAX_LIFETIME_SECS,
     }));
+    let mut store = shared.store();
+    if let Err(refused) = store.approvable(id, shared.now()) {
+        return not_approvable(refused);
+    }
     let data = store.approve(id, &agent.agent_id, nonce, passport);
     envelope_ok(StatusCode::OK, data)
+}
+
+/// The answer for a request that cannot be approved, in the protocol's terms.
+fn not_approvable(refused: ApproveError) -> Response<ResponseBody> {
+    match refused {
+        ApproveError::NotFound => envelope_error(
+            StatusCode::NOT_FOUND,
+            "LOGIN_REQUEST_NOT_FOUND",
+            "no such login request",
+        ),
+        ApproveError::Expired => envelope_error(
+            StatusCode::GONE,
+            "LOGIN_REQUEST_EXPIRED",
+            "the login request has expired",
+        ),
+        ApproveError::Conflict => envelope_error(
+            StatusCode::CONFLICT,
+            "SITE_LOGIN_CONFLICT",
+            "the login request is not pending",
+        ),
+    }
 }
