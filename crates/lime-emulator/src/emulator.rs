@@ -142,7 +142,7 @@ impl EmulatorBuilder {
                     drop_calls: Default::default(),
                     clock: self.clock.clone(),
                 });
-                let endpoint = crate::mcp_server::McpEndpoint::new(state);
+                let endpoint = crate::mcp_server::McpEndpoint::new(state, self.client_timeout);
                 (Some((endpoint, mcp_addr)), Some(listener))
             }
         };
@@ -153,6 +153,7 @@ impl EmulatorBuilder {
             key,
             store: Mutex::new(Store::new(limits)),
             connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+            mcp_connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             faults: Mutex::new(FaultPlan::default()),
             ca_pem,
             mcp,

@@ -28,7 +28,7 @@ mod tls;
 pub use clock::ManualClock;
 pub use emulator::{BlockingEmulator, Emulator, StartError};
 pub use faults::{Fault, RawBody};
-pub use mcp_server::McpCounters;
+pub use mcp_server::{MAX_MCP_SESSIONS, McpCounters};
 pub use mcp_token::MCP_AUDIENCE;
 pub use passport::{PassportError, PassportKey};
 pub use route::{API_PREFIX, Route};

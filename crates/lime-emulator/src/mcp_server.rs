@@ -338,6 +338,13 @@ fn invalid_token() -> Response<Body> {
     response
 }
 
+/// An empty answer with `status`.
+fn status_only(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()).map_err(|n| match n {}).boxed());
+    *response.status_mut() = status;
+    response
+}
+
 /// The marker a dropped connection's handler returns.
 #[derive(Debug)]
 pub(crate) struct DropConnection;
@@ -354,11 +361,25 @@ impl std::error::Error for DropConnection {}
 /// request to rmcp.
 pub(crate) struct McpEndpoint {
     state: Arc<McpServerState>,
+    /// How long a request body may take to arrive (the client timeout).
+    body_timeout: std::time::Duration,
+    sessions: Arc<LocalSessionManager>,
     rmcp: rmcp::transport::streamable_http_server::StreamableHttpService<
         EmulatedTools,
-        rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+        LocalSessionManager,
     >,
 }
+
+/// Legacy MCP sessions kept at most (MCP `2026-07-28` has none); past it,
+/// `initialize` is answered 503 until idle ones close.
+pub const MAX_MCP_SESSIONS: usize = 256;
+/// A legacy session unused this long is closed.
+const MCP_SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The largest MCP request body read.
+const MAX_MCP_REQUEST_BODY: usize = 1024 * 1024;
+
+type LocalSessionManager =
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
 impl std::fmt::Debug for McpEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -369,7 +390,7 @@ impl std::fmt::Debug for McpEndpoint {
 }
 
 impl McpEndpoint {
-    pub(crate) fn new(state: Arc<McpServerState>) -> Arc<Self> {
+    pub(crate) fn new(state: Arc<McpServerState>, body_timeout: std::time::Duration) -> Arc<Self> {
         use rmcp::transport::streamable_http_server::{
             StreamableHttpServerConfig, StreamableHttpService,
         };
@@ -381,8 +402,17 @@ impl McpEndpoint {
             "localhost".to_owned(),
             "127.0.0.1".to_owned(),
         ]);
-        let rmcp = StreamableHttpService::new(move || Ok(tools.clone()), Arc::default(), config);
-        Arc::new(McpEndpoint { state, rmcp })
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = Some(MCP_SESSION_IDLE);
+        let sessions = Arc::new(sessions);
+        let rmcp =
+            StreamableHttpService::new(move || Ok(tools.clone()), Arc::clone(&sessions), config);
+        Arc::new(McpEndpoint {
+            state,
+            body_timeout,
+            sessions,
+            rmcp,
+        })
     }
 
     pub(crate) fn state(&self) -> &Arc<McpServerState> {
@@ -396,10 +426,7 @@ impl McpEndpoint {
     ) -> Result<Response<Body>, DropConnection> {
         let state = &self.state;
         if request.uri().path() != "/mcp" {
-            let mut response =
-                Response::new(Full::new(Bytes::new()).map_err(|n| match n {}).boxed());
-            *response.status_mut() = StatusCode::NOT_FOUND;
-            return Ok(response);
+            return Ok(status_only(StatusCode::NOT_FOUND));
         }
         if McpServerState::take(&state.reject_next) {
             state.counters.refused.fetch_add(1, Ordering::SeqCst);
@@ -411,15 +438,23 @@ impl McpEndpoint {
         };
         state.counters.tokens_seen.fetch_add(1, Ordering::SeqCst);
         request.extensions_mut().insert(caller);
-        // Read the body to see whether it is a tool call (for counters and faults).
+        // Read the body (bounded in size and time) to see whether it is a
+        // tool call (for counters and faults) or opens a session.
         let (parts, body) = request.into_parts();
-        let bytes = http_body_util::Limited::new(body, 1024 * 1024)
-            .collect()
-            .await
-            .map_err(|_| DropConnection)?
-            .to_bytes();
-        let is_tool_call =
-            serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v["method"] == "tools/call");
+        let read = http_body_util::Limited::new(body, MAX_MCP_REQUEST_BODY).collect();
+        let bytes = match tokio::time::timeout(self.body_timeout, read).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            _ => return Err(DropConnection),
+        };
+        let method = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["method"].as_str().map(str::to_owned));
+        if method.as_deref() == Some("initialize")
+            && self.sessions.sessions.read().await.len() >= MAX_MCP_SESSIONS
+        {
+            return Ok(status_only(StatusCode::SERVICE_UNAVAILABLE));
+        }
+        let is_tool_call = method.as_deref() == Some("tools/call");
         if is_tool_call {
             state.counters.tool_calls.fetch_add(1, Ordering::SeqCst);
             if McpServerState::take(&state.drop_calls) {

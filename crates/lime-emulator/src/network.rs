@@ -42,7 +42,11 @@ pub(crate) async fn accept_loop(
         // Small answers go out at once, not after a delayed ACK.
         let _ = stream.set_nodelay(true);
         // Over the cap: closed at once, never queued.
-        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+        let budget = match kind {
+            Listener::Mcp => &shared.mcp_connections,
+            Listener::Api | Listener::RedirectSink => &shared.connections,
+        };
+        let Ok(permit) = budget.clone().try_acquire_owned() else {
             drop(stream);
             continue;
         };

@@ -18,8 +18,11 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) faults: Mutex<FaultPlan>,
     pub(crate) ca_pem: Option<String>,
-    /// One permit per open connection.
+    /// One permit per open API (and redirect-sink) connection.
     pub(crate) connections: Arc<tokio::sync::Semaphore>,
+    /// One permit per open MCP connection: a budget of its own, so MCP
+    /// clients holding every slot never starve the API.
+    pub(crate) mcp_connections: Arc<tokio::sync::Semaphore>,
     /// The MCP server, when one was asked for, and where it listens.
     pub(crate) mcp: Option<(Arc<crate::mcp_server::McpEndpoint>, std::net::SocketAddr)>,
 }

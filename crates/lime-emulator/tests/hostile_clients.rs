@@ -271,3 +271,110 @@ async fn empty_or_blank_tokens_are_refused_and_an_empty_header_never_authenticat
         assert_eq!(reply.status, 401, "{header:?}");
     }
 }
+
+/// An emulator with an MCP server (plain HTTP) and a token for it.
+async fn with_mcp(builder: lime_emulator::EmulatorBuilder) -> (Emulator, String) {
+    let emu = builder.mcp_domain("mcp.lime.test").start().await.unwrap();
+    let minted = call(
+        emu.local_addr(),
+        "POST",
+        "/modules/oauth/token",
+        &[("x-agent-token", emu.agent_token()), ("content-type", "application/json")],
+        br#"{"domain":"mcp.lime.test"}"#,
+    )
+    .await
+    .unwrap();
+    let token = minted.json()["access_token"].as_str().unwrap().to_owned();
+    (emu, token)
+}
+
+/// A raw MCP request head, with `length` announced for its body.
+fn mcp_head(token: &str, length: usize) -> String {
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: mcp.lime.test\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: {length}\r\n\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_clients_trickling_bodies_are_cut_and_never_starve_the_api() {
+    let (emu, token) = with_mcp(
+        Emulator::builder()
+            .max_connections(4)
+            .client_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    let mcp = emu.mcp_addr().unwrap();
+    // Every MCP slot, held by a token holder that sends a body slowly.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(mcp).await.unwrap();
+        stream.write_all(mcp_head(&token, 100).as_bytes()).await.unwrap();
+        stream.write_all(b"{\"jsonrpc\":").await.unwrap();
+        held.push(stream);
+    }
+    // The API still answers meanwhile: it has a budget of its own.
+    let read = call(emu.local_addr(), "GET", "/auth/requests/lr_none", &[], b"")
+        .await
+        .expect("the API answered while MCP held its slots");
+    assert_eq!(read.status, 404);
+    // And each trickler is cut at the client timeout (bounded, not held).
+    for mut stream in held {
+        let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+        assert!(closed.is_some(), "a trickled MCP body held its slot for 5 s");
+    }
+}
+
+/// The process's resident memory, in bytes (Linux).
+fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_initialize_flood_keeps_sessions_and_memory_bounded() {
+    let (emu, token) = with_mcp(Emulator::builder()).await;
+    let mcp = emu.mcp_addr().unwrap();
+    let idle = rss();
+    let initialize = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"flood","version":"1"}}}"#;
+    let flood = (0..4).map(|_| {
+        let token = token.clone();
+        tokio::spawn(async move {
+            let (mut refused, mut opened) = (0, 0);
+            for _ in 0..750 {
+                let mut stream = TcpStream::connect(mcp).await.unwrap();
+                stream
+                    .write_all(mcp_head(&token, initialize.len()).as_bytes())
+                    .await
+                    .unwrap();
+                stream.write_all(initialize).await.unwrap();
+                let mut head = [0u8; 12];
+                if stream.read_exact(&mut head).await.is_err() {
+                    continue;
+                }
+                match &head[9..12] {
+                    b"200" => opened += 1,
+                    b"503" => refused += 1,
+                    other => panic!("unexpected status {}", String::from_utf8_lossy(other)),
+                }
+            }
+            (opened, refused)
+        })
+    });
+    let (mut opened, mut refused) = (0, 0);
+    for task in flood {
+        let (o, r) = task.await.unwrap();
+        opened += o;
+        refused += r;
+    }
+    assert_eq!(opened + refused, 3000);
+    assert!(opened <= lime_emulator::MAX_MCP_SESSIONS, "{opened} sessions opened");
+    let grown = rss().saturating_sub(idle);
+    assert!(grown < 64 << 20, "RSS grew by {} MiB", grown >> 20);
+}
