@@ -15,7 +15,10 @@ use crate::report::{Failure, Kind};
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
 Fault flags (repeatable) script what the next calls of a route get. Routes:
-read, approve, profile, create, events, jwks, other.
+read, approve, profile, create, events, jwks, oauth, other; and the MCP
+server's: mcp (every request; --fail mcp:401:N refuses N tokens) and mcp-call
+(a tools/call once received; --drop mcp-call:N drops N calls unrun), which
+take --fail, --drop and --delay.
   --fail ROUTE:STATUS:COUNT[:RETRY_AFTER]
                                answer STATUS with an error envelope COUNT times
                                (with Retry-After: RETRY_AFTER seconds when given)
@@ -119,13 +122,6 @@ pub(crate) struct ServeArgs {
     /// it with --resolve DOMAIN:PORT:127.0.0.1.
     #[arg(long, value_name = "DOMAIN")]
     mcp_domain: Option<String>,
-    /// The MCP server refuses its next N requests with 401.
-    #[arg(long, value_name = "N", requires = "mcp_domain")]
-    mcp_reject: Option<u32>,
-    /// The MCP server drops the connection after receiving each of its next
-    /// N tool calls (the tool never runs).
-    #[arg(long, value_name = "N", requires = "mcp_domain")]
-    mcp_drop_calls: Option<u32>,
     /// Sign passports with this RSA key (PKCS#8 PEM) instead of a generated one.
     #[arg(long, value_name = "PATH")]
     signing_key: Option<std::path::PathBuf>,
@@ -294,12 +290,6 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     for spec in &args.rate_limit {
         let [r, per_second] = parts::<2>(spec, "rate-limit")?;
         emulator.rate_limit(route(&r)?, number(&per_second, "rate")?);
-    }
-    if let Some(n) = args.mcp_reject {
-        emulator.mcp_reject_next(n);
-    }
-    if let Some(n) = args.mcp_drop_calls {
-        emulator.mcp_drop_calls(n);
     }
     let ca_file = match emulator.ca_pem() {
         Some(pem) => Some(CaFile::write(pem, args.ca_out.as_deref())?),

@@ -1579,7 +1579,7 @@ fn mcp_names_addresses_and_ports_are_checked_before_any_token_is_sent() {
 
 #[test]
 fn mcp_refused_tokens_exit_3_with_mcp_auth() {
-    let s = mcp_server(&["--mcp-reject", "100"]);
+    let s = mcp_server(&["--fail", "mcp:401:100"]);
     let (code, json, out) = s.mcp(&["tools", &s.url, "--json"]);
     assert_eq!((code, error_of(&json).0), (3, "mcp_auth"), "{out}");
     assert_eq!(error_of(&json).1, Some("MCP_AUTH_FAILED"));

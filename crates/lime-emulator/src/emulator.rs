@@ -120,6 +120,7 @@ impl EmulatorBuilder {
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
         let (limits, max_connections) = (self.limits, self.max_connections);
+        let faults = Arc::new(Mutex::new(FaultPlan::default()));
         let (mcp, mcp_listener) = match &self.mcp_domain {
             None => (None, None),
             Some(domain) => {
@@ -138,8 +139,7 @@ impl EmulatorBuilder {
                     issuer: origin.clone(),
                     key: key.clone(),
                     counters: Default::default(),
-                    reject_next: Default::default(),
-                    drop_calls: Default::default(),
+                    faults: Arc::clone(&faults),
                     clock: self.clock.clone(),
                 });
                 let endpoint = crate::mcp_server::McpEndpoint::new(state, self.client_timeout);
@@ -154,7 +154,7 @@ impl EmulatorBuilder {
             store: Mutex::new(Store::new(limits)),
             connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             mcp_connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
-            faults: Mutex::new(FaultPlan::default()),
+            faults,
             ca_pem,
             mcp,
         });
@@ -263,27 +263,6 @@ impl Emulator {
     /// The MCP server's counters: initializations, tool calls, tokens seen.
     pub fn mcp_counters(&self) -> Option<&crate::mcp_server::McpCounters> {
         self.shared.mcp.as_ref().map(|(e, _)| &e.state().counters)
-    }
-
-    /// Refuses the MCP server's next `n` requests with 401.
-    pub fn mcp_reject_next(&self, n: u32) {
-        if let Some((endpoint, _)) = &self.shared.mcp {
-            endpoint
-                .state()
-                .reject_next
-                .store(n, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    /// Drops the connection after receiving each of the MCP server's next
-    /// `n` tool calls (the tool never runs).
-    pub fn mcp_drop_calls(&self, n: u32) {
-        if let Some((endpoint, _)) = &self.shared.mcp {
-            endpoint
-                .state()
-                .drop_calls
-                .store(n, std::sync::atomic::Ordering::SeqCst);
-        }
     }
 
     /// A builder with the defaults.

@@ -3,7 +3,7 @@
 //! its domain. Tools `echo`, `add`, `whoami` and `slow`, and faults for tests.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -22,6 +22,7 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
+use crate::faults::{Fault, Route};
 use crate::passport::PassportKey;
 
 /// What the MCP server counts, for tests.
@@ -50,10 +51,8 @@ pub(crate) struct McpServerState {
     pub(crate) issuer: String,
     pub(crate) key: Arc<PassportKey>,
     pub(crate) counters: McpCounters,
-    /// Refuse this many of the next requests with 401.
-    pub(crate) reject_next: AtomicU32,
-    /// Drop the connection after receiving this many of the next tool calls.
-    pub(crate) drop_calls: AtomicU32,
+    /// The emulator's fault plan (routes `mcp` and `mcp-call`).
+    pub(crate) faults: Arc<std::sync::Mutex<crate::faults::FaultPlan>>,
     /// The emulator's clock (a test's, or the system's).
     pub(crate) clock: crate::clock::Clock,
 }
@@ -84,11 +83,30 @@ impl McpServerState {
         })
     }
 
-    /// Takes one from a fault counter; whether it was set.
-    fn take(counter: &AtomicU32) -> bool {
-        counter
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+    /// What the fault plan scripted for this request on `route`, applied:
+    /// `Some` answer (or a drop) when it replaces the normal one.
+    async fn fault(&self, route: Route) -> Option<Result<Response<Body>, DropConnection>> {
+        let fault = self
+            .faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(route, self.clock.now())?;
+        match fault {
+            Fault::Status { status: 401, .. } => {
+                self.counters.refused.fetch_add(1, Ordering::SeqCst);
+                Some(Ok(invalid_token()))
+            }
+            Fault::Status { status, .. } => Some(Ok(status_only(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            ))),
+            Fault::Drop => Some(Err(DropConnection)),
+            Fault::DelayHeaders(pause) => {
+                tokio::time::sleep(pause).await;
+                None
+            }
+            // The API's other faults have no MCP meaning.
+            _ => None,
+        }
     }
 }
 
@@ -428,9 +446,8 @@ impl McpEndpoint {
         if request.uri().path() != "/mcp" {
             return Ok(status_only(StatusCode::NOT_FOUND));
         }
-        if McpServerState::take(&state.reject_next) {
-            state.counters.refused.fetch_add(1, Ordering::SeqCst);
-            return Ok(invalid_token());
+        if let Some(answer) = state.fault(Route::Mcp).await {
+            return answer;
         }
         let Some(caller) = state.caller(&request) else {
             state.counters.refused.fetch_add(1, Ordering::SeqCst);
@@ -457,8 +474,8 @@ impl McpEndpoint {
         let is_tool_call = method.as_deref() == Some("tools/call");
         if is_tool_call {
             state.counters.tool_calls.fetch_add(1, Ordering::SeqCst);
-            if McpServerState::take(&state.drop_calls) {
-                return Err(DropConnection);
+            if let Some(answer) = state.fault(Route::McpToolCall).await {
+                return answer;
             }
         }
         let request = Request::from_parts(parts, Full::new(bytes));

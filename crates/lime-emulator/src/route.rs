@@ -28,11 +28,19 @@ pub enum Route {
     OAuthToken,
     /// Anything else (`other`).
     Other,
+    /// Every request to the MCP server (`mcp`), checked before its token.
+    /// It takes a status (401 answers as an MCP server refuses a token),
+    /// a drop or a delay.
+    Mcp,
+    /// A `tools/call` the MCP server received (`mcp-call`), checked once
+    /// its body was read: a drop means the call arrived but the tool never
+    /// ran.
+    McpToolCall,
 }
 
 impl Route {
     /// Every route, in a stable order.
-    pub const ALL: [Route; 8] = [
+    pub const ALL: [Route; 10] = [
         Route::ReadRequest,
         Route::Approve,
         Route::Profile,
@@ -41,6 +49,8 @@ impl Route {
         Route::Jwks,
         Route::OAuthToken,
         Route::Other,
+        Route::Mcp,
+        Route::McpToolCall,
     ];
 
     /// The route a request's method and path address, with the request id
@@ -66,6 +76,8 @@ impl Route {
             Route::Jwks => "jwks",
             Route::OAuthToken => "oauth",
             Route::Other => "other",
+            Route::Mcp => "mcp",
+            Route::McpToolCall => "mcp-call",
         }
     }
 }
@@ -83,7 +95,8 @@ impl FromStr for Route {
             .into_iter()
             .find(|r| r.name() == s)
             .ok_or_else(|| {
-                format!("unknown route {s:?} (read, approve, profile, create, events, jwks, oauth, other)")
+                let names: Vec<&str> = Route::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown route {s:?} ({})", names.join(", "))
             })
     }
 }

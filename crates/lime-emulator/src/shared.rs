@@ -16,7 +16,8 @@ pub(crate) struct Shared {
     pub(crate) redirect_origin: String,
     pub(crate) key: Arc<PassportKey>,
     pub(crate) store: Mutex<Store>,
-    pub(crate) faults: Mutex<FaultPlan>,
+    /// Shared with the MCP server, whose routes are in the same plan.
+    pub(crate) faults: Arc<Mutex<FaultPlan>>,
     pub(crate) ca_pem: Option<String>,
     /// One permit per open API (and redirect-sink) connection.
     pub(crate) connections: Arc<tokio::sync::Semaphore>,

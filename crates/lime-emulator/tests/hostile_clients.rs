@@ -279,7 +279,10 @@ async fn with_mcp(builder: lime_emulator::EmulatorBuilder) -> (Emulator, String)
         emu.local_addr(),
         "POST",
         "/modules/oauth/token",
-        &[("x-agent-token", emu.agent_token()), ("content-type", "application/json")],
+        &[
+            ("x-agent-token", emu.agent_token()),
+            ("content-type", "application/json"),
+        ],
         br#"{"domain":"mcp.lime.test"}"#,
     )
     .await
@@ -310,7 +313,10 @@ async fn mcp_clients_trickling_bodies_are_cut_and_never_starve_the_api() {
     let mut held = Vec::new();
     for _ in 0..4 {
         let mut stream = TcpStream::connect(mcp).await.unwrap();
-        stream.write_all(mcp_head(&token, 100).as_bytes()).await.unwrap();
+        stream
+            .write_all(mcp_head(&token, 100).as_bytes())
+            .await
+            .unwrap();
         stream.write_all(b"{\"jsonrpc\":").await.unwrap();
         held.push(stream);
     }
@@ -322,7 +328,10 @@ async fn mcp_clients_trickling_bodies_are_cut_and_never_starve_the_api() {
     // And each trickler is cut at the client timeout (bounded, not held).
     for mut stream in held {
         let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
-        assert!(closed.is_some(), "a trickled MCP body held its slot for 5 s");
+        assert!(
+            closed.is_some(),
+            "a trickled MCP body held its slot for 5 s"
+        );
     }
 }
 
@@ -374,7 +383,10 @@ async fn an_initialize_flood_keeps_sessions_and_memory_bounded() {
         refused += r;
     }
     assert_eq!(opened + refused, 3000);
-    assert!(opened <= lime_emulator::MAX_MCP_SESSIONS, "{opened} sessions opened");
+    assert!(
+        opened <= lime_emulator::MAX_MCP_SESSIONS,
+        "{opened} sessions opened"
+    );
     let grown = rss().saturating_sub(idle);
     assert!(grown < 64 << 20, "RSS grew by {} MiB", grown >> 20);
 }

@@ -5,12 +5,20 @@
 
 use std::sync::atomic::Ordering;
 
-use lime_emulator::{Emulator, TlsSource};
+use lime_emulator::{Emulator, Fault, Route, TlsSource};
 use lime_tokio::LimeAgent;
 use rmcp::model::ReadResourceRequestParams;
 use serde_json::{Map, Value, json};
 
 const DOMAIN: &str = "mcp.lime.test";
+
+/// The MCP server's token refusal, as a fault.
+fn refuse() -> Fault {
+    Fault::Status {
+        status: 401,
+        retry_after: None,
+    }
+}
 
 async fn emulator() -> Emulator {
     Emulator::builder()
@@ -98,14 +106,14 @@ async fn one_refusal_refreshes_the_token_and_two_are_an_mcp_auth_error() {
     let url = emu.mcp_url().unwrap();
     let agent = agent(&emu);
     agent.list_tools(&url).await.unwrap();
-    emu.mcp_reject_next(1);
+    emu.inject(Route::Mcp, refuse(), 1);
     let echoed = agent
         .call_tool(&url, "echo", args(json!({"text": "again"})))
         .await
         .unwrap();
     assert_eq!(text(&echoed), "again");
     assert_eq!(emu.counters().mints(DOMAIN), 2, "refreshed once");
-    emu.mcp_reject_next(100);
+    emu.inject(Route::Mcp, refuse(), 100);
     let error = agent
         .call_tool(&url, "echo", args(json!({"text": "no"})))
         .await
@@ -150,7 +158,7 @@ async fn a_dropped_tool_call_is_an_error_and_never_repeated() {
     let url = emu.mcp_url().unwrap();
     let agent = agent(&emu);
     agent.list_tools(&url).await.unwrap();
-    emu.mcp_drop_calls(1);
+    emu.inject(Route::McpToolCall, Fault::Drop, 1);
     let error = agent
         .call_tool(&url, "echo", args(json!({"text": "lost"})))
         .await

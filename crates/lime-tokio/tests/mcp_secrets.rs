@@ -51,7 +51,14 @@ async fn no_mcp_token_in_trace_logs() {
         .unwrap();
     agent.list_tools(&url).await.unwrap();
     let first = agent.mcp_access_token(&url).await.unwrap();
-    emu.mcp_reject_next(1);
+    emu.inject(
+        lime_emulator::Route::Mcp,
+        lime_emulator::Fault::Status {
+            status: 401,
+            retry_after: None,
+        },
+        1,
+    );
     agent
         .call_tool(&url, "whoami", serde_json::Map::new())
         .await
