@@ -11,6 +11,7 @@
 
 use lime_emulator::{Emulator, TlsSource};
 use lime_tokio::LimeAgent;
+use lime_tokio::mcp::ToolResultText;
 
 #[tokio::main]
 async fn main() -> Result<(), lime_tokio::Error> {
@@ -34,21 +35,12 @@ async fn main() -> Result<(), lime_tokio::Error> {
             tool.description.unwrap_or_default()
         );
     }
-    let mut args = serde_json::Map::new();
-    args.insert("a".into(), 2.into());
-    args.insert("b".into(), 40.into());
-    let sum = agent.call_tool(&url, "add", args).await?;
-    println!(
-        "add(2, 40) = {}",
-        serde_json::to_value(&sum.content).unwrap_or_default()[0]["text"]
-    );
-    let who = agent
-        .call_tool(&url, "whoami", serde_json::Map::new())
+    let sum = agent
+        .call_tool(&url, "add", serde_json::json!({"a": 2, "b": 40}))
         .await?;
-    println!(
-        "whoami: {}",
-        serde_json::to_value(&who.content).unwrap_or_default()[0]["text"]
-    );
+    println!("add(2, 40) = {}", sum.text());
+    let who = agent.call_tool(&url, "whoami", ()).await?;
+    println!("whoami: {}", who.text());
     agent.close_mcp_sessions().await;
     Ok(())
 }
