@@ -227,15 +227,12 @@ fn mcp(url: &str, addr: std::net::SocketAddr, count: usize, concurrency: usize) 
         .token(env("LIME_AGENT_TOKEN"))
         .base_url(env("LIME_API_BASE"))
         .allow_http(true)
+        .mcp_allow_http(true)
         .resolve(&host, addr)
         .no_proxy()
         .build()
         .expect("agent");
-    let arguments = |i: usize| {
-        let mut args = serde_json::Map::new();
-        args.insert("text".into(), format!("call {i}").into());
-        args
-    };
+    let arguments = |i: usize| serde_json::json!({ "text": format!("call {i}") });
     runtime.block_on(async {
         agent.list_tools(url).await.expect("warm-up");
         let mut ms = Vec::with_capacity(count);
