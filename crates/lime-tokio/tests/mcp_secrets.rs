@@ -67,6 +67,10 @@ async fn no_mcp_token_in_trace_logs() {
     assert_ne!(first.expose_secret(), second.expose_secret(), "refreshed");
     let logs = String::from_utf8_lossy(&log.lock().unwrap()).to_string();
     assert!(logs.contains("MCP session opened"), "the run was captured");
+    assert!(
+        logs.contains("MCP request headers") && logs.contains("authorization: <redacted>"),
+        "-vv shows each exchange's headers, the token redacted"
+    );
     for token in [&first, &second] {
         let jwt = token.expose_secret();
         assert!(!logs.contains(jwt), "an MCP token in the logs");
