@@ -304,18 +304,12 @@ fn io_error(message: &str) -> std::io::Error {
     std::io::Error::other(message.to_owned())
 }
 
-/// The JSON-RPC method of a message, or what kind of message it is.
-fn what(message: &ClientJsonRpcMessage) -> String {
+/// The JSON-RPC method of a request, or what kind of message it is.
+fn what(message: &ClientJsonRpcMessage) -> &str {
     match message {
-        JsonRpcMessage::Request(r) => serde_json::to_value(&r.request)
-            .ok()
-            .and_then(|v| v.get("method").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| "request".to_owned()),
-        JsonRpcMessage::Notification(n) => serde_json::to_value(&n.notification)
-            .ok()
-            .and_then(|v| v.get("method").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| "notification".to_owned()),
-        _ => "reply".to_owned(),
+        JsonRpcMessage::Request(r) => r.request.method(),
+        JsonRpcMessage::Notification(_) => "notification",
+        _ => "reply",
     }
 }
 
@@ -330,7 +324,7 @@ impl StreamableHttpClient for McpHttp {
         _auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, Failure> {
-        let exchange = self.exchange(&what(&message), &Method::POST, &uri);
+        let exchange = self.exchange(what(&message), &Method::POST, &uri);
         let body = Bytes::from(serde_json::to_vec(&message)?);
         let deadline = tokio::time::Instant::now() + self.exchange_timeout;
         let response = self
