@@ -1,6 +1,6 @@
 //! The TLS choices the cargo features make, for the blocking adapter: see
 //! `lime-tokio`'s test of the same name. CI also runs this file with
-//! `--no-default-features --features aws-lc-rs,os-roots`.
+//! `--no-default-features --features ring,os-roots`.
 #![forbid(unsafe_code)]
 
 use lime_emulator::{Emulator, TlsSource};
@@ -21,10 +21,10 @@ fn a_login_over_https_uses_the_features_provider_and_installs_none() {
         .unwrap();
     let id = emu.create_request();
     assert_eq!(agent.login(&id).unwrap().request_id, id);
-    let expected = if cfg!(feature = "ring") {
-        "ring"
-    } else {
+    let expected = if cfg!(feature = "aws-lc-rs") {
         "aws-lc-rs"
+    } else {
+        "ring"
     };
     assert_eq!(lime_core::drive::tls::crypto_provider_name(), expected);
     assert!(rustls::crypto::CryptoProvider::get_default().is_none());

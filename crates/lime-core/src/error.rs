@@ -116,7 +116,10 @@ pub enum Error {
         detail: Option<serde_json::Map<String, serde_json::Value>>,
     },
     /// The proof of work was not solved within the PoW budget or the deadline.
-    #[error("proof of work at difficulty {difficulty} not solved in time ({hashes} hashes tried)")]
+    #[error(
+        "proof of work at difficulty {difficulty} not solved in time ({hashes} hashes tried){}",
+        if lime_pow::BUILT_UNOPTIMIZED { format!("; {}", lime_pow::UNOPTIMIZED_FIX) } else { String::new() }
+    )]
     #[non_exhaustive]
     PowTimeout {
         /// The difficulty asked for.

@@ -4,8 +4,8 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `ring` (adapters' default) | rustls's `ring` provider |
-//! | `aws-lc-rs` | rustls's `aws-lc-rs` provider (used when `ring` is off) |
+//! | `aws-lc-rs` (adapters' default) | rustls's `aws-lc-rs` provider, rustls's own default |
+//! | `ring` | rustls's `ring` provider (used when `aws-lc-rs` is off) |
 //! | `webpki-roots` (adapters' default) | Mozilla's roots, compiled in |
 //! | `os-roots` | the operating system's trust store, read at build |
 
@@ -16,27 +16,23 @@ use rustls_pki_types::CertificateDer;
 
 use crate::{Config, Error};
 
-#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
-compile_error!(
-    "lime needs a TLS crypto provider: enable the `ring` (default) or `aws-lc-rs` feature"
-);
-
-/// The crypto provider this build was compiled with: `ring` when that
-/// feature is on, else `aws-lc-rs`.
+/// The crypto provider this build was compiled with: `aws-lc-rs` when that
+/// feature is on (rustls's default, so an app with rustls's defaults has
+/// one provider), else `ring`.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    #[cfg(feature = "ring")]
-    let provider = rustls::crypto::ring::default_provider();
-    #[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+    #[cfg(feature = "aws-lc-rs")]
     let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    let provider = rustls::crypto::ring::default_provider();
     Arc::new(provider)
 }
 
 /// The name of [`crypto_provider`]'s provider, for logs and tests.
 pub fn crypto_provider_name() -> &'static str {
-    if cfg!(feature = "ring") {
-        "ring"
-    } else {
+    if cfg!(feature = "aws-lc-rs") {
         "aws-lc-rs"
+    } else {
+        "ring"
     }
 }
 

@@ -33,3 +33,20 @@ pub use search::{KernelTiming, ScanOutcome, Search, search_kernel, search_kernel
 #[cfg(feature = "std")]
 pub use solve::{Solution, SolveError, Solver, solve};
 pub use verify::{digest, leading_zero_bits, verify, verify_bytes};
+
+/// Whether this crate was compiled without optimizations (`opt-level = 0`,
+/// the default of a `cargo run` build for dependencies), where the search
+/// runs about 150 times slower. The fix, in the application's `Cargo.toml`:
+///
+/// ```toml
+/// [profile.dev.package.lime-pow]
+/// opt-level = 3
+/// [profile.dev.package.sha2]
+/// opt-level = 3
+/// ```
+pub const BUILT_UNOPTIMIZED: bool = cfg!(lime_pow_unoptimized);
+
+/// The fix for [`BUILT_UNOPTIMIZED`], in one line for messages.
+pub const UNOPTIMIZED_FIX: &str = "lime-pow was built without optimizations (about 150 times \
+    slower); add `[profile.dev.package.lime-pow] opt-level = 3` (and the same for `sha2`) to \
+    your Cargo.toml";

@@ -219,6 +219,7 @@ impl Solver {
         difficulty: i64,
     ) -> Result<Solution, SolveError> {
         let started = Instant::now();
+        warn_if_unoptimized();
         let search = Search::new(scheme, challenge, difficulty)?;
         let wanted = if self.smallest {
             1
@@ -428,6 +429,15 @@ impl Run<'_> {
     fn halt(&self, why: End) -> End {
         self.stop.store(true, Ordering::Relaxed);
         why
+    }
+}
+
+/// One WARN per process, at the first solve of an unoptimized build.
+fn warn_if_unoptimized() {
+    #[cfg(all(feature = "tracing", lime_pow_unoptimized))]
+    {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| tracing::warn!(target: "lime", "{}", crate::UNOPTIMIZED_FIX));
     }
 }
 

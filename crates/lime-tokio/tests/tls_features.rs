@@ -1,16 +1,16 @@
 //! The TLS choices the cargo features make: the crypto provider they pick is
 //! the one used, no process-wide provider is ever installed, and the OS
 //! store is there exactly when asked for. CI also runs this file with
-//! `--no-default-features --features aws-lc-rs,os-roots`.
+//! `--no-default-features --features ring,os-roots`.
 #![forbid(unsafe_code)]
 
 use lime_emulator::{Emulator, TlsSource};
 
 fn expected_provider() -> &'static str {
-    if cfg!(feature = "ring") {
-        "ring"
-    } else {
+    if cfg!(feature = "aws-lc-rs") {
         "aws-lc-rs"
+    } else {
+        "ring"
     }
 }
 
