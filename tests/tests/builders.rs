@@ -163,3 +163,16 @@ fn both_builders_take_the_same_setters_and_build_the_same_config() {
         .to_string();
     assert!(bad_pem.contains("add_root_certificates_pem"), "{bad_pem}");
 }
+
+#[test]
+fn from_token_is_the_one_line_start_in_both_adapters() {
+    let blocking = lime_blocking::LimeAgent::from_token("at_one_line").unwrap();
+    let tokio = lime_tokio::LimeAgent::from_token("at_one_line").unwrap();
+    for config in [blocking.config(), tokio.config()] {
+        assert_eq!(config.token().expose_secret(), "at_one_line");
+    }
+    assert!(
+        lime_blocking::LimeAgent::from_token("").is_err(),
+        "an empty token"
+    );
+}

@@ -101,7 +101,7 @@ pub(crate) struct PowArgs {
     #[arg(long, value_enum)]
     pub(crate) scheme: Option<SchemeChoiceArg>,
     /// Proof-of-work time budget in seconds [default: 10].
-    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds, allow_negative_numbers = true)]
     pub(crate) pow_timeout: Option<Duration>,
 }
 
@@ -109,6 +109,14 @@ pub(crate) struct PowArgs {
 pub(crate) const MAX_SECONDS: f64 = 1e9;
 
 /// A `SECONDS` option: a finite number from 0 to [`MAX_SECONDS`].
+/// [`seconds`], and more than zero: a budget of nothing is a mistake.
+pub(crate) fn positive_seconds(s: &str) -> Result<Duration, String> {
+    match seconds(s)? {
+        zero if zero.is_zero() => Err(format!("{s:?} is zero; give more than 0 seconds")),
+        duration => Ok(duration),
+    }
+}
+
 pub(crate) fn seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .trim()
@@ -150,6 +158,11 @@ pub(crate) fn read_secret(reader: impl Read, what: &str) -> Result<Zeroizing<Str
     }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Failure::new(Kind::Config, format!("{what} is not UTF-8 text")))?;
+    if text.trim().is_empty() {
+        return Err(Failure::invalid_input(format!(
+            "{what} is empty; it should hold the token"
+        )));
+    }
     Ok(Zeroizing::new(text.to_owned()))
 }
 

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use lime_core::lime_pow::{self, CancelToken, Scheme, SolveError, Solver};
 use serde_json::json;
 
-use crate::client::{SchemeArg, difficulty, seconds};
+use crate::client::{SchemeArg, difficulty, positive_seconds};
 use crate::report::{self, Failure, Kind};
 
 #[derive(Debug, Subcommand)]
@@ -47,7 +47,7 @@ pub(crate) struct SolveArgs {
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Give up after this many seconds.
-    #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds, allow_negative_numbers = true)]
     timeout: Option<Duration>,
 }
 
@@ -63,7 +63,7 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
     /// Seconds per thread count.
-    #[arg(long, default_value = "1", value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = positive_seconds, allow_negative_numbers = true)]
     seconds: Duration,
 }
 

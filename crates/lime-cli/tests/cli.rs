@@ -1584,3 +1584,42 @@ fn mcp_refused_tokens_exit_3_with_mcp_auth() {
     assert_eq!((code, error_of(&json).0), (3, "mcp_auth"), "{out}");
     assert_eq!(error_of(&json).1, Some("MCP_AUTH_FAILED"));
 }
+
+#[test]
+fn zero_budgets_and_an_empty_token_on_stdin_are_refused_as_invalid_input() {
+    for args in [
+        vec![
+            "pow",
+            "solve",
+            "--challenge",
+            "abc",
+            "--difficulty",
+            "4",
+            "--timeout",
+            "0",
+        ],
+        vec!["login", "lr_x", "--pow-timeout", "0"],
+        vec!["pow", "bench", "--seconds", "0"],
+    ] {
+        let (code, _, out) = run(lime().args(&args));
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(out.contains("zero"), "{args:?}: {out}");
+    }
+    let mut profile = lime()
+        .args(["profile", "--token-stdin", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(profile.stdin.take()); // `echo -n |`: nothing, then end of input
+    let output = profile.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("standard input") || out.contains("stdin"),
+        "{out}"
+    );
+    assert!(out.contains("empty"), "{out}");
+}

@@ -167,6 +167,16 @@ macro_rules! agent_constructors {
             Self::builder().build()
         }
 
+        /// An agent with `token` and every other setting from the
+        /// environment (`LIME_API_BASE`, …), then the defaults: the one-line
+        /// start when the token comes from your own secret store.
+        ///
+        /// # Errors
+        /// As [`from_env`](Self::from_env), for a malformed token or setting.
+        pub fn from_token(token: impl Into<String>) -> Result<Self, $crate::Error> {
+            Self::builder().token(token).build()
+        }
+
         /// An agent for an already built [`Config`](lime_core::Config).
         ///
         /// # Errors
