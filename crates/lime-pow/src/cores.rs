@@ -29,6 +29,13 @@ fn budget() -> &'static Budget {
     })
 }
 
+/// The cores this process may use, read once: on Linux each
+/// `available_parallelism` call reads the cgroup files (about 20 system
+/// calls), and a login must not pay that per solve.
+pub(crate) fn cores() -> usize {
+    budget().total
+}
+
 impl Budget {
     fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
         self.free.lock().unwrap_or_else(|e| e.into_inner())

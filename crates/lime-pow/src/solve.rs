@@ -225,8 +225,7 @@ impl Solver {
             1
         } else {
             self.threads
-                .or_else(|| thread::available_parallelism().ok())
-                .map_or(1, NonZeroUsize::get)
+                .map_or_else(crate::cores::cores, NonZeroUsize::get)
         };
         if search.difficulty().bits() == 0 {
             return Ok(Solution {
