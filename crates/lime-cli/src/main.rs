@@ -19,26 +19,7 @@ use clap::{Parser, Subcommand};
 
 use crate::report::{Failure, Kind};
 
-const EXIT_CODES: &str = "\
-Exit codes (error `kind` in --json output):
-  0    success
-  1    pow verify: not valid; site wait: the request expired
-  2    invalid_input, config: bad arguments, request id or MCP target, bad base URL, plain
-       HTTP off loopback without --allow-http, unreadable token file,
-       pow difficulty over 256
-  3    authentication: token missing or empty, or rejected (401,
-       AGENT_INACTIVE, AGENT_USER_SUSPENDED); oauth_capability: the agent
-       lacks the oauth:mcp grant (lime mcp)
-  4    api, expired, conflict: any other API error, with its code
-  5    pow_timeout: proof of work not solved in time
-  6    rate_limited: 429 after retries
-  7    transport, invalid_response: network failure after retries; malformed,
-       redirecting or oversized response
-  8    no_event: site wait saw no event for the request within --timeout
-  70   internal: a bug in lime (a panic); please report it
-  130  cancelled: interrupted (Ctrl-C)
-  141  the reader of stdout went away (a closed pipe); nothing more is printed
-
+const AFTER_EXIT_CODES: &str = "\
 Durations (SECONDS) are finite numbers from 0 to 1000000000 (about 31
 years); anything else exits 2.
 
@@ -49,7 +30,7 @@ The agent token is read from LIME_AGENT_TOKEN, --token-file PATH or
 /// confirm logins as an agent, call MCP servers with the agent's token, act
 /// as a site, work with proofs of work, and serve a local LIME API emulator.
 #[derive(Debug, Parser)]
-#[command(name = "lime", version, after_long_help = EXIT_CODES)]
+#[command(name = "lime", version, after_long_help = format!("{}\n{AFTER_EXIT_CODES}", crate::report::exit_table()))]
 struct Cli {
     /// Print one JSON object on stdout instead of text.
     #[arg(long, global = true)]

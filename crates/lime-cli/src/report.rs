@@ -6,8 +6,8 @@ use lime_core::Error;
 use serde_json::{Value, json};
 
 /// Every kind of failure the CLI reports, with its `kind` string (in
-/// `--json`) and its exit code, written once (the table in `lime --help`
-/// and the README).
+/// `--json`) and its exit code, written once: `lime --help`'s table is
+/// made from it ([`exit_table`]) and a test checks the README's against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     InvalidInput,
@@ -33,7 +33,83 @@ pub(crate) enum Kind {
     Cancelled,
 }
 
+/// What each exit code means, beside the kinds that exit with it.
+const EXIT_MEANINGS: [(u8, &str); 12] = [
+    (0, "success"),
+    (
+        1,
+        "pow verify: not valid; site wait: the request expired; mcp call: the tool \
+         reported an error",
+    ),
+    (
+        2,
+        "bad arguments, request id, MCP target or base URL, plain HTTP without its \
+         opt-in, an unreadable or empty token, a zero or out-of-range duration",
+    ),
+    (
+        3,
+        "token missing or rejected; the agent lacks the oauth:mcp grant; an MCP server \
+         refused a fresh token",
+    ),
+    (
+        4,
+        "any other API error, with its code; an MCP server's JSON-RPC error",
+    ),
+    (5, "proof of work not solved in time"),
+    (6, "429 after retries"),
+    (
+        7,
+        "network failure after retries; malformed, redirecting or oversized response",
+    ),
+    (8, "site wait: no event for the request within --timeout"),
+    (70, "a bug in lime (a panic); please report it"),
+    (130, "interrupted (Ctrl-C)"),
+    (
+        141,
+        "the reader of stdout went away (a closed pipe); nothing more is printed",
+    ),
+];
+
+/// The exit-code table of `lime --help`, made from [`Kind`].
+pub(crate) fn exit_table() -> String {
+    let mut table = String::from("Exit codes (error `kind` in --json output):\n");
+    for (code, meaning) in EXIT_MEANINGS {
+        let kinds: Vec<&str> = Kind::ALL
+            .iter()
+            .filter(|k| k.exit_code() == code)
+            .map(|k| k.as_str())
+            .collect();
+        let kinds = if kinds.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", kinds.join(", "))
+        };
+        table.push_str(&format!("  {code:<4} {kinds}{meaning}\n"));
+    }
+    table
+}
+
 impl Kind {
+    /// Every kind, in the order of their exit codes.
+    pub(crate) const ALL: [Kind; 16] = [
+        Kind::InvalidInput,
+        Kind::Config,
+        Kind::Authentication,
+        Kind::OAuthCapability,
+        Kind::McpAuth,
+        Kind::Api,
+        Kind::Expired,
+        Kind::Conflict,
+        Kind::Mcp,
+        Kind::PowTimeout,
+        Kind::RateLimited,
+        Kind::Transport,
+        Kind::InvalidResponse,
+        Kind::NoEvent,
+        Kind::Internal,
+        Kind::Cancelled,
+    ];
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::InvalidInput => "invalid_input",

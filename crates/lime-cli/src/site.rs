@@ -42,7 +42,7 @@ pub(crate) struct SiteArgs {
 pub(crate) struct CreateArgs {
     /// Give up after this many seconds (connect, headers and body); a
     /// timeout exits 7.
-    #[arg(long, default_value = "30", value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds, allow_negative_numbers = true)]
     timeout: Duration,
     #[command(flatten)]
     site: SiteArgs,
@@ -53,8 +53,8 @@ pub(crate) struct WaitArgs {
     /// The login request to wait for.
     request_id: String,
     /// Give up after this many seconds: the whole wait, connecting and
-    /// verifying the passport included; a timeout exits 7.
-    #[arg(long, default_value = "60", value_parser = seconds, allow_negative_numbers = true)]
+    /// verifying the passport included; no event by then exits 8.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds, allow_negative_numbers = true)]
     timeout: Duration,
     #[command(flatten)]
     site: SiteArgs,

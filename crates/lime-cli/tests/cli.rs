@@ -1623,3 +1623,41 @@ fn zero_budgets_and_an_empty_token_on_stdin_are_refused_as_invalid_input() {
     );
     assert!(out.contains("empty"), "{out}");
 }
+
+#[test]
+fn the_readmes_exit_codes_are_the_ones_lime_help_makes_from_its_kinds() {
+    let (code, _, help) = run(lime().args(["--help"]));
+    assert_eq!(code, 0);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let rows: Vec<(String, Vec<String>)> = readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let code: u16 = cells.get(1)?.parse().ok()?;
+            let kinds = cells
+                .get(2)?
+                .split(", ")
+                .map(|k| k.trim_matches('`').to_owned())
+                .filter(|k| k != "—")
+                .collect();
+            Some((code.to_string(), kinds))
+        })
+        .collect();
+    assert!(rows.len() >= 12, "the README's exit table: {rows:?}");
+    for (code, kinds) in rows {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{code} ")))
+            .unwrap_or_else(|| panic!("exit {code} is missing from lime --help"));
+        let listed = line.trim_start()[code.len()..].trim_start();
+        if kinds.is_empty() {
+            assert!(!listed.contains("_:"), "exit {code}: {line}");
+        } else {
+            assert!(
+                listed.starts_with(&format!("{}:", kinds.join(", "))),
+                "exit {code}: README {kinds:?}, help {line:?}"
+            );
+        }
+    }
+}
