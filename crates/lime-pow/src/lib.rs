@@ -14,11 +14,11 @@ mod midstate;
 mod nonce;
 mod scheme;
 mod search;
-// The x86-64 kernels, the only modules allowed `unsafe`; every other
-// module of this crate, and every other crate root, forbids it.
 #[cfg(feature = "std")]
 mod solve;
 mod verify;
+// The x86-64 kernels, the only modules allowed `unsafe`; every other
+// module of this crate, and every other crate root, forbids it.
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
