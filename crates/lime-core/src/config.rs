@@ -107,27 +107,46 @@ impl fmt::Display for PowSchemeChoice {
 /// assert!(!format!("{config:?}").contains("example-token"));
 /// # Ok::<(), lime_core::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Cheap to clone: every flow shares one copy (one copy of the token).
+#[derive(Clone)]
 pub struct Config {
-    token: AgentToken,
-    base_url: BaseUrl,
-    timeout: Duration,
-    max_retries: u32,
-    pow_timeout: Duration,
-    deadline: Option<Duration>,
-    pow_scheme: PowSchemeChoice,
-    pow_threads: usize,
-    user_agent: String,
-    max_body_bytes: usize,
-    proxy: ProxyRules,
-    proxy_source: ProxySource,
-    extra_roots: Vec<CertificateDer<'static>>,
-    os_roots: Option<bool>,
-    allow_http: bool,
-    mcp_token_skew: Duration,
-    mcp_allow_http: bool,
-    mcp_addresses: crate::mcp::AddressPolicy,
+    settings: std::sync::Arc<Settings>,
 }
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.settings, f)
+    }
+}
+
+/// What a [`Config`] holds, behind one `Arc` (its `Debug` is the config's).
+mod settings {
+    use super::*;
+
+    #[derive(Debug)]
+    pub(super) struct Config {
+        pub(super) token: AgentToken,
+        pub(super) base_url: BaseUrl,
+        pub(super) timeout: Duration,
+        pub(super) max_retries: u32,
+        pub(super) pow_timeout: Duration,
+        pub(super) deadline: Option<Duration>,
+        pub(super) pow_scheme: PowSchemeChoice,
+        pub(super) pow_threads: usize,
+        pub(super) user_agent: String,
+        pub(super) max_body_bytes: usize,
+        pub(super) proxy: ProxyRules,
+        pub(super) proxy_source: ProxySource,
+        pub(super) extra_roots: Vec<CertificateDer<'static>>,
+        pub(super) os_roots: Option<bool>,
+        pub(super) allow_http: bool,
+        pub(super) mcp_token_skew: Duration,
+        pub(super) mcp_allow_http: bool,
+        pub(super) mcp_addresses: crate::mcp::AddressPolicy,
+    }
+}
+use settings::Config as Settings;
 
 /// Where an agent's proxy rules come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -160,86 +179,88 @@ impl Config {
 
     /// The agent token.
     pub fn token(&self) -> &AgentToken {
-        &self.token
+        &self.settings.token
     }
     /// The API root.
     pub fn base_url(&self) -> &BaseUrl {
-        &self.base_url
+        &self.settings.base_url
     }
     /// Per-attempt HTTP timeout.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.settings.timeout
     }
     /// Retries per step.
     pub fn max_retries(&self) -> u32 {
-        self.max_retries
+        self.settings.max_retries
     }
     /// PoW time budget.
     pub fn pow_timeout(&self) -> Duration {
-        self.pow_timeout
+        self.settings.pow_timeout
     }
     /// The whole-login deadline, if any.
     pub fn deadline(&self) -> Option<Duration> {
-        self.deadline
+        self.settings.deadline
     }
     /// The PoW scheme choice.
     pub fn pow_scheme(&self) -> PowSchemeChoice {
-        self.pow_scheme
+        self.settings.pow_scheme
     }
     /// PoW threads (`0`: every core).
     pub fn pow_threads(&self) -> usize {
-        self.pow_threads
+        self.settings.pow_threads
     }
     /// The `User-Agent` sent.
     pub fn user_agent(&self) -> &str {
-        &self.user_agent
+        &self.settings.user_agent
     }
     /// The largest response body accepted, in bytes.
     pub fn max_body_bytes(&self) -> usize {
-        self.max_body_bytes
+        self.settings.max_body_bytes
     }
     /// The proxy rules, for targets other than the API (the API's own
     /// route is [`proxy_route`](Self::proxy_route)).
     pub fn proxy_rules(&self) -> &ProxyRules {
-        &self.proxy
+        &self.settings.proxy
     }
     /// Where the proxy rules came from.
     pub fn proxy_source(&self) -> &ProxySource {
-        &self.proxy_source
+        &self.settings.proxy_source
     }
     /// Trust roots added beside the bundled or OS ones.
     pub fn extra_roots(&self) -> &[CertificateDer<'static>] {
-        &self.extra_roots
+        &self.settings.extra_roots
     }
     /// Whether the OS trust store was asked for (`None`: the default, on
     /// exactly when the adapter has its `os-roots` feature).
     pub fn os_roots(&self) -> Option<bool> {
-        self.os_roots
+        self.settings.os_roots
     }
     /// Whether plain `http://` off loopback was opted in to (for the API and
     /// for MCP URLs).
     pub fn allow_http(&self) -> bool {
-        self.allow_http
+        self.settings.allow_http
     }
     /// How long before an MCP access token expires a new one is minted.
     pub fn mcp_token_skew(&self) -> Duration {
-        self.mcp_token_skew
+        self.settings.mcp_token_skew
     }
 
     /// Whether plain `http://` MCP URLs are allowed.
     pub fn mcp_allow_http(&self) -> bool {
-        self.mcp_allow_http
+        self.settings.mcp_allow_http
     }
 
     /// Which addresses an MCP token may travel to.
     pub fn mcp_addresses(&self) -> &crate::mcp::AddressPolicy {
-        &self.mcp_addresses
+        &self.settings.mcp_addresses
     }
     /// How connections to the API go: directly, or through a CONNECT tunnel.
     /// A plain `http://` base URL is always direct.
     pub fn proxy_route(&self) -> ProxyRoute<'_> {
-        self.proxy
-            .route(self.base_url.is_https(), self.base_url.host())
+        self.settings.proxy.route(
+            self.settings.base_url.is_https(),
+            self.settings.base_url.host(),
+        )
     }
 }
 
@@ -557,24 +578,26 @@ impl ConfigBuilder {
             ProxyChoice::Environment => (ProxyRules::direct(), ProxySource::Environment),
         };
         Ok(Config {
-            proxy,
-            proxy_source,
-            token,
-            base_url,
-            timeout,
-            max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
-            pow_timeout,
-            deadline: self.deadline,
-            pow_scheme,
-            pow_threads: self.pow_threads,
-            user_agent,
-            max_body_bytes,
-            extra_roots: self.extra_roots,
-            os_roots: self.os_roots,
-            allow_http: self.allow_http,
-            mcp_token_skew,
-            mcp_allow_http: self.mcp_allow_http,
-            mcp_addresses: crate::mcp::AddressPolicy::new(&ranges),
+            settings: std::sync::Arc::new(Settings {
+                proxy,
+                proxy_source,
+                token,
+                base_url,
+                timeout,
+                max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+                pow_timeout,
+                deadline: self.deadline,
+                pow_scheme,
+                pow_threads: self.pow_threads,
+                user_agent,
+                max_body_bytes,
+                extra_roots: self.extra_roots,
+                os_roots: self.os_roots,
+                allow_http: self.allow_http,
+                mcp_token_skew,
+                mcp_allow_http: self.mcp_allow_http,
+                mcp_addresses: crate::mcp::AddressPolicy::new(&ranges),
+            }),
         })
     }
 }
