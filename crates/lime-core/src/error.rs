@@ -57,7 +57,8 @@ pub enum Error {
     /// access token (RFC 6749 `access_denied`, 403). Its owner grants it.
     #[non_exhaustive]
     #[error(
-        "the agent lacks the oauth:mcp grant ({message}); its owner can grant it in the LIME dashboard"
+        "the agent lacks the oauth:mcp grant{detail}; its owner can grant it in the LIME dashboard",
+        detail = unless_repeated(message, "oauth:mcp grant")
     )]
     OAuthCapability {
         /// What the server said.
@@ -181,9 +182,18 @@ pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
 /// the base URL lacks its `/api/v1`.
 fn endpoint_hint(code: &str, http_status: Option<u16>) -> &'static str {
     if http_status == Some(404) && code == "NOT_FOUND" {
-        " (no such endpoint: check the base URL, which must end in /api/v1)"
+        " (check the base URL, which must end in /api/v1)"
     } else {
         ""
+    }
+}
+
+/// ` (message)`, unless the message is empty or already says `what`.
+fn unless_repeated(message: &str, what: &str) -> String {
+    if message.trim().is_empty() || message.to_ascii_lowercase().contains(what) {
+        String::new()
+    } else {
+        format!(" ({message})")
     }
 }
 
@@ -635,6 +645,33 @@ mod tests {
                 .to_string()
                 .starts_with("internal error")
         );
+    }
+
+    #[test]
+    fn a_server_message_that_says_the_same_is_not_repeated() {
+        let grant = |message: &str| {
+            Error::OAuthCapability {
+                message: message.into(),
+                http_status: Some(403),
+            }
+            .to_string()
+        };
+        let said = grant("the agent lacks the oauth:mcp grant");
+        assert_eq!(said.matches("oauth:mcp grant").count(), 1, "{said}");
+        assert!(grant("policy 7 says no").contains("(policy 7 says no)"));
+        let endpoint = Error::Api {
+            code: "NOT_FOUND".into(),
+            message: "no such endpoint".into(),
+            http_status: Some(404),
+            detail: None,
+        }
+        .to_string();
+        assert_eq!(
+            endpoint.matches("no such endpoint").count(),
+            1,
+            "{endpoint}"
+        );
+        assert!(endpoint.contains("/api/v1"), "{endpoint}");
     }
 
     #[test]
