@@ -94,7 +94,9 @@ impl LimeAgent {
             .start_login(request_id, progress, Instant::now())
             .map_err(LoginFailure::before_pow)?
             .with_cancel_token(cancel.clone());
-        let result = self.drive(&mut login);
+        let origin = state.config().base_url().origin();
+        let span = tracing::debug_span!(target: "lime", "login", request_id, %origin);
+        let result = span.in_scope(|| self.drive(&mut login));
         state.finish_login(&login);
         login.report(result)
     }
@@ -106,7 +108,9 @@ impl LimeAgent {
     pub fn get_profile(&self) -> Result<AgentProfile, Error> {
         let state = &self.inner.state;
         let mut profile = state.start_profile(Instant::now());
-        let result = self.drive(&mut profile);
+        let origin = state.config().base_url().origin();
+        let span = tracing::debug_span!(target: "lime", "profile", %origin);
+        let result = span.in_scope(|| self.drive(&mut profile));
         state.finish_profile(&result);
         result
     }

@@ -108,7 +108,9 @@ impl LimeAgent {
             .map_err(LoginFailure::before_pow)?;
         // Dropping the login future trips the solve's token.
         let _cancel_on_drop = login.cancel_token().drop_guard();
-        let result = self.drive(&mut login).await;
+        let origin = state.config().base_url().origin().to_owned();
+        let span = tracing::debug_span!(target: "lime", "login", request_id, %origin);
+        let result = tracing::Instrument::instrument(self.drive(&mut login), span).await;
         state.finish_login(&login);
         login.report(result)
     }
@@ -120,7 +122,9 @@ impl LimeAgent {
     pub async fn get_profile(&self) -> Result<AgentProfile, Error> {
         let state = &self.inner.state;
         let mut profile = state.start_profile(std::time::Instant::now());
-        let result = self.drive(&mut profile).await;
+        let origin = state.config().base_url().origin().to_owned();
+        let span = tracing::debug_span!(target: "lime", "profile", %origin);
+        let result = tracing::Instrument::instrument(self.drive(&mut profile), span).await;
         state.finish_profile(&result);
         result
     }

@@ -1,6 +1,7 @@
 //! The MCP access token never reaches the logs: a whole MCP run (mint, a
-//! refused token and its refresh, tool calls) captured at TRACE, alone in
-//! its test binary so the capture sees only this run.
+//! refused token and its refresh, tool calls) and two concurrent logins
+//! captured at TRACE, alone in its test binary so the capture sees only this
+//! run; each login's lines carry its span (request id, origin).
 #![forbid(unsafe_code)]
 
 use std::io::Write;
@@ -64,9 +65,20 @@ async fn no_mcp_token_in_trace_logs() {
         .await
         .unwrap();
     let second = agent.mcp_access_token(&url).await.unwrap();
+    let (a, b) = (emu.create_request(), emu.create_request());
+    let (first_login, second_login) = tokio::join!(agent.login(&a), agent.login(&b));
+    first_login.unwrap();
+    second_login.unwrap();
     assert_ne!(first.expose_secret(), second.expose_secret(), "refreshed");
     let logs = String::from_utf8_lossy(&log.lock().unwrap()).to_string();
     assert!(logs.contains("MCP session opened"), "the run was captured");
+    for id in [&a, &b] {
+        let span = format!(
+            "login{{request_id=\"{id}\" origin={}",
+            emu.base_url().trim_end_matches("/api/v1")
+        );
+        assert!(logs.contains(&span), "no line in the span {span}");
+    }
     assert!(
         logs.contains("MCP request headers") && logs.contains("authorization: <redacted>"),
         "-vv shows each exchange's headers, the token redacted"
