@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use tracing::field::{Field, Visit};
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 
@@ -30,11 +31,23 @@ pub(crate) fn init(verbose: u8) {
         .with_target("lime", level)
         .with_target("lime_emulator", level)
         .with_target("lime_tokio", level);
+    // Every field is escaped: server text (a request id, a message) must
+    // never reach the terminal as control sequences.
+    let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let text = crate::report::escape_controls(&format!("{value:?}"));
+        if field.name() == "message" {
+            write!(writer, "{text}")
+        } else {
+            write!(writer, "{field}={text}")
+        }
+    })
+    .delimited(" ");
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(ansi)
+                .fmt_fields(fields)
                 .with_filter(targets),
         )
         .init();

@@ -240,7 +240,11 @@ pub(crate) fn escape_controls(text: &str) -> String {
     for c in text.chars() {
         match c as u32 {
             code @ (0..=0x1f | 0x7f) => out.push_str(&format!("\\x{code:02x}")),
-            code @ 0x80..=0x9f => out.push_str(&format!("\\u{{{code:04x}}}")),
+            // C1 controls, and the bidi overrides and isolates that can
+            // reorder what a terminal shows.
+            code @ (0x80..=0x9f | 0x202a..=0x202e | 0x2066..=0x2069) => {
+                out.push_str(&format!("\\u{{{code:04x}}}"));
+            }
             _ => out.push(c),
         }
     }
@@ -300,8 +304,11 @@ pub(crate) fn failure(json_mode: bool, failure: &Failure) {
         let prefix = paint(Stream::Stderr, "error", "31;1");
         let message = escape_controls(&failure.message);
         match &failure.code {
-            Some(code) => eprintln!("{prefix}: {message} [{}]", escape_controls(code)),
-            None => eprintln!("{prefix}: {message}"),
+            // The code once: most messages name it already.
+            Some(code) if !failure.message.contains(code.as_str()) => {
+                eprintln!("{prefix}: {message} [{}]", escape_controls(code));
+            }
+            _ => eprintln!("{prefix}: {message}"),
         }
     }
 }

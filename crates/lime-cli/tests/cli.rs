@@ -1661,3 +1661,29 @@ fn the_readmes_exit_codes_are_the_ones_lime_help_makes_from_its_kinds() {
         }
     }
 }
+
+#[test]
+fn server_text_never_reaches_the_terminal_as_control_sequences() {
+    // A hostile read: an OSC title sequence, a colour and a bidi override in
+    // the server's strings.
+    let body = r#"{"ok":true,"data":{"request_id":"lr_x\u001b]0;pwned\u0007\u202e","site_id":"site\u001b[31m\u2066","status":"APPROVED","expires_at":"2026-12-04T12:00:00Z","approved_agent_id":"agent\u001b[2J\u202d"}}"#;
+    let raw = format!("read:200:5:{body}");
+    let server = Server::start(4, &["--raw", &raw]);
+    for verbosity in [None, Some("-v"), Some("-vv")] {
+        let mut cmd = server.agent();
+        if let Some(flag) = verbosity {
+            cmd.arg(flag);
+        }
+        let (_, _, out) = run(cmd.args(["login", "lr_x"]));
+        assert!(
+            !out.contains('\u{1b}'),
+            "{verbosity:?}: a raw escape: {out:?}"
+        );
+        for bidi in ['\u{202e}', '\u{2066}', '\u{202d}'] {
+            assert!(
+                !out.contains(bidi),
+                "{verbosity:?}: a raw bidi control: {out:?}"
+            );
+        }
+    }
+}
