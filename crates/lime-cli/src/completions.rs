@@ -1,6 +1,8 @@
 //! `lime completions SHELL` and `lime completions man`: generated from the
 //! same clap definitions the parser uses, so they never drift.
 
+use std::io::Write as _;
+
 use clap::{Args, CommandFactory, ValueEnum};
 
 use crate::report::Failure;
@@ -25,24 +27,36 @@ enum Target {
     Man,
 }
 
-/// Prints the script or page on stdout.
+/// Prints the script or page on stdout; a reader that goes away (`| head
+/// -1`) ends it quietly with exit 141, as a shell pipeline expects.
 pub(crate) fn run(args: &CompletionsArgs) -> Result<u8, Failure> {
     use clap_complete::Shell;
     let mut command = crate::Cli::command();
-    let mut out = std::io::stdout().lock();
+    let mut text = Vec::new();
     let shell = match args.target {
-        Target::Bash => Shell::Bash,
-        Target::Zsh => Shell::Zsh,
-        Target::Fish => Shell::Fish,
-        Target::PowerShell => Shell::PowerShell,
-        Target::Elvish => Shell::Elvish,
-        Target::Man => {
-            clap_mangen::Man::new(command)
-                .render(&mut out)
-                .map_err(|e| Failure::internal(format!("cannot write the man page: {e}")))?;
-            return Ok(0);
-        }
+        Target::Bash => Some(Shell::Bash),
+        Target::Zsh => Some(Shell::Zsh),
+        Target::Fish => Some(Shell::Fish),
+        Target::PowerShell => Some(Shell::PowerShell),
+        Target::Elvish => Some(Shell::Elvish),
+        Target::Man => None,
     };
-    clap_complete::generate(shell, &mut command, "lime", &mut out);
-    Ok(0)
+    match shell {
+        Some(shell) => clap_complete::generate(shell, &mut command, "lime", &mut text),
+        None => clap_mangen::Man::new(command)
+            .render(&mut text)
+            .map_err(|e| Failure::internal(format!("cannot render the man page: {e}")))?,
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&text).and_then(|()| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(CLOSED_PIPE),
+        Err(e) => Err(Failure::new(
+            crate::report::Kind::Internal,
+            format!("cannot write to stdout: {e}"),
+        )),
+    }
 }
+
+/// The exit code of a command whose reader closed the pipe (128 + SIGPIPE).
+const CLOSED_PIPE: u8 = 141;

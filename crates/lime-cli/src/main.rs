@@ -171,18 +171,27 @@ fn argument_error(error: clap::Error) -> ExitCode {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
     let json = std::env::args_os().any(|a| a == "--json");
-    if informational || !json {
+    let missing_command = error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if !json || (informational && !missing_command) {
         let _ = error.print();
         return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
     }
-    // clap's text without its "error: " prefix, usage and tips.
+    // clap's whole first paragraph (what is wrong, which argument, the
+    // possible values), without its "error: " prefix, usage and tips.
     let rendered = error.render().to_string();
-    let message = rendered
-        .lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ")
-        .to_owned();
+    let message = if missing_command {
+        "a subcommand is missing; --help lists them".to_owned()
+    } else {
+        rendered
+            .split("\n\n")
+            .next()
+            .unwrap_or("invalid arguments")
+            .trim_start_matches("error: ")
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     report::failure(true, &Failure::invalid_input(message));
     ExitCode::from(Kind::InvalidInput.exit_code())
 }

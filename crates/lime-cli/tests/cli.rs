@@ -1687,3 +1687,40 @@ fn server_text_never_reaches_the_terminal_as_control_sequences() {
         }
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_the_man_page_quietly_and_json_argument_errors_say_what_is_wrong() {
+    let mut man = lime()
+        .args(["completions", "man"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(man.stdout.take()); // the reader went away (`| head -1`)
+    let output = man.wait_with_output().unwrap();
+    assert!(matches!(output.status.code(), Some(0 | 141)), "{output:?}");
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for (args, says) in [
+        (vec!["--json", "mcp"], "subcommand"),
+        (vec!["--json", "login"], "<REQUEST_ID>"),
+        (
+            vec!["--json", "pow", "solve", "--scheme", "md5"],
+            "possible values",
+        ),
+    ] {
+        let (code, json, out) = run(lime().args(&args));
+        assert_eq!(
+            (code, error_of(&json).0),
+            (2, "invalid_input"),
+            "{args:?}: {out}"
+        );
+        assert!(
+            json["error"]["message"].as_str().unwrap().contains(says),
+            "{args:?}: {out}"
+        );
+    }
+}
