@@ -166,6 +166,47 @@ pub(crate) fn read_secret(reader: impl Read, what: &str) -> Result<Zeroizing<Str
     Ok(Zeroizing::new(text.to_owned()))
 }
 
+/// The largest file named on the command line that lime reads (a CA
+/// bundle, a key, a certificate chain, a `--raw @PATH` body): 16 MiB.
+pub(crate) const MAX_ARGUMENT_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads `path` (named by `what`, such as "the CA file"), refusing one
+/// over [`MAX_ARGUMENT_FILE_BYTES`] without reading it all (`/dev/zero`).
+pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+    let cannot = |e: std::io::Error| {
+        Failure::new(
+            Kind::Config,
+            format!("cannot read {what} {}: {e}", path.display()),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_ARGUMENT_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_ARGUMENT_FILE_BYTES {
+        return Err(Failure::new(
+            Kind::Config,
+            format!(
+                "{what} {} is over {} MiB",
+                path.display(),
+                MAX_ARGUMENT_FILE_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_file`] as UTF-8 text (PEM).
+pub(crate) fn read_text_file(path: &Path, what: &str) -> Result<String, Failure> {
+    String::from_utf8(read_file(path, what)?).map_err(|_| {
+        Failure::new(
+            Kind::Config,
+            format!("{what} {} is not UTF-8 text", path.display()),
+        )
+    })
+}
+
 /// Reads a token file, warning on stderr when others may read it too.
 pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Failure> {
     let file = std::fs::File::open(path).map_err(|e| {
@@ -224,12 +265,7 @@ impl ClientArgs {
             builder = builder.token(token.as_str());
         }
         if let Some(path) = &self.ca_cert {
-            let pem = std::fs::read(path).map_err(|e| {
-                Failure::new(
-                    Kind::Config,
-                    format!("cannot read the CA file {}: {e}", path.display()),
-                )
-            })?;
+            let pem = read_file(path, "the CA file")?;
             builder = builder.add_root_certificates_pem(&pem);
         }
         Ok(builder.build()?)

@@ -139,9 +139,8 @@ fn parts<const N: usize>(spec: &str, flag: &str) -> Result<[String; N], Failure>
 /// A `--raw` body: `@PATH`, `huge:LEN`, `endless`, or the text itself.
 fn raw_body(spec: &str) -> Result<RawBody, Failure> {
     if let Some(path) = spec.strip_prefix('@') {
-        return std::fs::read(path)
-            .map(RawBody::Bytes)
-            .map_err(|e| Failure::new(Kind::Config, format!("cannot read {path}: {e}")));
+        return crate::client::read_file(std::path::Path::new(path), "the --raw body file")
+            .map(RawBody::Bytes);
     }
     if let Some(len) = spec.strip_prefix("huge:") {
         return Ok(RawBody::Repeat {
@@ -196,23 +195,16 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         builder = builder.site("site_local", token);
     }
     if let Some(path) = &args.signing_key {
-        let pem = std::fs::read_to_string(path).map_err(|e| {
-            Failure::new(Kind::Config, format!("cannot read {}: {e}", path.display()))
-        })?;
+        let pem = crate::client::read_text_file(path, "the signing key")?;
         builder = builder.signing_key_pem(pem);
     }
     if args.tls {
         builder = builder.tls(TlsSource::Generated);
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let read = |p: &std::path::PathBuf| {
-            std::fs::read_to_string(p).map_err(|e| {
-                Failure::new(Kind::Config, format!("cannot read {}: {e}", p.display()))
-            })
-        };
         builder = builder.tls(TlsSource::Pem {
-            cert_chain: read(cert)?,
-            key: read(key)?,
+            cert_chain: crate::client::read_text_file(cert, "the TLS certificate chain")?,
+            key: crate::client::read_text_file(key, "the TLS key")?,
         });
     }
     let emulator = builder.start().await.map_err(|e| match e {

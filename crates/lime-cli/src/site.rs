@@ -98,12 +98,7 @@ impl SiteArgs {
         use lime_core::drive::{certificates_from_pem, tls};
         let mut extra = Vec::new();
         if let Some(path) = &self.ca_cert {
-            let pem = std::fs::read(path).map_err(|e| {
-                Failure::new(
-                    Kind::Config,
-                    format!("cannot read the CA file {}: {e}", path.display()),
-                )
-            })?;
+            let pem = crate::client::read_file(path, "the CA file")?;
             extra = certificates_from_pem(&pem).map_err(|reason| {
                 Failure::new(Kind::Config, format!("{}: {reason}", path.display()))
             })?;

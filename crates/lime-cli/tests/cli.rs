@@ -1724,3 +1724,16 @@ fn a_closed_pipe_ends_the_man_page_quietly_and_json_argument_errors_say_what_is_
         );
     }
 }
+
+#[test]
+fn files_named_on_the_command_line_are_read_with_a_size_bound() {
+    for args in [
+        vec!["profile", "--ca-cert", "/dev/zero", "--json"],
+        vec!["serve", "--signing-key", "/dev/zero", "--json"],
+        vec!["serve", "--raw", "read:200:1:@/dev/zero", "--json"],
+    ] {
+        let (code, json, out) = run(lime().env("LIME_AGENT_TOKEN", "at_x").args(&args));
+        assert_eq!((code, error_of(&json).0), (2, "config"), "{args:?}: {out}");
+        assert!(out.contains("over 16 MiB"), "{args:?}: {out}");
+    }
+}
