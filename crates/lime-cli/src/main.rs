@@ -99,6 +99,7 @@ fn main() -> ExitCode {
     };
     let json = cli.json;
     let serving = matches!(cli.command, Command::Serve(_));
+    SERVING.store(serving, std::sync::atomic::Ordering::Relaxed);
     let outcome = runtime.block_on(async move {
         let work = async {
             match cli.command {
@@ -133,8 +134,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether `lime serve` runs: a panic in one connection's handler then
+/// closes that connection only.
+static SERVING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Any panic, on any thread: one line on stderr and exit 70, never Rust's
-/// backtrace text and exit 101, which the exit table does not list.
+/// backtrace text and exit 101, which the exit table does not list. Under
+/// `lime serve`, a panic off the main thread is one connection's: logged,
+/// and the runtime ends that task (and so its connection) alone.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let what = info
@@ -152,6 +159,14 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
+        let main_thread = std::thread::current().name() == Some("main");
+        if SERVING.load(std::sync::atomic::Ordering::Relaxed) && !main_thread {
+            eprintln!(
+                "lime serve: a connection's handler panicked ({}{place}); that connection was closed, the server goes on",
+                report::escape_controls(&what)
+            );
+            return;
+        }
         eprintln!(
             "internal error: {}{place}; please report this at https://github.com/lime-sdk/lime/issues",
             report::escape_controls(&what)

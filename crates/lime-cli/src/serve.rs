@@ -23,6 +23,8 @@ take --fail, --drop and --delay.
                                answer STATUS with an error envelope COUNT times
                                (with Retry-After: RETRY_AFTER seconds when given)
   --drop ROUTE:COUNT           close the connection without answering
+  --panic ROUTE:COUNT          the handler panics (the connection closes,
+                               the server logs it and goes on)
   --delay ROUTE:MS             wait MS before the headers, on every call
   --ambiguous-approve COUNT    process the approve, then drop the connection
   --rate-limit ROUTE:PER_SEC   answer 429 above PER_SEC calls a second
@@ -86,6 +88,9 @@ pub(crate) struct ServeArgs {
     /// Drop connections: ROUTE:COUNT.
     #[arg(long, value_name = "ROUTE:COUNT")]
     drop: Vec<String>,
+    /// Panic in the handler: ROUTE:COUNT.
+    #[arg(long, value_name = "ROUTE:COUNT")]
+    panic: Vec<String>,
     /// Delay headers: ROUTE:MS.
     #[arg(long, value_name = "ROUTE:MS")]
     delay: Vec<String>,
@@ -252,6 +257,10 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
     for spec in &args.drop {
         let [r, count] = parts::<2>(spec, "drop")?;
         emulator.inject(route(&r)?, Fault::Drop, number(&count, "count")?);
+    }
+    for spec in &args.panic {
+        let [r, count] = parts::<2>(spec, "panic")?;
+        emulator.inject(route(&r)?, Fault::Panic, number(&count, "count")?);
     }
     for spec in &args.delay {
         let [r, ms] = parts::<2>(spec, "delay")?;

@@ -1737,3 +1737,62 @@ fn files_named_on_the_command_line_are_read_with_a_size_bound() {
         assert!(out.contains("over 16 MiB"), "{args:?}: {out}");
     }
 }
+
+#[test]
+fn a_panicking_handler_closes_its_connection_and_lime_serve_goes_on() {
+    let mut child = lime()
+        .args(["serve", "--json", "--difficulty", "4", "--panic", "read:1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap();
+    let base = info["base_url"].as_str().unwrap().to_owned();
+    let addr = base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let get = || -> std::io::Result<String> {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(&addr)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        write!(
+            stream,
+            "GET /api/v1/auth/requests/lr_x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    };
+    let first = get().unwrap_or_default();
+    assert!(
+        !first.contains("HTTP/1.1"),
+        "the panicking handler answered: {first}"
+    );
+    let second = get().unwrap();
+    assert!(
+        second.starts_with("HTTP/1.1 404"),
+        "the server went on: {second}"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "lime serve exited");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("handler panicked") && stderr.contains("connection was closed"),
+        "{stderr}"
+    );
+}

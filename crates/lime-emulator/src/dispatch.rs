@@ -78,6 +78,7 @@ async fn route_and_answer(shared: Arc<Shared>, request: Request<Incoming>) -> Re
             return Ok(response);
         }
         Some(Fault::Drop) => return Err(Dropped),
+        Some(Fault::Panic) => panic!("a fault asked the {route} handler to panic"),
         Some(Fault::DelayHeaders(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::TrickleBody { chunk, interval }) => trickle = Some((chunk.max(1), interval)),
         Some(Fault::ProcessThenDrop) => {

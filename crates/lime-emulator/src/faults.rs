@@ -53,6 +53,9 @@ pub enum Fault {
         /// The 3xx status.
         status: u16,
     },
+    /// The handler panics: a server's bug, to check that one crashing
+    /// handler closes only its own connection.
+    Panic,
     /// A raw scripted response.
     Raw {
         /// The HTTP status.
