@@ -148,6 +148,12 @@ mod settings {
 }
 use settings::Config as Settings;
 
+/// The default MCP token refresh skew: a token is minted anew 30 s before
+/// it expires.
+pub const DEFAULT_MCP_TOKEN_SKEW: Duration = Duration::from_secs(30);
+/// The environment variable that sets the MCP token refresh skew, in seconds.
+pub const MCP_TOKEN_SKEW_ENV: &str = "LIME_MCP_TOKEN_SKEW";
+
 /// Where an agent's proxy rules come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -530,14 +536,14 @@ impl ConfigBuilder {
         }
         let mcp_token_skew = match self.mcp_token_skew {
             Some(skew) => skew,
-            None => match env(crate::mcp::MCP_TOKEN_SKEW_ENV) {
+            None => match env(MCP_TOKEN_SKEW_ENV) {
                 Some(s) if !s.trim().is_empty() => parse_seconds(&s).ok_or_else(|| {
                     Error::config(format!(
                         "{} must be a number of seconds from 0 to 86400, not {s:?}",
-                        crate::mcp::MCP_TOKEN_SKEW_ENV
+                        MCP_TOKEN_SKEW_ENV
                     ))
                 })?,
-                _ => crate::mcp::DEFAULT_MCP_TOKEN_SKEW,
+                _ => DEFAULT_MCP_TOKEN_SKEW,
             },
         };
         let ranges = self

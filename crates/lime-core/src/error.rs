@@ -175,6 +175,8 @@ pub const CODE_AGENT_INACTIVE: &str = "AGENT_INACTIVE";
 pub const CODE_AGENT_USER_SUSPENDED: &str = "AGENT_USER_SUSPENDED";
 /// The code of an MCP server refusing a fresh token.
 pub const CODE_MCP_AUTH_FAILED: &str = "MCP_AUTH_FAILED";
+/// The code in every reason for a malformed MCP token answer.
+pub const CODE_INVALID_TOKEN_RESPONSE: &str = "INVALID_TOKEN_RESPONSE";
 /// The API code of LIME's authentication service being down (503, retried).
 pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
 

@@ -68,7 +68,8 @@ pub mod drive {
 pub mod codes {
     pub use crate::error::{
         CODE_AGENT_INACTIVE, CODE_AGENT_USER_SUSPENDED, CODE_AUTH_UNAVAILABLE, CODE_CONFLICT,
-        CODE_EXPIRED, CODE_INVALID_POW, CODE_MCP_AUTH_FAILED, CODE_RATE_LIMITED,
+        CODE_EXPIRED, CODE_INVALID_POW, CODE_INVALID_TOKEN_RESPONSE, CODE_MCP_AUTH_FAILED,
+        CODE_RATE_LIMITED,
     };
 }
 
@@ -77,8 +78,8 @@ pub mod codes {
 pub mod settings {
     pub use crate::base_url::{BASE_URL_ENV, DEFAULT_BASE_URL, redact_url};
     pub use crate::config::{
-        DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_POW_TIMEOUT, DEFAULT_TIMEOUT,
-        DEFAULT_USER_AGENT, POW_SCHEME_ENV, ProxySource,
+        DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_MCP_TOKEN_SKEW, DEFAULT_POW_TIMEOUT,
+        DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, MCP_TOKEN_SKEW_ENV, POW_SCHEME_ENV, ProxySource,
     };
     pub use crate::request_id::{MAX_REQUEST_ID_LEN, validate_request_id};
     pub use crate::retry::{

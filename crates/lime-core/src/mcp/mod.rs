@@ -17,7 +17,7 @@ pub use cache::{McpTicket, Want};
 pub use call::{McpCall, Verdict};
 pub use flights::{KEYED_LOCKS_PRUNE_AT, KeyedLocks};
 pub use mint::MintToken;
-pub use response::{CODE_INVALID_TOKEN_RESPONSE, parse_token_response};
+pub use response::parse_token_response;
 pub use target::{McpTarget, TargetRefused};
 pub use token::McpAccessToken;
 
@@ -32,8 +32,3 @@ pub enum TokenStep {
     /// ends with the new ticket, already cached.
     Mint(Box<MintToken>),
 }
-
-/// The default refresh skew: a token is minted anew 30 s before it expires.
-pub const DEFAULT_MCP_TOKEN_SKEW: std::time::Duration = std::time::Duration::from_secs(30);
-/// The environment variable that sets the refresh skew, in seconds.
-pub const MCP_TOKEN_SKEW_ENV: &str = "LIME_MCP_TOKEN_SKEW";

@@ -6,11 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::McpAccessToken;
+use crate::error::CODE_INVALID_TOKEN_RESPONSE;
 use crate::retry::retry_after;
 use crate::{Error, HttpResponse};
-
-/// The code in every malformed-success reason.
-pub const CODE_INVALID_TOKEN_RESPONSE: &str = "INVALID_TOKEN_RESPONSE";
 
 /// The token the mint's `response` carries for `domain`, or the error it
 /// means: 200 with `Cache-Control: no-store`, a three-part JWT in
