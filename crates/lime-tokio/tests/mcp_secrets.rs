@@ -30,6 +30,7 @@ async fn no_mcp_token_in_trace_logs() {
     tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
             .with_writer(move || sink.clone())
             .finish(),
     )
