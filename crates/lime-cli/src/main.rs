@@ -70,6 +70,9 @@ enum Command {
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     /// or the man page, generated from these very definitions.
     Completions(completions::CompletionsArgs),
+    /// What this binary is: version, target, TLS provider, and the
+    /// configuration an agent command would use (never the token itself).
+    Version(client::ClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
                 Command::Mcp(cmd) => mcp::run(cmd, json).await,
                 Command::Serve(args) => serve::run(*args, json).await,
                 Command::Completions(args) => completions::run(&args),
+                Command::Version(args) => Ok(version(&args, json)),
             }
         };
         if serving {
@@ -132,6 +136,50 @@ fn main() -> ExitCode {
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// `lime version`: the build, and the effective configuration as
+/// `gh auth status` shows it (where the token came from, never the token).
+fn version(args: &client::ClientArgs, json: bool) -> u8 {
+    let token_source = if args.token_file.is_some() {
+        "--token-file"
+    } else if args.token_stdin {
+        "--token-stdin"
+    } else if std::env::var_os("LIME_AGENT_TOKEN").is_some_and(|t| !t.is_empty()) {
+        "LIME_AGENT_TOKEN"
+    } else {
+        "none"
+    };
+    let base_url = args
+        .base_url
+        .clone()
+        .or_else(|| {
+            std::env::var("LIME_API_BASE")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+        })
+        .unwrap_or_else(|| lime_core::settings::DEFAULT_BASE_URL.to_owned());
+    let value = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "target": format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+        "tls_provider": lime_core::drive::tls::crypto_provider_name(),
+        "base_url": lime_core::settings::redact_url(&base_url),
+        "token_from": token_source,
+        "extra_roots": args.ca_cert.as_ref().map(|p| p.display().to_string()),
+        "pow_unoptimized": lime_core::lime_pow::BUILT_UNOPTIMIZED,
+    });
+    let shown = |key: &str| report::escape_controls(value[key].as_str().unwrap_or("none"));
+    let text = format!(
+        "lime {}\n  target        {}\n  tls provider  {}\n  base url      {}\n  token from    {}\n  extra roots   {}",
+        shown("version"),
+        shown("target"),
+        shown("tls_provider"),
+        shown("base_url"),
+        shown("token_from"),
+        shown("extra_roots"),
+    );
+    report::success(json, &value, &text);
+    0
 }
 
 /// Whether `lime serve` runs: a panic in one connection's handler then

@@ -1796,3 +1796,20 @@ fn a_panicking_handler_closes_its_connection_and_lime_serve_goes_on() {
         "{stderr}"
     );
 }
+
+#[test]
+fn lime_version_names_the_build_and_where_the_token_comes_from_never_the_token() {
+    let (code, json, out) = run(lime().env("LIME_AGENT_TOKEN", "at_version_secret").args([
+        "--json",
+        "version",
+        "--base-url",
+        "https://user:pw@lime.example/api/v1",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json["tls_provider"], "aws-lc-rs");
+    assert_eq!(json["token_from"], "LIME_AGENT_TOKEN");
+    assert!(
+        !out.contains("at_version_secret") && !out.contains("pw@"),
+        "{out}"
+    );
+}
