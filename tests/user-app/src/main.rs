@@ -5,6 +5,7 @@
 //!
 //! `lime-user-app unoptimized|optimized`: which build CI expects lime-pow
 //! to be.
+#![forbid(unsafe_code)]
 
 fn main() {
     let roots = rustls::RootCertStore::empty();
