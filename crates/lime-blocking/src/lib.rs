@@ -11,8 +11,8 @@ pub use lime_core::drive::{TransportError, TransportErrorKind};
 pub use lime_core::lime_pow::{CancelToken, Progress, Scheme as PowScheme};
 pub use lime_core::mcp::{McpAccessToken, McpTarget};
 pub use lime_core::{
-    AgentProfile, AgentToken, ApprovalResult, BaseUrl, Config, ConfigBuilder, Error, LoginFailure,
-    LoginReport, PowSchemeChoice, PowStats, RequestStatus, codes, settings,
+    AgentProfile, AgentToken, ApprovalResult, BaseUrl, Config, ConfigBuilder, Error, Hint,
+    LoginFailure, LoginReport, PowSchemeChoice, PowStats, RequestStatus, codes, settings,
 };
 /// The HTTP client this crate drives, for [`LimeAgentBuilder::ureq_agent`]
 /// (the `custom-client` escape hatch: its types follow ureq's versions, not

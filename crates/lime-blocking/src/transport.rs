@@ -35,25 +35,32 @@ pub(crate) fn send(
         // Whatever proxy an injected agent has, cleartext never reaches it.
         request = request.proxy(None);
     }
-    let response = request.build().run().map_err(|e| classify(&e))?;
+    let response = request.build().run().map_err(classify)?;
     let (parts, mut body) = response.into_parts();
     let bytes = body
         .with_config()
         .limit(max_body as u64)
         .read_to_vec()
-        .map_err(|e| classify(&e))?;
+        .map_err(classify)?;
     Ok(http::Response::from_parts(parts, bytes))
 }
 
-fn classify(error: &ureq::Error) -> TransportError {
+/// A ureq error as a transport error kind, with the error as its
+/// `source()`. TLS failures say how to trust a CA when that is the cause.
+fn classify(error: ureq::Error) -> TransportError {
     use ureq::Error as E;
-    let kind = match error {
+    // ureq's `source()` does not open its `Io` variant: look inside it.
+    let tls = match &error {
+        E::Io(io) => lime_core::drive::tls::tls_failure(io),
+        other => lime_core::drive::tls::tls_failure(other),
+    };
+    if let Some(tls) = tls {
+        return with_cause(tls, error);
+    }
+    let kind = match &error {
         E::Timeout(_) => TransportErrorKind::Timeout,
         E::HostNotFound => TransportErrorKind::Dns,
         E::ConnectionFailed => TransportErrorKind::Connect,
-        E::Io(io) if lime_core::drive::error_chain_contains::<rustls::Error>(io) => {
-            TransportErrorKind::Tls
-        }
         // std's resolver (which ureq uses) fails with this message.
         E::Io(io) if io.to_string().contains("failed to lookup address") => TransportErrorKind::Dns,
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -65,7 +72,20 @@ fn classify(error: &ureq::Error) -> TransportError {
         E::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
         _ => TransportErrorKind::Other,
     };
-    TransportError::new(kind, error.to_string())
+    // ureq prefixes an I/O error with "io: "; the kind says it already.
+    let message = match &error {
+        E::Io(io) => io.to_string(),
+        other => other.to_string(),
+    };
+    with_cause(TransportError::new(kind, message), error)
+}
+
+/// `error` as the cause: an I/O error as itself, without ureq's "io: ".
+fn with_cause(failure: TransportError, error: ureq::Error) -> TransportError {
+    match error {
+        ureq::Error::Io(io) => failure.with_source(io),
+        other => failure.with_source(other),
+    }
 }
 
 /// lime-core's route as ureq's proxy setting: `None` for direct, else the

@@ -37,8 +37,13 @@ fn a_login_over_https_uses_the_features_provider_and_installs_none() {
         .build()
         .unwrap();
     let error = untrusting.login(&emu.create_request()).unwrap_err();
-    assert!(
-        error.to_string().contains("add_root_certificates_pem"),
-        "{error}"
-    );
+    assert_eq!(error.hint(), Some(lime_blocking::Hint::TrustCa), "{error}");
+    // The hint reaches the user however the error is printed: `main`
+    // returning `Err` prints `Debug`.
+    for printed in [error.to_string(), format!("{error:?}")] {
+        assert!(printed.contains("add_root_certificates_pem"), "{printed}");
+        assert!(!printed.contains("io: "), "{printed}");
+    }
+    // ureq's own error stays reachable below, for `anyhow`'s `{:#}`.
+    assert!(std::error::Error::source(&error).is_some(), "{error:?}");
 }

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use lime_core::Error;
+use lime_core::{Error, Hint};
 use serde_json::{Value, json};
 
 /// Every kind of failure the CLI reports, with its `kind` string (in
@@ -208,7 +208,10 @@ impl From<Error> for Failure {
                 http_status: None, ..
             } => "no agent token: set LIME_AGENT_TOKEN, or pass --token-file PATH or --token-stdin"
                 .to_owned(),
-            other => with_flags(&other.to_string()),
+            other => match other.hint() {
+                Some(hint) => format!("{} ({})", other.without_hint(), flag_hint(hint)),
+                None => other.to_string(),
+            },
         };
         let code = match &error {
             // The JSON-RPC error code, kept.
@@ -224,11 +227,14 @@ impl From<Error> for Failure {
     }
 }
 
-/// The SDK names the setter that fixes an error; the CLI user needs the flag.
-fn with_flags(message: &str) -> String {
-    message
-        .replace("add_root_certificates_pem", "--ca-cert FILE")
-        .replace("allow_http(true)", "--allow-http")
+/// A hint in the CLI's words: the flag, where the SDK names its setter.
+fn flag_hint(hint: Hint) -> String {
+    match hint {
+        Hint::TrustCa => "trust the server's CA with --ca-cert FILE".to_owned(),
+        Hint::AllowHttp => "opt in with --allow-http".to_owned(),
+        Hint::McpAllowHttp => "opt in with --mcp-allow-http".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// `text` safe for a terminal: every control character (C0, DEL, C1:

@@ -43,6 +43,7 @@ impl BaseUrl {
     /// [`Error::Config`] naming what is wrong.
     pub fn parse(url: &str, allow_http: bool) -> Result<Self, Error> {
         let bad = |why: &str| Error::Config {
+            hint: None,
             reason: format!("invalid base URL {:?}: {why}", redact_url(url)),
         };
         let trimmed = url.trim().trim_end_matches('/');
@@ -74,9 +75,10 @@ impl BaseUrl {
         }
         if !https && !allow_http && !is_loopback(host) {
             return Err(bad(
-                "plain http:// is only allowed for loopback hosts; use https://, \
-                 or opt in with allow_http(true) (the token then travels unencrypted)",
-            ));
+                "plain http:// is only allowed for loopback hosts (the token would travel \
+                 unencrypted); use https://",
+            )
+            .with_hint(crate::Hint::AllowHttp));
         }
         let origin = format!(
             "{}://{}",

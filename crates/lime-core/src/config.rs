@@ -53,6 +53,7 @@ impl FromStr for PowSchemeChoice {
             "legacy" => Ok(PowSchemeChoice::Legacy),
             "v1" => Ok(PowSchemeChoice::V1),
             other => Err(Error::Config {
+                hint: None,
                 reason: format!(
                     "unknown proof-of-work scheme {other:?} (expected auto, legacy or v1)"
                 ),
@@ -485,6 +486,7 @@ impl ConfigBuilder {
     pub fn build_or_use(self, prebuilt: Option<Config>, configured: bool) -> Result<Config, Error> {
         match prebuilt {
             Some(_) if configured => Err(Error::Config {
+                hint: None,
                 reason: "the builder got both a built Config (config(…)) and settings for \
                          one (token, base_url, timeouts, proxy…); set them on the Config, or \
                          leave config(…) out"
@@ -526,6 +528,7 @@ impl ConfigBuilder {
             .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
         if http::HeaderValue::from_str(&user_agent).is_err() {
             return Err(Error::Config {
+                hint: None,
                 reason: "the user agent has a character not allowed in an HTTP header".to_owned(),
             });
         }
@@ -567,6 +570,7 @@ impl ConfigBuilder {
         ] {
             if zero {
                 return Err(Error::Config {
+                    hint: None,
                     reason: format!("{name} must be greater than zero"),
                 });
             }

@@ -37,13 +37,12 @@ pub const CODE_RATE_LIMITED: &str = "RATE_LIMIT_EXCEEDED";
 ///
 /// Variants are `#[non_exhaustive]`: match them with `..`, and build them
 /// (in a driver of your own) with [`Error::config`] and [`Error::internal`].
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// The token is missing, unknown, inactive or its owner suspended
     /// (401, `MISSING_AGENT_TOKEN`, `INVALID_AGENT_TOKEN`, 403
     /// `AGENT_INACTIVE`, 403 `AGENT_USER_SUSPENDED`).
-    #[error("authentication failed: {message}")]
     #[non_exhaustive]
     Authentication {
         /// The API code, when the server sent one.
@@ -56,10 +55,6 @@ pub enum Error {
     /// The agent lacks the `oauth:mcp` grant, so LIME mints it no MCP
     /// access token (RFC 6749 `access_denied`, 403). Its owner grants it.
     #[non_exhaustive]
-    #[error(
-        "the agent lacks the oauth:mcp grant{detail}; its owner can grant it in the LIME dashboard",
-        detail = unless_repeated(message, "oauth:mcp grant")
-    )]
     OAuthCapability {
         /// What the server said.
         message: String,
@@ -69,14 +64,12 @@ pub enum Error {
     /// An MCP server refused the agent's token twice, the second time a
     /// freshly minted one (code `MCP_AUTH_FAILED`).
     #[non_exhaustive]
-    #[error("MCP authentication failed: {message}")]
     McpAuthentication {
         /// What happened.
         message: String,
     },
     /// An MCP server answered with a JSON-RPC error.
     #[non_exhaustive]
-    #[error("MCP error {code}: {message}")]
     Mcp {
         /// The JSON-RPC error code.
         code: i32,
@@ -84,7 +77,6 @@ pub enum Error {
         message: String,
     },
     /// The login request expired before it was approved.
-    #[error("login request expired: {message}")]
     #[non_exhaustive]
     Expired {
         /// What the server said.
@@ -93,7 +85,6 @@ pub enum Error {
         http_status: Option<u16>,
     },
     /// Rate limited (HTTP 429 or `RATE_LIMIT_EXCEEDED`) after every retry.
-    #[error("rate limited: {message}")]
     #[non_exhaustive]
     RateLimited {
         /// What the server said.
@@ -104,7 +95,6 @@ pub enum Error {
         http_status: Option<u16>,
     },
     /// Any other error the API reported in its envelope.
-    #[error("API error {code} (HTTP {status}): {message}{hint}", status = http_status.map_or_else(|| "-".to_owned(), |s| s.to_string()), hint = endpoint_hint(code, *http_status))]
     #[non_exhaustive]
     Api {
         /// The API code, `UNKNOWN_ERROR` when the server sent none.
@@ -117,10 +107,6 @@ pub enum Error {
         detail: Option<serde_json::Map<String, serde_json::Value>>,
     },
     /// The proof of work was not solved within the PoW budget or the deadline.
-    #[error(
-        "proof of work at difficulty {difficulty} not solved in time ({hashes} hashes tried){}",
-        if lime_pow::BUILT_UNOPTIMIZED { format!("; {}", lime_pow::UNOPTIMIZED_FIX) } else { String::new() }
-    )]
     #[non_exhaustive]
     PowTimeout {
         /// The difficulty asked for.
@@ -129,19 +115,18 @@ pub enum Error {
         hashes: u64,
     },
     /// The login was cancelled by the caller.
-    #[error("cancelled")]
     Cancelled,
     /// An argument was refused before any request was sent.
-    #[error("invalid {argument}: {reason}")]
     #[non_exhaustive]
     InvalidInput {
         /// Which argument.
         argument: &'static str,
         /// Why.
         reason: String,
+        /// How to fix it, when lime knows.
+        hint: Option<Hint>,
     },
     /// The server's answer broke the protocol (never quoting the body).
-    #[error("invalid response{status}: {reason}", status = http_status.map_or_else(String::new, |s| format!(" (HTTP {s})")))]
     #[non_exhaustive]
     InvalidResponse {
         /// The HTTP status.
@@ -150,18 +135,17 @@ pub enum Error {
         reason: String,
     },
     /// The request did not complete at the transport level.
-    #[error(transparent)]
-    Transport(#[from] TransportError),
+    Transport(TransportError),
     /// The configuration is invalid.
-    #[error("configuration error: {reason}")]
     #[non_exhaustive]
     Config {
         /// What is wrong.
         reason: String,
+        /// How to fix it, when lime knows.
+        hint: Option<Hint>,
     },
     /// A bug in lime itself, such as a panicking solver thread; never caused
     /// by the server or the caller. Please report it.
-    #[error("internal error: {reason}")]
     #[non_exhaustive]
     Internal {
         /// What went wrong.
@@ -180,13 +164,98 @@ pub const CODE_INVALID_TOKEN_RESPONSE: &str = "INVALID_TOKEN_RESPONSE";
 /// The API code of LIME's authentication service being down (503, retried).
 pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
 
-/// A 404 for the endpoint itself (not for a login request) usually means
-/// the base URL lacks its `/api/v1`.
-fn endpoint_hint(code: &str, http_status: Option<u16>) -> &'static str {
-    if http_status == Some(404) && code == "NOT_FOUND" {
-        " (check the base URL, which must end in /api/v1)"
-    } else {
-        ""
+/// How to fix an error, when lime knows: a typed answer each front end
+/// words itself (a program names the setter, the CLI its flag). An
+/// error's `Display` and `Debug` both end with the library's wording.
+///
+/// ```
+/// use lime_core::{Error, Hint};
+/// let e = Error::config("plain http").with_hint(Hint::AllowHttp);
+/// assert_eq!(e.hint(), Some(Hint::AllowHttp));
+/// assert!(e.to_string().ends_with("(opt in with allow_http(true))"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Hint {
+    /// The server's certificate chains to no trusted root: trust its CA
+    /// (`add_root_certificates_pem`; the CLI's `--ca-cert`).
+    TrustCa,
+    /// A plain `http://` base URL off loopback: use HTTPS, or opt in
+    /// (`allow_http(true)`; the CLI's `--allow-http`).
+    AllowHttp,
+    /// A plain `http://` MCP URL: use HTTPS, or opt in
+    /// (`mcp_allow_http(true)`; the CLI's `--mcp-allow-http`).
+    McpAllowHttp,
+    /// A 404 for the endpoint itself: the base URL lacks its `/api/v1`.
+    BaseUrlApiV1,
+    /// The solver was built without optimizations: see
+    /// [`lime_pow::UNOPTIMIZED_FIX`].
+    OptimizeSolver,
+    /// The agent lacks the `oauth:mcp` grant: its owner grants it in the
+    /// LIME dashboard.
+    GrantOAuthMcp,
+}
+
+impl fmt::Display for Hint {
+    /// The library's wording, naming setters.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Hint::TrustCa => "trust the server's CA with add_root_certificates_pem",
+            Hint::AllowHttp => "opt in with allow_http(true)",
+            Hint::McpAllowHttp => "opt in with mcp_allow_http(true)",
+            Hint::BaseUrlApiV1 => "check the base URL, which must end in /api/v1",
+            Hint::OptimizeSolver => lime_pow::UNOPTIMIZED_FIX,
+            Hint::GrantOAuthMcp => "its owner can grant it in the LIME dashboard",
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    /// The message, then the hint in the library's words.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_message(f)?;
+        match self.hint() {
+            Some(hint) => write!(f, " ({hint})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    /// What `main` returning `Err` prints: the message and hint, then what
+    /// a program branches on. (`{:#?}` is the same; no field is secret,
+    /// but the message says more than the variant's name.)
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        if let Some(code) = self.code() {
+            write!(f, " [code {code}]")?;
+        }
+        if let Some(status) = self.http_status() {
+            write!(f, " [HTTP {status}]")?;
+        }
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    /// A transport error's cause (an I/O or TLS error), so `anyhow`'s
+    /// `{:#}` shows what lies below.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Transport(e) => std::error::Error::source(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(error: TransportError) -> Self {
+        Error::Transport(error)
     }
 }
 
@@ -206,6 +275,7 @@ impl Error {
         Error::InvalidInput {
             argument,
             reason: reason.into(),
+            hint: None,
         }
     }
 
@@ -213,6 +283,93 @@ impl Error {
     pub fn config(reason: impl Into<String>) -> Self {
         Error::Config {
             reason: reason.into(),
+            hint: None,
+        }
+    }
+
+    /// The same error with `hint` attached (for [`Error::Config`],
+    /// [`Error::InvalidInput`] and transport errors; others keep their own).
+    #[must_use]
+    pub fn with_hint(mut self, new: Hint) -> Self {
+        match &mut self {
+            Error::Config { hint, .. } | Error::InvalidInput { hint, .. } => *hint = Some(new),
+            Error::Transport(e) => e.hint = Some(new),
+            _ => {}
+        }
+        self
+    }
+
+    /// How to fix this error, when lime knows: for front ends that word it
+    /// their own way (the CLI names its flags). `Display` already ends
+    /// with the library's wording; [`Error::without_hint`] leaves it out.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            Error::Config { hint, .. } | Error::InvalidInput { hint, .. } => *hint,
+            Error::Transport(e) => e.hint(),
+            Error::OAuthCapability { .. } => Some(Hint::GrantOAuthMcp),
+            Error::Api {
+                code, http_status, ..
+            } if *http_status == Some(404) && code == "NOT_FOUND" => Some(Hint::BaseUrlApiV1),
+            Error::PowTimeout { .. } if lime_pow::BUILT_UNOPTIMIZED => Some(Hint::OptimizeSolver),
+            _ => None,
+        }
+    }
+
+    /// The message without the hint, for front ends that word
+    /// [`hint`](Self::hint) themselves.
+    pub fn without_hint(&self) -> impl fmt::Display + '_ {
+        struct Message<'a>(&'a Error);
+        impl fmt::Display for Message<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt_message(f)
+            }
+        }
+        Message(self)
+    }
+
+    fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Authentication { message, .. } => {
+                write!(f, "authentication failed: {message}")
+            }
+            Error::OAuthCapability { message, .. } => write!(
+                f,
+                "the agent lacks the oauth:mcp grant{}",
+                unless_repeated(message, "oauth:mcp grant")
+            ),
+            Error::McpAuthentication { message } => {
+                write!(f, "MCP authentication failed: {message}")
+            }
+            Error::Mcp { code, message } => write!(f, "MCP error {code}: {message}"),
+            Error::Expired { message, .. } => write!(f, "login request expired: {message}"),
+            Error::RateLimited { message, .. } => write!(f, "rate limited: {message}"),
+            Error::Api {
+                code,
+                message,
+                http_status,
+                ..
+            } => match http_status {
+                Some(status) => write!(f, "API error {code} (HTTP {status}): {message}"),
+                None => write!(f, "API error {code} (HTTP -): {message}"),
+            },
+            Error::PowTimeout { difficulty, hashes } => write!(
+                f,
+                "proof of work at difficulty {difficulty} not solved in time ({hashes} hashes tried)"
+            ),
+            Error::Cancelled => f.write_str("cancelled"),
+            Error::InvalidInput {
+                argument, reason, ..
+            } => write!(f, "invalid {argument}: {reason}"),
+            Error::InvalidResponse {
+                http_status,
+                reason,
+            } => match http_status {
+                Some(status) => write!(f, "invalid response (HTTP {status}): {reason}"),
+                None => write!(f, "invalid response: {reason}"),
+            },
+            Error::Transport(e) => e.fmt_message(f),
+            Error::Config { reason, .. } => write!(f, "configuration error: {reason}"),
+            Error::Internal { reason } => write!(f, "internal error: {reason}"),
         }
     }
 
@@ -395,34 +552,69 @@ impl Error {
 /// Once a flow gives up, the error also names the request and the
 /// attempts made:
 /// `GET https://lime.pics/api/v1/auth/requests/lr_x failed after 4 attempts: connection failed: …`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct TransportError {
     kind: TransportErrorKind,
     message: String,
     /// `METHOD origin/path` of the request, set by the flow.
     request: Option<String>,
     attempts: u32,
+    hint: Option<Hint>,
+    /// The client's own error, for `source()` chains.
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PartialEq for TransportError {
+    /// Equal in everything but the cause (which has no equality).
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.kind,
+            &self.message,
+            &self.request,
+            self.attempts,
+            self.hint,
+        ) == (
+            other.kind,
+            &other.message,
+            &other.request,
+            other.attempts,
+            other.hint,
+        )
+    }
+}
+
+impl Eq for TransportError {}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("request", &self.request)
+            .field("attempts", &self.attempts)
+            .field("hint", &self.hint)
+            .field("source", &self.source.as_ref().map(ToString::to_string))
+            .finish()
+    }
 }
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(request) = &self.request {
-            let plural = if self.attempts == 1 { "" } else { "s" };
-            write!(
-                f,
-                "{request} failed after {} attempt{plural}: ",
-                self.attempts
-            )?;
+        self.fmt_message(f)?;
+        match self.hint {
+            Some(hint) => write!(f, " ({hint})"),
+            None => Ok(()),
         }
-        write!(f, "{}: {}", self.kind, self.message)?;
-        if let Some(hint) = self.hint() {
-            write!(f, " ({hint})")?;
-        }
-        Ok(())
     }
 }
 
-impl std::error::Error for TransportError {}
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl TransportError {
     /// A transport error of `kind`; `message` must not contain secrets.
@@ -432,11 +624,30 @@ impl TransportError {
             message: message.into(),
             request: None,
             attempts: 0,
+            hint: None,
+            source: None,
         }
+    }
+
+    /// Keeps the client's own error as this one's `source()`; it must not
+    /// contain secrets either.
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
+    }
+
+    /// Says how to fix it (a driver that recognised, say, an unknown
+    /// certificate issuer).
+    #[must_use]
+    pub fn with_hint(mut self, hint: Hint) -> Self {
+        self.hint = Some(hint);
+        self
     }
 
     /// Names the request (`METHOD url`, no query or user info) and the
     /// attempts made, as flows do when they give up.
+    #[must_use]
     pub fn with_request(mut self, request: String, attempts: u32) -> Self {
         self.request = Some(request);
         self.attempts = attempts;
@@ -453,16 +664,21 @@ impl TransportError {
         self.attempts
     }
 
-    /// How to fix it, when the failure says: the setter that trusts a CA.
-    fn hint(&self) -> Option<&'static str> {
-        let unknown_issuer = self.message.contains("UnknownIssuer")
-            || self.message.contains("unknown issuer")
-            || self.message.contains("self-signed")
-            || self.message.contains("SelfSigned");
-        (self.kind == TransportErrorKind::Tls && unknown_issuer).then_some(
-            "the server's certificate is not signed by a trusted root; \
-             trust its CA with add_root_certificates_pem",
-        )
+    /// How to fix it, when the driver said.
+    pub fn hint(&self) -> Option<Hint> {
+        self.hint
+    }
+
+    fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(request) = &self.request {
+            let plural = if self.attempts == 1 { "" } else { "s" };
+            write!(
+                f,
+                "{request} failed after {} attempt{plural}: ",
+                self.attempts
+            )?;
+        }
+        write!(f, "{}: {}", self.kind, self.message)
     }
 
     /// What kind of failure.
@@ -693,15 +909,49 @@ mod tests {
                 .contains("after 1 attempt: the host name did not resolve")
         );
         assert!(!once.is_retryable() && !once.may_have_been_processed());
-        let tls = TransportError::new(
-            TransportErrorKind::Tls,
-            "invalid peer certificate: UnknownIssuer",
+    }
+
+    #[test]
+    fn a_hint_is_typed_and_reaches_display_and_debug_but_not_the_bare_message() {
+        let untrusted = Error::from(
+            TransportError::new(TransportErrorKind::Tls, "invalid peer certificate")
+                .with_hint(Hint::TrustCa)
+                .with_source(std::io::Error::other("the client's own error")),
         );
+        assert_eq!(untrusted.hint(), Some(Hint::TrustCa));
+        for printed in [untrusted.to_string(), format!("{untrusted:?}")] {
+            assert!(printed.contains("add_root_certificates_pem"), "{printed}");
+        }
         assert!(
-            tls.to_string().contains("add_root_certificates_pem"),
-            "{tls}"
+            !untrusted
+                .without_hint()
+                .to_string()
+                .contains("add_root_certificates_pem")
         );
-        let other_tls = TransportError::new(TransportErrorKind::Tls, "handshake failure");
-        assert!(!other_tls.to_string().contains("add_root_certificates_pem"));
+        // The cause is the source, and Debug shows the chain.
+        let source = std::error::Error::source(&untrusted).expect("a source");
+        assert_eq!(source.to_string(), "the client's own error");
+        assert!(format!("{untrusted:?}").contains("caused by: the client's own error"));
+        // A plain http base URL names the opt-in as a hint, not in its text.
+        let plain = crate::BaseUrl::parse("http://lime.example/api/v1", false).unwrap_err();
+        assert_eq!(plain.hint(), Some(Hint::AllowHttp));
+        assert!(
+            plain
+                .to_string()
+                .ends_with("(opt in with allow_http(true))"),
+            "{plain}"
+        );
+        let mcp = Error::from(crate::mcp::TargetRefused::PlainHttp);
+        assert_eq!(mcp.hint(), Some(Hint::McpAllowHttp));
+        // Debug names the code and status a program branches on.
+        let api = Error::Api {
+            code: "NOT_FOUND".into(),
+            message: "no such endpoint".into(),
+            http_status: Some(404),
+            detail: None,
+        };
+        assert_eq!(api.hint(), Some(Hint::BaseUrlApiV1));
+        assert!(format!("{api:?}").contains("[code NOT_FOUND] [HTTP 404]"));
+        assert_eq!(Error::Cancelled.hint(), None);
     }
 }

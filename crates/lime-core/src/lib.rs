@@ -31,7 +31,7 @@ mod types;
 // What a user names daily, at the root.
 pub use base_url::BaseUrl;
 pub use config::{Config, ConfigBuilder, PowSchemeChoice};
-pub use error::Error;
+pub use error::{Error, Hint};
 pub use login::{Login, PowStats};
 pub use profile::Profile;
 pub use report::{LoginFailure, LoginReport};
@@ -59,7 +59,7 @@ pub mod drive {
     pub mod tls {
         pub use crate::tls::{
             client_config, client_config_with, crypto_provider, crypto_provider_name,
-            root_certificates, roots_with,
+            root_certificates, roots_with, tls_failure,
         };
     }
 }

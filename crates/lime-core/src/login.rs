@@ -413,6 +413,7 @@ impl Login {
                 if self.stepper.take_solution_slot() {
                     self.state = State::Done;
                     self.stepper.finish(Err(Error::InvalidInput {
+                        hint: None,
                         argument: "nonce",
                         reason: "a nonce is a canonical decimal: digits only, no leading \
                                  zeros, at most 20 digits (u64)"
@@ -491,6 +492,7 @@ impl Login {
                 ) =>
             {
                 self.stepper.finish(Err(Error::InvalidInput {
+                    hint: None,
                     argument: "nonce",
                     reason: format!(
                         "the nonce does not meet difficulty {} under the {} scheme; \

@@ -66,6 +66,7 @@ impl ProxyUrl {
     /// repeats the credentials.
     pub fn parse(value: &str, variable: &str) -> Result<Self, Error> {
         let bad = |why: String| Error::Config {
+            hint: None,
             reason: format!("{variable}: {why}"),
         };
         let value = value.trim();

@@ -20,6 +20,7 @@ pub const MAX_REQUEST_ID_LEN: usize = 256;
 /// [`Error::InvalidInput`] with the reason (never echoing the id).
 pub fn validate_request_id(id: &str) -> Result<&str, Error> {
     let refuse = |reason: &str| Error::InvalidInput {
+        hint: None,
         argument: "request_id",
         reason: reason.to_owned(),
     };

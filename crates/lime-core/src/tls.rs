@@ -14,6 +14,7 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::CertificateDer;
 
+use crate::error::{Hint, TransportError, TransportErrorKind};
 use crate::{Config, Error};
 
 /// The crypto provider this build was compiled with: `aws-lc-rs` when that
@@ -34,6 +35,35 @@ pub fn crypto_provider_name() -> &'static str {
     } else {
         "ring"
     }
+}
+
+/// A TLS failure classified from a client's error chain: a
+/// [`TransportErrorKind::Tls`] error, carrying the [`Hint::TrustCa`] when
+/// the server's certificate chains to no trusted root. `None` when no
+/// rustls error is in the chain.
+pub fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<TransportError> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            let failure = TransportError::new(TransportErrorKind::Tls, tls.to_string());
+            let untrusted = matches!(
+                tls,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            );
+            return Some(if untrusted {
+                failure.with_hint(Hint::TrustCa)
+            } else {
+                failure
+            });
+        }
+        current = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// Every root `config` trusts: the bundled web PKI roots (feature

@@ -47,6 +47,7 @@ impl AgentToken {
         }
         if let Some(position) = token.chars().position(|c| !c.is_ascii_graphic()) {
             return Err(Error::Config {
+                hint: None,
                 reason: format!(
                     "the agent token has a character not allowed in an HTTP header at position {position} \
                      (only visible ASCII is allowed)"

@@ -17,8 +17,8 @@ pub use lime_core::drive::{TransportError, TransportErrorKind};
 pub use lime_core::lime_pow::{CancelToken, Progress, Scheme as PowScheme};
 pub use lime_core::mcp::{McpAccessToken, McpTarget};
 pub use lime_core::{
-    AgentProfile, AgentToken, ApprovalResult, BaseUrl, Config, ConfigBuilder, Error, LoginFailure,
-    LoginReport, PowSchemeChoice, PowStats, RequestStatus, codes, settings,
+    AgentProfile, AgentToken, ApprovalResult, BaseUrl, Config, ConfigBuilder, Error, Hint,
+    LoginFailure, LoginReport, PowSchemeChoice, PowStats, RequestStatus, codes, settings,
 };
 /// The body type an injected hyper-util client is built for (the
 /// `custom-client` escape hatch).

@@ -81,10 +81,7 @@ async fn exchange(
 ) -> Result<HttpResponse, TransportError> {
     let (parts, body) = request.into_parts();
     let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-    let response = client
-        .send_request(request)
-        .await
-        .map_err(|e| classify(&e))?;
+    let response = client.send_request(request).await.map_err(classify)?;
     let (parts, mut body) = response.into_parts();
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -123,26 +120,29 @@ pub(crate) fn lime_error_in(error: &hyper_util::client::legacy::Error) -> Option
 }
 
 /// A hyper-util error as a transport error kind: TLS failures are not
-/// retried, failed connects are retried and known to be unsent.
-pub(crate) fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
-    // The chain's innermost message names the cause (refused, reset, unknown issuer...).
+/// retried (and say how to trust a CA when that is the cause), failed
+/// connects are retried and known to be unsent. The error stays as the
+/// `source()`.
+pub(crate) fn classify(error: hyper_util::client::legacy::Error) -> TransportError {
+    if let Some(tls) = lime_core::drive::tls::tls_failure(&error) {
+        return tls.with_source(error);
+    }
+    // The chain's innermost message names the cause (refused, reset...).
     let mut message = error.to_string();
     let mut resolve_failed = false;
-    let mut inner = std::error::Error::source(error);
+    let mut inner = std::error::Error::source(&error);
     while let Some(e) = inner {
         message = e.to_string();
         // hyper-util's connector names a failed lookup "dns error".
         resolve_failed |= message == "dns error";
         inner = e.source();
     }
-    let kind = if lime_core::drive::error_chain_contains::<rustls::Error>(error) {
-        TransportErrorKind::Tls
-    } else if error.is_connect() && resolve_failed {
+    let kind = if error.is_connect() && resolve_failed {
         TransportErrorKind::Dns
     } else if error.is_connect() {
         TransportErrorKind::Connect
     } else {
         TransportErrorKind::ConnectionLost
     };
-    TransportError::new(kind, message)
+    TransportError::new(kind, message).with_source(error)
 }

@@ -39,6 +39,23 @@ async fn a_login_over_https_uses_the_features_provider_and_installs_none() {
         rustls::crypto::CryptoProvider::get_default().is_none(),
         "lime never installs a process-wide provider"
     );
+    // Without the CA, the same server is refused with a typed hint that
+    // reaches the user however the error is printed, and the client's own
+    // error below it.
+    let untrusting = lime_tokio::LimeAgent::builder()
+        .token(emu.agent_token())
+        .base_url(emu.base_url())
+        .no_proxy()
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let error = untrusting.login(&emu.create_request()).await.unwrap_err();
+    assert_eq!(error.hint(), Some(lime_tokio::Hint::TrustCa), "{error}");
+    for printed in [error.to_string(), format!("{error:?}")] {
+        assert!(printed.contains("add_root_certificates_pem"), "{printed}");
+    }
+    assert!(format!("{error:?}").contains("caused by:"), "{error:?}");
+    assert!(std::error::Error::source(&error).is_some(), "{error:?}");
 }
 
 #[test]

@@ -59,15 +59,15 @@ pub enum TargetRefused {
     )]
     LocalName,
     /// A plain `http://` MCP URL without the opt-in.
-    #[error(
-        "a plain http:// MCP URL sends the token unencrypted; use https://, or opt in with allow_http(true)"
-    )]
+    #[error("a plain http:// MCP URL sends the token unencrypted; use https://")]
     PlainHttp,
 }
 
 impl From<TargetRefused> for Error {
     fn from(refused: TargetRefused) -> Self {
+        let hint = matches!(refused, TargetRefused::PlainHttp).then_some(crate::Hint::McpAllowHttp);
         Error::InvalidInput {
+            hint,
             argument: "mcp target",
             reason: refused.to_string(),
         }

@@ -156,7 +156,7 @@ impl McpHttp {
                 if let Some(refused) = crate::transport::lime_error_in(&error) {
                     return Err(StreamableHttpError::Client(refused));
                 }
-                let error = crate::transport::classify(&error).with_request(exchange.to_owned(), 1);
+                let error = crate::transport::classify(error).with_request(exchange.to_owned(), 1);
                 Err(StreamableHttpError::Client(error.into()))
             }
             Err(_) => Err(failure(
