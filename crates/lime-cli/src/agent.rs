@@ -27,7 +27,7 @@ pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failur
     let progress = lime_core::lime_pow::Progress::new();
     let spinner = crate::spinner::Spinner::start(progress.clone());
     let result = agent.login_with_progress(&args.request_id, progress).await;
-    spinner.stop();
+    drop(spinner);
     let report = result.map_err(lime_tokio::Error::from)?;
     let approval = &report.approval;
     let expires = approval.expires_at.format(&Rfc3339).unwrap_or_default();

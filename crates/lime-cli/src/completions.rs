@@ -12,6 +12,10 @@ pub(crate) struct CompletionsArgs {
     /// The shell to complete for, or `man` for the man page (roff).
     #[arg(value_enum)]
     target: Target,
+    /// With `man`: write one page per command (lime.1, lime-login.1, …)
+    /// into DIR instead of printing lime(1).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
 }
 
 /// What `lime completions` can print.
@@ -32,6 +36,21 @@ enum Target {
 pub(crate) fn run(args: &CompletionsArgs) -> Result<u8, Failure> {
     use clap_complete::Shell;
     let mut command = crate::Cli::command();
+    if let Some(dir) = &args.dir {
+        if args.target != Target::Man {
+            return Err(Failure::new(
+                crate::report::Kind::InvalidInput,
+                "--dir goes with `man` only: a shell's completions are one script",
+            ));
+        }
+        clap_mangen::generate_to(command, dir).map_err(|e| {
+            Failure::new(
+                crate::report::Kind::Config,
+                format!("cannot write the man pages into {}: {e}", dir.display()),
+            )
+        })?;
+        return Ok(0);
+    }
     let mut text = Vec::new();
     let shell = match args.target {
         Target::Bash => Some(Shell::Bash),

@@ -118,10 +118,14 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
             created.request_id
         ),
     );
+    let progress = lime_core::lime_pow::Progress::new();
+    let spinner = crate::spinner::Spinner::start(progress.clone());
     let report = agent
-        .login_with_stats(&created.request_id)
+        .login_with_progress(&created.request_id, progress)
         .await
-        .map_err(lime_tokio::Error::from)?;
+        .map_err(lime_tokio::Error::from);
+    drop(spinner);
+    let report = report?;
     let (approval, pow) = (report.approval, report.pow);
     let solve_ms = pow.elapsed.as_secs_f64() * 1000.0;
     line.step(

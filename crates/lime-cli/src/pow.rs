@@ -75,7 +75,12 @@ pub(crate) async fn run(command: PowCommand, json_mode: bool) -> Result<u8, Fail
             // instead of leaving it to burn the CPU until the process is killed.
             let cancel = CancelToken::new();
             let _stop_on_drop = cancel.drop_guard();
-            let mut solver = Solver::new().threads(args.threads).cancel_token(cancel);
+            let progress = lime_core::lime_pow::Progress::new();
+            let _spinner = crate::spinner::Spinner::start(progress.clone());
+            let mut solver = Solver::new()
+                .threads(args.threads)
+                .cancel_token(cancel)
+                .progress(progress);
             if let Some(t) = args.timeout {
                 solver = solver.timeout(t);
             }

@@ -279,12 +279,23 @@ fn a_spinner_shows_long_solves_on_a_terminal_only() {
         .output()
         .expect("`script` from util-linux");
     let terminal = String::from_utf8_lossy(&out.stdout);
-    assert!(terminal.contains("solving the proof of work"), "{terminal}");
-    assert!(terminal.contains("M hashes"), "{terminal}");
+    assert!(terminal.contains("solving difficulty 64: "), "{terminal}");
+    // Hashes, rate, time so far and the expected total, not a countdown.
+    assert!(terminal.contains(" M/s, "), "{terminal}");
+    assert!(
+        terminal.contains("s so far, about centuries expected in all"),
+        "{terminal}"
+    );
+    // On failure the line is cleared before the error is printed.
+    let after_clear = &terminal[terminal.rfind("\r\x1b[2K").expect("a cleared line")..];
+    assert!(
+        after_clear.contains("error") && !after_clear.contains("solving"),
+        "{terminal:?}"
+    );
     let (code, _, piped) = run(server.agent().args(["login", &id, "--pow-timeout", "1"]));
     assert_eq!(code, 5);
     assert!(
-        !piped.contains("solving the proof of work"),
+        !piped.contains("solving difficulty"),
         "no spinner without a terminal: {piped}"
     );
 }
@@ -1158,6 +1169,30 @@ fn completions_and_the_man_page_come_from_the_same_definitions() {
     assert!(man.contains("completions"), "the page lists every command");
     let (code, _, _) = run(lime().args(["completions", "tcsh"]));
     assert_eq!(code, 2);
+    // One page per command, for a package's man directory.
+    let dir = std::env::temp_dir().join(format!("lime-man-{}", std::process::id()));
+    let dir_arg = dir.to_str().unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, _, out) = run(lime().args(["completions", "man", "--dir", dir_arg]));
+    assert_eq!(code, 0, "{out}");
+    for page in [
+        "lime.1",
+        "lime-login.1",
+        "lime-mcp.1",
+        "lime-site-wait.1",
+        "lime-serve.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap_or_default();
+        assert!(text.contains(".TH"), "{page} is a man page");
+    }
+    let login = std::fs::read_to_string(dir.join("lime-login.1")).unwrap();
+    assert!(
+        login.contains("pow\\-timeout"),
+        "the login page lists its own flags"
+    );
+    let (code, _, _) = run(lime().args(["completions", "bash", "--dir", dir_arg]));
+    assert_eq!(code, 2, "--dir is for man pages only");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

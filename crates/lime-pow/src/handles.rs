@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// A handle that stops a running [`Solver::solve`](crate::Solver::solve) from another thread or an
 /// async task. Clones share one flag.
@@ -59,18 +59,27 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// A live count of hashes tried, readable while a solve runs (for a progress
-/// bar or an ETA against [`Difficulty::expected_hashes`](crate::Difficulty::expected_hashes)).
-/// Clones share one counter.
+/// A live count of hashes tried, readable while a solve runs, and the
+/// difficulty being solved (for a progress line: rate, and the expected
+/// total time `2^difficulty / rate`; tries are independent, so there is
+/// no countdown). Clones share one counter.
 ///
 /// ```
 /// use lime_pow::{Progress, Scheme, Solver};
 /// let progress = Progress::new();
 /// let solution = Solver::new().progress(progress.clone()).solve(Scheme::V1, b"c", 8).unwrap();
 /// assert_eq!(progress.hashes(), solution.hashes);
+/// assert_eq!(progress.difficulty().map(|d| d.bits()), Some(8));
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<AtomicU64>);
+pub struct Progress(Arc<Counts>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    hashes: AtomicU64,
+    /// The difficulty's bits plus one; 0 until a solve starts.
+    difficulty: AtomicU32,
+}
 
 impl Progress {
     /// A counter at zero.
@@ -81,10 +90,24 @@ impl Progress {
     /// Hashes tried so far (updated after every batch: at most a millisecond
     /// of one thread's work).
     pub fn hashes(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.hashes.load(Ordering::Relaxed)
+    }
+
+    /// The difficulty of the solve running (or last run), once one started.
+    pub fn difficulty(&self) -> Option<crate::Difficulty> {
+        match self.0.difficulty.load(Ordering::Relaxed) {
+            0 => None,
+            bits => crate::Difficulty::new(i64::from(bits - 1)).ok(),
+        }
     }
 
     pub(crate) fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.0.hashes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn started(&self, difficulty: crate::Difficulty) {
+        self.0
+            .difficulty
+            .store(difficulty.bits() + 1, Ordering::Relaxed);
     }
 }

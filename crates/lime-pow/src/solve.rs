@@ -221,6 +221,9 @@ impl Solver {
         let started = Instant::now();
         warn_if_unoptimized();
         let search = Search::new(scheme, challenge, difficulty)?;
+        if let Some(progress) = &self.progress {
+            progress.started(search.difficulty());
+        }
         let wanted = if self.smallest {
             1
         } else {
