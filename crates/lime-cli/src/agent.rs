@@ -1,7 +1,6 @@
 //! `lime login` and `lime profile`.
 
 use clap::Args;
-use time::format_description::well_known::Rfc3339;
 
 use crate::client::{ClientArgs, PowArgs};
 use crate::report::{self, Failure, escape_controls};
@@ -30,7 +29,7 @@ pub(crate) async fn login(args: LoginArgs, json_mode: bool) -> Result<u8, Failur
     drop(spinner);
     let report = result.map_err(lime_tokio::Error::from)?;
     let approval = &report.approval;
-    let expires = approval.expires_at.format(&Rfc3339).unwrap_or_default();
+    let expires = report::time_ms(approval.expires_at);
     let mut value = report::to_json(approval)?;
     value["pow"] = report::to_json(&report.pow)?;
     report::success(

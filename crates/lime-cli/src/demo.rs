@@ -96,7 +96,9 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         "site",
         &format!(
             "created login request {} ({}, expires {})",
-            created.request_id, created.status, created.expires_at
+            created.request_id,
+            created.status,
+            crate::report::rfc3339_ms(&created.expires_at)
         ),
     );
 

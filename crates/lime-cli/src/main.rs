@@ -41,6 +41,10 @@ struct Cli {
     /// without it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// When to colour output, decided per stream: auto colours a terminal
+    /// unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    color: report::ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return argument_error(error),
     };
+    report::set_color(cli.color);
     logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

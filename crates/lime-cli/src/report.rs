@@ -266,7 +266,7 @@ pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<Value, Failure> {
 /// Unix seconds as RFC 3339 in UTC, to the millisecond.
 pub(crate) fn unix_to_rfc3339(seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds)
-        .map(format_ms)
+        .map(time_ms)
         .unwrap_or_else(|_| seconds.to_string())
 }
 
@@ -274,11 +274,12 @@ pub(crate) fn unix_to_rfc3339(seconds: i64) -> String {
 /// it does not parse).
 pub(crate) fn rfc3339_ms(text: &str) -> String {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map(format_ms)
+        .map(time_ms)
         .unwrap_or_else(|_| text.to_owned())
 }
 
-fn format_ms(t: time::OffsetDateTime) -> String {
+/// A time as RFC 3339 to the millisecond, in text as in JSON.
+pub(crate) fn time_ms(t: time::OffsetDateTime) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
     );
@@ -326,10 +327,36 @@ pub(crate) enum Stream {
     Stderr,
 }
 
-/// Whether to colour what goes to `stream`: never with `NO_COLOR` (any
-/// non-empty value), always with `CLICOLOR_FORCE` (non-empty, not `0`),
-/// else only when that stream is a terminal (never a file or a pipe).
+/// `--color`: when to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (or `CLICOLOR_FORCE` asks).
+    #[default]
+    Auto,
+    /// Always, even into a file or pipe.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The `--color` given, set once at start.
+static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Records `--color` before anything is printed.
+pub(crate) fn set_color(choice: ColorChoice) {
+    let _ = COLOR.set(choice);
+}
+
+/// Whether to colour what goes to `stream`: as `--color always|never`
+/// says; with `auto`, never with `NO_COLOR` (any non-empty value), always
+/// with `CLICOLOR_FORCE` (non-empty, not `0`), else only when that stream
+/// is a terminal (never a file or a pipe).
 pub(crate) fn colour_on(stream: Stream) -> bool {
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorChoice::Always => return true,
+        ColorChoice::Never => return false,
+        ColorChoice::Auto => {}
+    }
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         return false;
     }

@@ -17,24 +17,7 @@ use crate::report::{Failure, Kind};
 Fault flags (repeatable) script what the next calls of a route get. Routes:
 read, approve, profile, create, events, jwks, oauth, other; and the MCP
 server's: mcp (every request; --fail mcp:401:N refuses N tokens) and mcp-call
-(a tools/call once received; --drop mcp-call:N drops N calls unrun), which
-take --fail, --drop and --delay.
-  --fail ROUTE:STATUS:COUNT[:RETRY_AFTER]
-                               answer STATUS with an error envelope COUNT times
-                               (with Retry-After: RETRY_AFTER seconds when given)
-  --drop ROUTE:COUNT           close the connection without answering
-  --panic ROUTE:COUNT          the handler panics (the connection closes,
-                               the server logs it and goes on)
-  --delay ROUTE:MS             wait MS before the headers, on every call
-  --ambiguous-approve COUNT    process the approve, then drop the connection
-  --rate-limit ROUTE:PER_SEC   answer 429 above PER_SEC calls a second
-  --redirect ROUTE:COUNT       answer 307 to another origin (which counts tokens)
-  --trickle ROUTE:BYTES:MS     send the body BYTES at a time, MS apart, on every call
-  --raw ROUTE:STATUS:COUNT:BODY
-                               answer STATUS with BODY as is (content-type JSON)
-                               COUNT times; BODY is text (colons allowed),
-                               @PATH for a file's bytes, huge:LEN for LEN bytes
-                               of '[', or endless for a body that never ends")]
+(a tools/call once received; --drop mcp-call:N drops N calls unrun).")]
 pub(crate) struct ServeArgs {
     /// Port (0: an ephemeral one).
     #[arg(long, default_value_t = 0)]
@@ -52,18 +35,18 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     hide_scheme: bool,
     /// Seconds a request stays pending.
-    #[arg(long, default_value = "300", value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds, allow_negative_numbers = true)]
     ttl: Duration,
     /// The agent token to accept (generated when absent). Visible to other
     /// users in the process list: prefer --agent-token-file.
-    #[arg(long, value_name = "T", conflicts_with = "agent_token_file")]
+    #[arg(long, value_name = "TOKEN", conflicts_with = "agent_token_file")]
     agent_token: Option<String>,
     /// Read the agent token to accept from this file.
     #[arg(long, value_name = "PATH")]
     agent_token_file: Option<PathBuf>,
     /// The site token to accept (generated when absent). Visible to other
     /// users in the process list: prefer --site-token-file.
-    #[arg(long, value_name = "T", conflicts_with = "site_token_file")]
+    #[arg(long, value_name = "TOKEN", conflicts_with = "site_token_file")]
     site_token: Option<String>,
     /// Read the site token to accept from this file.
     #[arg(long, value_name = "PATH")]
@@ -82,31 +65,36 @@ pub(crate) struct ServeArgs {
     /// The private key (PEM) for --tls-cert.
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
-    /// Fail calls: ROUTE:STATUS:COUNT, optionally :RETRY_AFTER (seconds).
+    /// Answer STATUS with an error envelope COUNT times (with Retry-After:
+    /// RETRY_AFTER seconds when given).
     #[arg(long, value_name = "ROUTE:STATUS:COUNT[:RETRY_AFTER]")]
     fail: Vec<String>,
-    /// Drop connections: ROUTE:COUNT.
+    /// Close the connection without answering, COUNT times.
     #[arg(long, value_name = "ROUTE:COUNT")]
     drop: Vec<String>,
-    /// Panic in the handler: ROUTE:COUNT.
+    /// The handler panics COUNT times (the connection closes, the server
+    /// logs it and goes on).
     #[arg(long, value_name = "ROUTE:COUNT")]
     panic: Vec<String>,
-    /// Delay headers: ROUTE:MS.
+    /// Wait MS milliseconds before the headers, on every call.
     #[arg(long, value_name = "ROUTE:MS")]
     delay: Vec<String>,
-    /// Process approves then drop the connection, COUNT times.
+    /// Process the approve, then drop the connection, COUNT times.
     #[arg(long, value_name = "COUNT")]
     ambiguous_approve: Option<u32>,
-    /// Rate-limit: ROUTE:PER_SEC.
+    /// Answer 429 above PER_SEC calls a second.
     #[arg(long, value_name = "ROUTE:PER_SEC")]
     rate_limit: Vec<String>,
-    /// Redirect to another origin: ROUTE:COUNT.
+    /// Answer 307 to another origin (which counts the tokens it is sent),
+    /// COUNT times.
     #[arg(long, value_name = "ROUTE:COUNT")]
     redirect: Vec<String>,
-    /// Trickle bodies: ROUTE:BYTES:MS.
+    /// Send the body BYTES at a time, MS milliseconds apart, on every call.
     #[arg(long, value_name = "ROUTE:BYTES:MS")]
     trickle: Vec<String>,
-    /// Raw responses: ROUTE:STATUS:COUNT:BODY.
+    /// Answer STATUS with BODY as is (content-type JSON) COUNT times. BODY
+    /// is text (colons allowed), @PATH for a file's bytes, huge:LEN for LEN
+    /// bytes of '[', or endless for a body that never ends.
     #[arg(long, value_name = "ROUTE:STATUS:COUNT:BODY")]
     raw: Vec<String>,
     /// Open connections allowed at once; more are closed as they arrive.
@@ -130,6 +118,24 @@ pub(crate) struct ServeArgs {
     /// Sign passports with this RSA key (PKCS#8 PEM) instead of a generated one.
     #[arg(long, value_name = "PATH")]
     signing_key: Option<std::path::PathBuf>,
+    /// How to print where it listens: text, json (as --json), or env (POSIX
+    /// `export` lines a shell can source, e.g. from `lime serve --format
+    /// env > lime.env &`).
+    #[arg(long, value_enum, default_value_t = ServeFormat::Text)]
+    format: ServeFormat,
+}
+
+/// `serve --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ServeFormat {
+    Text,
+    Json,
+    Env,
+}
+
+/// `value` quoted for a POSIX shell.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 fn parts<const N: usize>(spec: &str, flag: &str) -> Result<[String; N], Failure> {
@@ -297,7 +303,28 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         None => None,
     };
     let ca_pem_path = ca_file.as_ref().map(|f| f.path.clone());
-    if json_mode {
+    let format = if json_mode {
+        ServeFormat::Json
+    } else {
+        args.format
+    };
+    if format == ServeFormat::Env {
+        println!("export LIME_API_BASE={}", shell_quote(&emulator.base_url()));
+        println!(
+            "export LIME_AGENT_TOKEN={}",
+            shell_quote(emulator.agent_token())
+        );
+        println!(
+            "export LIME_SITE_TOKEN={}",
+            shell_quote(emulator.site_token())
+        );
+        if let Some(path) = &ca_pem_path {
+            println!(
+                "# the CA to trust: --ca-cert {}",
+                shell_quote(&path.display().to_string())
+            );
+        }
+    } else if format == ServeFormat::Json {
         let mut line = json!({
             "base_url": emulator.base_url(),
             "agent_token": emulator.agent_token(),

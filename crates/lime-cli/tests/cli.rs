@@ -193,6 +193,21 @@ fn serve_site_login_wait_and_profile_as_separate_processes() {
     assert_eq!(json["approved_earlier"], false);
     assert_eq!(json["passport"]["audience"], "lime-site-login");
     assert_eq!(json["passport"]["request_id"], id.as_str());
+    // Text times are to the millisecond, as JSON's are.
+    let again = server.create();
+    let (code, _, text) = run(server.agent().args(["login", &again]));
+    assert_eq!(code, 0, "{text}");
+    let expires = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("expires"))
+        .unwrap();
+    let stamp = expires.split_whitespace().last().unwrap();
+    assert_eq!(
+        stamp.len(),
+        "2026-12-04T12:00:00.000+00:00".len(),
+        "{stamp}"
+    );
+    assert_eq!(&stamp[19..20], ".", "{stamp}");
     let (code, json, all) = run(server.agent().args(["profile", "--json"]));
     assert_eq!(code, 0, "{all}");
     assert_eq!(json["agent_id"], "agent_emulated");
@@ -1135,6 +1150,14 @@ fn colour_only_on_a_terminal_per_stream_and_never_with_no_color() {
     // Piped, nothing is coloured, errors included.
     let (_, _, piped) = run(lime().args(["demo", "--difficulty", "8"]));
     assert!(!piped.contains('\x1b'), "{piped}");
+    // --color always colours a pipe; --color never beats a terminal.
+    let (_, _, forced) = run(lime().args(["--color", "always", "demo", "--difficulty", "8"]));
+    assert!(forced.contains("\x1b[36m"), "{forced}");
+    let never = pty(&format!("{bin} demo --difficulty 8 --color never"), false);
+    assert!(
+        never.contains("confirmed end to end") && !never.contains('\x1b'),
+        "{never}"
+    );
     let (_, _, error) = run(lime().args(["profile"]));
     assert!(
         error.contains("error: ") && !error.contains('\x1b'),
@@ -1847,4 +1870,37 @@ fn lime_version_names_the_build_and_where_the_token_comes_from_never_the_token()
         !out.contains("at_version_secret") && !out.contains("pw@"),
         "{out}"
     );
+}
+
+#[test]
+fn serve_format_env_prints_export_lines_a_shell_can_source() {
+    let mut child = lime()
+        .args(["serve", "--format", "env", "--difficulty", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut exports = String::new();
+    for _ in 0..3 {
+        reader.read_line(&mut exports).unwrap();
+    }
+    assert!(
+        exports.starts_with("export LIME_API_BASE='http://127.0.0.1:"),
+        "{exports}"
+    );
+    assert!(exports.contains("export LIME_AGENT_TOKEN='"), "{exports}");
+    assert!(exports.contains("export LIME_SITE_TOKEN='"), "{exports}");
+    // A shell that sources them can run an agent command as is.
+    let script = format!("{exports}\n{} profile --json", env!("CARGO_BIN_EXE_lime"));
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .env_remove("LIME_API_BASE")
+        .env_remove("LIME_AGENT_TOKEN")
+        .output()
+        .unwrap();
+    let profile: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(profile["agent_id"], "agent_emulated", "{profile}");
+    terminate(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }
