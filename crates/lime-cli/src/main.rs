@@ -263,3 +263,43 @@ fn argument_error(error: clap::Error) -> ExitCode {
     report::failure(true, &Failure::invalid_input(message));
     ExitCode::from(Kind::InvalidInput.exit_code())
 }
+
+#[cfg(test)]
+mod readme_usage {
+    use clap::Parser;
+
+    /// The words of a shell line: whitespace-separated, '…' kept whole,
+    /// up to a comment, redirection or `&`.
+    fn words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut rest = line.trim();
+        while !rest.is_empty() {
+            let (word, after) = match rest.strip_prefix('\'') {
+                Some(quoted) => {
+                    let end = quoted.find('\'').expect("a closed quote");
+                    (&quoted[..end], &quoted[end + 1..])
+                }
+                None => rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len())),
+            };
+            if ["#", ">", "&"].iter().any(|stop| word.starts_with(stop)) {
+                break;
+            }
+            words.push(word.to_owned());
+            rest = after.trim_start();
+        }
+        words
+    }
+
+    #[test]
+    fn every_command_the_crate_readme_shows_parses() {
+        let readme = include_str!("../README.md");
+        let lines: Vec<&str> = readme.lines().filter(|l| l.starts_with("lime ")).collect();
+        assert!(lines.len() >= 10, "the usage section lists the commands");
+        for line in lines {
+            let words = words(line);
+            if let Err(e) = crate::Cli::try_parse_from(&words) {
+                panic!("README line {line:?} does not parse: {e}");
+            }
+        }
+    }
+}
