@@ -114,9 +114,3 @@ macro_rules! for_both_adapters {
         }
     };
 }
-
-/// The workspace README's code blocks, compiled as doctests exactly as
-/// written (`cargo test --workspace --doc`), with the dependencies the
-/// README names beside them.
-#[doc = include_str!("../../README.md")]
-pub mod readme {}

@@ -34,7 +34,8 @@ pub(crate) struct ClientArgs {
     /// Read the agent token from standard input (wins over LIME_AGENT_TOKEN).
     #[arg(long)]
     pub(crate) token_stdin: bool,
-    /// Also trust the CA certificates in this PEM file (e.g. `lime serve --tls`'s).
+    /// Also trust the CA certificates in this PEM file (e.g. `lime serve
+    /// --tls`'s); LIME_CA_CERT names one too.
     #[arg(long, value_name = "PATH")]
     pub(crate) ca_cert: Option<PathBuf>,
 }

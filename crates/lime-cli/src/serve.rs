@@ -320,9 +320,21 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         );
         if let Some(path) = &ca_pem_path {
             println!(
-                "# the CA to trust: --ca-cert {}",
+                "export LIME_CA_CERT={}",
                 shell_quote(&path.display().to_string())
             );
+        }
+        if let (Some(url), Some(addr)) = (emulator.mcp_url(), emulator.mcp_addr()) {
+            let domain = url
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split([':', '/']).next())
+                .unwrap_or_default();
+            println!(
+                "export LIME_RESOLVE={}",
+                shell_quote(&format!("{domain}={}", addr.ip()))
+            );
+            println!("# MCP server: {url}");
         }
     } else if format == ServeFormat::Json {
         let mut line = json!({

@@ -78,8 +78,9 @@ pub mod codes {
 pub mod settings {
     pub use crate::base_url::{BASE_URL_ENV, DEFAULT_BASE_URL, redact_url};
     pub use crate::config::{
-        DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_MCP_TOKEN_SKEW, DEFAULT_POW_TIMEOUT,
-        DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, MCP_TOKEN_SKEW_ENV, POW_SCHEME_ENV, ProxySource,
+        CA_CERT_ENV, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_MCP_TOKEN_SKEW,
+        DEFAULT_POW_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, MAX_CA_CERT_BYTES,
+        MCP_TOKEN_SKEW_ENV, POW_SCHEME_ENV, ProxySource,
     };
     pub use crate::request_id::{MAX_REQUEST_ID_LEN, validate_request_id};
     pub use crate::retry::{

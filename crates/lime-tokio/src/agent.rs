@@ -379,6 +379,9 @@ impl LimeAgentBuilder {
     /// chosen address under a real host name (tests, self-hosted set-ups).
     /// The port comes from the URL (`addr`'s is ignored, as in reqwest), and
     /// TLS still checks `host`'s certificate.
+    ///
+    /// [`RESOLVE_ENV`](crate::RESOLVE_ENV) (`LIME_RESOLVE=host=addr,…`)
+    /// adds pins from the environment; the ones set here win.
     #[must_use]
     pub fn resolve(mut self, host: &str, addr: std::net::SocketAddr) -> Self {
         self.resolve
@@ -468,7 +471,9 @@ impl LimeAgentBuilder {
             return Ok(LimeAgent::with_clients(config, clients, extras));
         }
         let tls = lime_core::drive::tls::client_config(&config)?;
-        let resolver = Resolver::new(self.resolve, self.dns_resolver.map(|r| r.0));
+        let mut pins = crate::resolve::pins_from_env()?;
+        pins.extend(self.resolve);
+        let resolver = Resolver::new(pins, self.dns_resolver.map(|r| r.0));
         let base = config.base_url();
         let api_check = if base.is_https() || config.allow_http() {
             Check::Any

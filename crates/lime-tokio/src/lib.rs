@@ -11,7 +11,7 @@ mod resolve;
 mod transport;
 
 pub use agent::{LimeAgent, LimeAgentBuilder};
-pub use resolve::Resolve;
+pub use resolve::{RESOLVE_ENV, Resolve};
 // Everything this crate's API mentions, so one dependency is enough.
 pub use lime_core::drive::{TransportError, TransportErrorKind};
 pub use lime_core::lime_pow::{CancelToken, Progress, Scheme as PowScheme};

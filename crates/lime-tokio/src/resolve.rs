@@ -242,3 +242,59 @@ mod tests {
         assert!(resolve(&mut local, "localhost").await.is_ok());
     }
 }
+
+/// The environment variable of host pins: `host=addr[,host=addr…]`, each
+/// as [`LimeAgentBuilder::resolve`](crate::LimeAgentBuilder::resolve) (an IP
+/// address, no port: the port comes from the URL). For tests and scripts
+/// that point an unchanged program at a local server.
+pub const RESOLVE_ENV: &str = "LIME_RESOLVE";
+
+/// The pins [`RESOLVE_ENV`] names (none when it is unset or blank).
+pub(crate) fn pins_from_env() -> Result<HashMap<String, IpAddr>, lime_core::Error> {
+    parse_pins(&std::env::var(RESOLVE_ENV).unwrap_or_default())
+}
+
+fn parse_pins(text: &str) -> Result<HashMap<String, IpAddr>, lime_core::Error> {
+    let mut pins = HashMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let refused = || {
+            lime_core::Error::config(format!(
+                "{RESOLVE_ENV}: {entry:?} is not host=address (such as mcp.example.com=127.0.0.1)"
+            ))
+        };
+        let (host, addr) = entry.split_once('=').ok_or_else(refused)?;
+        let addr = addr.trim().trim_matches(|c| c == '[' || c == ']');
+        let host = host.trim();
+        if host.is_empty() || host.contains(['/', ':', ' ']) {
+            return Err(refused());
+        }
+        let ip: IpAddr = addr.parse().map_err(|_| refused())?;
+        pins.insert(host.to_ascii_lowercase(), ip);
+    }
+    Ok(pins)
+}
+
+#[cfg(test)]
+mod env_pins {
+    use super::*;
+
+    #[test]
+    fn pins_are_host_equals_address_and_anything_else_is_refused_by_name() {
+        let pins = parse_pins(" mcp.example.com=127.0.0.1, Api.Example=[::1] ,").unwrap();
+        assert_eq!(pins["mcp.example.com"], IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(pins["api.example"], "::1".parse::<IpAddr>().unwrap());
+        assert!(parse_pins("").unwrap().is_empty());
+        for bad in [
+            "mcp.example.com",
+            "mcp.example.com=localhost",
+            "=1.2.3.4",
+            "a:443=1.2.3.4",
+        ] {
+            let error = parse_pins(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("LIME_RESOLVE") && error.contains("host=address"),
+                "{error}"
+            );
+        }
+    }
+}
