@@ -37,10 +37,8 @@ enum State {
     /// (once) to tell a login it already confirmed (success, so running it
     /// again is safe) from another agent's (a conflict).
     IdentifyingApprover {
-        /// The approval as the read shows it.
+        /// The approval as the read shows it (its approver named).
         result: ApprovalResult,
-        /// Who approved it.
-        approver: String,
     },
     /// An approve may have gone through: learning this agent's id (once),
     /// to tell its own approval from another agent's.
@@ -368,15 +366,14 @@ impl Login {
                         Err(_) => self.stepper.finish(Err(unsettled.ambiguous)),
                     },
                     State::Reconciling(unsettled) => self.on_reconcile_read(&f, unsettled),
-                    State::IdentifyingApprover { result, approver } => {
-                        match AgentProfile::from_fields(&f) {
-                            Ok(profile) => {
-                                self.agent_id = Some(profile.agent_id);
-                                self.decide_approved(result, &approver);
-                            }
-                            Err(e) => self.stepper.finish(Err(e)),
+                    State::IdentifyingApprover { result } => match AgentProfile::from_fields(&f) {
+                        Ok(profile) => {
+                            let verdict = whose_approval(result, &profile.agent_id);
+                            self.agent_id = Some(profile.agent_id);
+                            self.stepper.finish(verdict);
                         }
-                    }
+                        Err(e) => self.stepper.finish(Err(e)),
+                    },
                     other @ (State::Solving { .. } | State::Done) => self.state = other,
                 }
             }
@@ -609,37 +606,23 @@ impl Login {
     /// agent's is a conflict naming it. Without this agent's id yet, the
     /// profile is read first.
     fn on_already_approved(&mut self, f: &Fields<'_>) {
-        let approver = match f.opt_string("approved_agent_id") {
-            Ok(Some(approver)) => approver,
-            Ok(None) => {
-                return self.stepper.finish(Err(Error::conflict(
-                    "the login request was already approved",
-                    None,
-                )));
-            }
-            Err(e) => return self.stepper.finish(Err(e)),
-        };
         let result = match ApprovalResult::from_fields(f) {
             Ok(result) => result,
             Err(e) => return self.stepper.finish(Err(e)),
         };
-        if self.agent_id.is_some() {
-            return self.decide_approved(result, &approver);
-        }
-        self.state = State::IdentifyingApprover { result, approver };
-        self.stepper.begin(0);
-    }
-
-    /// Ours, or another agent's.
-    fn decide_approved(&mut self, result: ApprovalResult, approver: &str) {
-        if self.agent_id.as_deref() == Some(approver) {
-            tracing::debug!(target: "lime", "the request was already approved by this agent");
-            self.stepper.finish(Ok(result));
-        } else {
-            self.stepper.finish(Err(Error::conflict(
-                &format!("the login request was already approved by another agent ({approver})"),
-                None,
-            )));
+        match &self.agent_id {
+            Some(me) => {
+                let verdict = whose_approval(result, me);
+                self.stepper.finish(verdict);
+            }
+            // Nobody named: a conflict whoever this agent is.
+            None if result.approved_agent_id.is_none() => {
+                self.stepper.finish(whose_approval(result, ""));
+            }
+            None => {
+                self.state = State::IdentifyingApprover { result };
+                self.stepper.begin(0);
+            }
         }
     }
 
@@ -795,19 +778,12 @@ impl Login {
                     self.solve(puzzle, approve);
                 }
             }
+            // Settling always knows this agent's id (`settling` reads it first).
             s if s.is_approved() => {
-                let approver = f.opt_string("approved_agent_id").ok().flatten();
-                if approver.is_some() && approver == self.agent_id {
-                    match ApprovalResult::from_fields(f) {
-                        Ok(result) => self.stepper.finish(Ok(result)),
-                        Err(_) => self.stepper.finish(Err(unsettled.ambiguous)),
-                    }
-                } else {
-                    self.stepper.finish(Err(Error::conflict(
-                        "another agent approved the login request",
-                        None,
-                    )));
-                }
+                let verdict = ApprovalResult::from_fields(f).and_then(|result| {
+                    whose_approval(result, self.agent_id.as_deref().unwrap_or_default())
+                });
+                self.stepper.finish(verdict);
             }
             RequestStatus::Expired => self.stepper.finish(Err(Error::Expired {
                 message: "the login request has expired".to_owned(),
@@ -815,6 +791,27 @@ impl Login {
             })),
             _ => self.stepper.finish(Err(unsettled.ambiguous)),
         }
+    }
+}
+
+/// Whose approval a read shows, the one rule of both reads that can find a
+/// request approved (the first read and the read that settles an unknown
+/// approve): `me`'s is success; another agent's, or one that names nobody,
+/// is a conflict naming who approved.
+fn whose_approval(result: ApprovalResult, me: &str) -> Result<ApprovalResult, Error> {
+    match result.approved_agent_id.as_deref() {
+        Some(approver) if !approver.is_empty() && approver == me => {
+            tracing::debug!(target: "lime", "the request was already approved by this agent");
+            Ok(result)
+        }
+        Some(approver) => Err(Error::conflict(
+            &format!("the login request was already approved by another agent ({approver})"),
+            None,
+        )),
+        None => Err(Error::conflict(
+            "the login request was already approved, and the answer does not say by whom",
+            None,
+        )),
     }
 }
 

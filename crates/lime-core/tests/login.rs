@@ -735,3 +735,53 @@ fn a_2xx_approve_with_an_unreadable_body_is_reconciled_not_failed() {
         assert_eq!(run.calls(), [READ, APPROVE, READ], "{body}");
     }
 }
+
+/// The two reads that can find a request approved (the first read, and the
+/// read that settles an approve whose outcome is unknown) answer alike.
+#[test]
+fn both_approval_reads_judge_an_approved_request_the_same_way() {
+    let first_read = |body: &str| {
+        scenario()
+            .agent_id(AGENT)
+            .reply(200, body)
+            .login("lr_1")
+            .result
+    };
+    let settling_read = |body: &str| {
+        scenario()
+            .agent_id(AGENT)
+            .reply(200, &pending("c", 4, Some("v1")))
+            .transport(TransportErrorKind::Timeout)
+            .reply(200, body)
+            .login("lr_1")
+            .result
+    };
+    let mut mistyped: serde_json::Value =
+        serde_json::from_str(&request_state("APPROVED", Some("x"), "c")).unwrap();
+    mistyped["data"]["approved_agent_id"] = 42.into();
+    let cases = [
+        ("ours", request_state("APPROVED", Some(AGENT), "c")),
+        (
+            "another's",
+            request_state("DELIVERED", Some("agent_other"), "c"),
+        ),
+        ("nobody named", request_state("APPROVED", None, "c")),
+        ("a mistyped approver", mistyped.to_string()),
+    ];
+    for (case, body) in &cases {
+        let (first, settled) = (first_read(body), settling_read(body));
+        assert_eq!(first, settled, "{case}: both paths agree");
+        match *case {
+            "ours" => assert!(first.is_ok(), "{case}: {first:?}"),
+            "another's" => {
+                let error = first.unwrap_err();
+                assert!(error.is_conflict() && error.message().contains("(agent_other)"));
+            }
+            "nobody named" => assert!(first.unwrap_err().is_conflict()),
+            _ => assert!(
+                matches!(first, Err(Error::InvalidResponse { .. })),
+                "{case}: a broken answer, not a conflict: {first:?}"
+            ),
+        }
+    }
+}
