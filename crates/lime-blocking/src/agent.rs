@@ -97,7 +97,6 @@ impl LimeAgent {
         let origin = state.config().base_url().origin();
         let span = tracing::debug_span!(target: "lime", "login", request_id, %origin);
         let result = span.in_scope(|| self.drive(&mut login));
-        state.finish_login(&login);
         login.report(result)
     }
 
@@ -110,9 +109,7 @@ impl LimeAgent {
         let mut profile = state.start_profile(Instant::now());
         let origin = state.config().base_url().origin();
         let span = tracing::debug_span!(target: "lime", "profile", %origin);
-        let result = span.in_scope(|| self.drive(&mut profile));
-        state.finish_profile(&result);
-        result
+        span.in_scope(|| self.drive(&mut profile))
     }
 
     /// An access token for the MCP server `target` names (`mcp.example.com`,

@@ -3,16 +3,17 @@
 //! source of each flow's backoff jitter. Both adapters hold one and add only
 //! their drive loop and transport.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use lime_pow::Progress;
 
 use crate::mcp::cache::TokenStore;
-use crate::mcp::{McpTarget, MintToken, TokenStep, Want};
+use crate::mcp::{McpTarget, TokenStep, Want};
+use crate::one_request::{Mint, OneRequest, ProfileRead};
 use crate::retry::{SPLITMIX_GAMMA, splitmix64};
-use crate::{AgentProfile, Config, Error, Login, Profile};
+use crate::{Config, Error, Login, Profile};
 
 /// The transport-agnostic part of an agent. Cheap to share behind an `Arc`;
 /// every method takes `&self`.
@@ -32,8 +33,9 @@ use crate::{AgentProfile, Config, Error, Login, Profile};
 #[derive(Debug)]
 pub struct AgentState {
     config: Config,
-    /// This agent's id, once a profile read or a reconciliation learned it.
-    agent_id: Mutex<Option<String>>,
+    /// This agent's id, once a profile read or a login learned it (they
+    /// share it and write it the moment they read it).
+    known: KnownAgentId,
     /// The seed given at construction; each flow's jitter seed mixes in the
     /// flow's number, so concurrent flows spread their retries apart.
     seed: u64,
@@ -49,7 +51,7 @@ impl AgentState {
         AgentState {
             mcp_tokens: TokenStore::new(config.mcp_token_skew()),
             config,
-            agent_id: Mutex::new(None),
+            known: KnownAgentId::default(),
             seed,
             flows: AtomicU64::new(0),
         }
@@ -62,11 +64,12 @@ impl AgentState {
 
     /// This agent's id, when a flow has learned it.
     pub fn agent_id(&self) -> Option<String> {
-        self.agent_id.lock().ok().and_then(|id| id.clone())
+        self.known.get()
     }
 
     /// A login for `request_id`, starting at `now`, counting its hashes into
-    /// `progress`, knowing this agent's id when it is known.
+    /// `progress`, sharing this agent's id: known when it is, and kept the
+    /// moment the login learns it (nothing to hand back after).
     ///
     /// # Errors
     /// As [`Login::new`]: an invalid request id, before any request.
@@ -76,32 +79,18 @@ impl AgentState {
         progress: Progress,
         now: Instant,
     ) -> Result<Login, Error> {
-        let mut login = Login::new(&self.config, request_id, now)?
+        Ok(Login::new(&self.config, request_id, now)?
             .with_jitter_seed(self.next_seed())
-            .with_progress(progress);
-        if let Some(id) = self.agent_id() {
-            login = login.with_agent_id(id);
-        }
-        Ok(login)
+            .with_progress(progress)
+            .sharing(self.known.clone()))
     }
 
-    /// Keeps what a finished (or abandoned) login learned.
-    pub fn finish_login(&self, login: &Login) {
-        if let Some(id) = login.agent_id() {
-            self.remember(id);
-        }
-    }
-
-    /// A profile read starting at `now`.
+    /// A profile read starting at `now`; the agent id it reads is kept here.
     pub fn start_profile(&self, now: Instant) -> Profile {
-        Profile::new(&self.config, now).with_jitter_seed(self.next_seed())
-    }
-
-    /// Keeps the agent id a profile read returned.
-    pub fn finish_profile(&self, result: &Result<AgentProfile, Error>) {
-        if let Ok(profile) = result {
-            self.remember(&profile.agent_id);
-        }
+        let read = ProfileRead {
+            known: self.known.clone(),
+        };
+        OneRequest::start(&self.config, read, self.next_seed(), now)
     }
 
     /// The MCP server `target` names, by the domain policy and this
@@ -120,7 +109,7 @@ impl AgentState {
     pub fn mcp_token(&self, target: &McpTarget, want: Want, now: Instant) -> TokenStep {
         match self.mcp_tokens.usable(target.domain(), want, now) {
             Some(ticket) => TokenStep::Ready(ticket),
-            None => TokenStep::Mint(Box::new(MintToken::new(
+            None => TokenStep::Mint(Box::new(Mint::flow(
                 &self.config,
                 target,
                 self.mcp_tokens.clone(),
@@ -139,12 +128,6 @@ impl AgentState {
         }
     }
 
-    fn remember(&self, id: &str) {
-        if let Ok(mut known) = self.agent_id.lock() {
-            known.get_or_insert_with(|| id.to_owned());
-        }
-    }
-
     /// The flow's draw from a SplitMix64 stream started at the seed.
     fn next_seed(&self) -> u64 {
         let n = self.flows.fetch_add(1, Ordering::Relaxed);
@@ -152,5 +135,24 @@ impl AgentState {
             self.seed
                 .wrapping_add(n.wrapping_add(1).wrapping_mul(SPLITMIX_GAMMA)),
         )
+    }
+}
+
+/// This agent's id once any flow learned it, shared by the agent and the
+/// flows it starts: a flow writes it the moment it reads it, so no driver
+/// can lose it by forgetting a step (or by dropping the flow early).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KnownAgentId(Arc<Mutex<Option<String>>>);
+
+impl KnownAgentId {
+    pub(crate) fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|id| id.clone())
+    }
+
+    /// Keeps `id` unless one is known (an agent's id never changes).
+    pub(crate) fn learn(&self, id: &str) {
+        if let Ok(mut known) = self.0.lock() {
+            known.get_or_insert_with(|| id.to_owned());
+        }
     }
 }

@@ -4,9 +4,10 @@ use std::time::Instant;
 
 use crate::io::Output;
 use crate::pow::PowOutcome;
-use crate::{HttpResponse, Login, Profile, TransportError};
+use crate::{HttpResponse, Login, TransportError};
 
-/// A flow a driver runs to completion: [`Login`] or [`Profile`].
+/// A flow a driver runs to completion: [`Login`], or a one-request flow
+/// ([`Profile`](crate::Profile), [`MintToken`](crate::mcp::MintToken)).
 ///
 /// The drive loop is the same for both: poll, do what the output says, feed
 /// the outcome back, until [`Output::Done`].
@@ -21,8 +22,12 @@ pub trait Flow {
     fn handle_response(&mut self, response: HttpResponse, now: Instant);
     /// The transport failure of the request last sent.
     fn handle_transport_error(&mut self, error: TransportError, now: Instant);
-    /// The outcome of the last solve (never asked of a profile read).
-    fn handle_solution(&mut self, outcome: PowOutcome, now: Instant);
+    /// The outcome of the last solve. Only a login asks for solves; other
+    /// flows log the stray outcome and ignore it.
+    fn handle_solution(&mut self, outcome: PowOutcome, now: Instant) {
+        let _ = (outcome, now);
+        tracing::warn!(target: "lime", "this flow never solves; solution ignored");
+    }
     /// A wait ended.
     fn handle_timeout(&mut self, now: Instant);
 }
@@ -43,24 +48,5 @@ impl Flow for Login {
     }
     fn handle_timeout(&mut self, now: Instant) {
         Login::handle_timeout(self, now);
-    }
-}
-
-impl Flow for Profile {
-    type Value = crate::AgentProfile;
-    fn poll_output(&mut self) -> Output<Self::Value> {
-        Profile::poll_output(self)
-    }
-    fn handle_response(&mut self, response: HttpResponse, now: Instant) {
-        Profile::handle_response(self, response, now);
-    }
-    fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
-        Profile::handle_transport_error(self, error, now);
-    }
-    fn handle_solution(&mut self, _outcome: PowOutcome, _now: Instant) {
-        tracing::warn!(target: "lime", "a profile read never solves; solution ignored");
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Profile::handle_timeout(self, now);
     }
 }

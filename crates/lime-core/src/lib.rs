@@ -13,8 +13,8 @@ mod flow;
 mod io;
 mod login;
 pub mod mcp;
+mod one_request;
 mod pow;
-mod profile;
 pub mod proxy;
 mod report;
 mod request_id;
@@ -33,7 +33,7 @@ pub use base_url::BaseUrl;
 pub use config::{Config, ConfigBuilder, PowSchemeChoice};
 pub use error::{Error, Hint};
 pub use login::{Login, PowStats};
-pub use profile::Profile;
+pub use one_request::Profile;
 pub use report::{LoginFailure, LoginReport};
 pub use token::AgentToken;
 pub use types::{AgentProfile, ApprovalResult, RequestStatus};
@@ -52,6 +52,7 @@ pub mod drive {
     pub use crate::error::{TransportError, TransportErrorKind, error_chain_contains};
     pub use crate::flow::Flow;
     pub use crate::io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
+    pub use crate::one_request::{Exchange, Mint, OneRequest, ProfileRead};
     pub use crate::pow::{PowOutcome, PowTask};
     pub use crate::roots::certificates_from_pem;
     /// TLS for drivers over rustls (features `ring` or `aws-lc-rs`).

@@ -7,13 +7,16 @@ use http::Method;
 use lime_pow::{CancelToken, Nonce, Progress, Scheme, SolveError};
 use zeroize::Zeroizing;
 
+use crate::agent::KnownAgentId;
 use crate::envelope::classify;
 use crate::error::CODE_INVALID_POW;
 use crate::fields::Fields;
 use crate::io::{Output, build_request};
+use crate::one_request::PROFILE_PATH;
 use crate::pow::{PowOutcome, PowTask};
-use crate::profile::{PROFILE_PATH, now_seed};
+use crate::retry::now_seed;
 use crate::retry::{approve_not_processed, retry_after};
+use crate::step::Budget;
 use crate::step::{Stepper, later};
 use crate::{
     AgentProfile, ApprovalResult, Config, Error, HttpResponse, PowSchemeChoice, RequestStatus,
@@ -29,7 +32,8 @@ enum State {
     /// Solving `puzzle` (handed to the driver, or running).
     Solving {
         puzzle: Puzzle,
-        approve: ApproveBudget,
+        /// An earlier approve of this login that may have gone through.
+        ambiguous: Option<Error>,
     },
     /// Sending the approve.
     Approving(Solved),
@@ -64,18 +68,12 @@ impl State {
     }
 }
 
-/// A solved puzzle: what an approve sends, and the approve's budget.
+/// A solved puzzle: what an approve sends. (The approve's attempts are
+/// the stepper's, across the reads that interrupt it.)
 struct Solved {
     puzzle: Puzzle,
     nonce: Zeroizing<String>,
-    approve: ApproveBudget,
-}
-
-/// The approve's own attempt budget, kept across reconciliations, and the
-/// error of an earlier approve that may have gone through.
-#[derive(Default)]
-struct ApproveBudget {
-    attempts: u32,
+    /// An earlier approve of this login that may have gone through.
     ambiguous: Option<Error>,
 }
 
@@ -83,8 +81,6 @@ struct ApproveBudget {
 struct Unsettled {
     puzzle: Puzzle,
     nonce: Zeroizing<String>,
-    /// Approve attempts used so far.
-    attempts: u32,
     /// The approve's error, returned if the outcome stays unknown.
     ambiguous: Error,
 }
@@ -94,7 +90,6 @@ impl Unsettled {
         Unsettled {
             puzzle: solved.puzzle,
             nonce: solved.nonce,
-            attempts: solved.approve.attempts,
             ambiguous,
         }
     }
@@ -164,8 +159,10 @@ pub struct Login {
     /// The current step's attempts, waits and the deadline.
     stepper: Stepper<ApprovalResult>,
     now: Instant,
-    /// This agent's id, known in advance or learned while reconciling.
-    agent_id: Option<String>,
+    /// This agent's id, known in advance or learned while reconciling;
+    /// shared with the agent that started the login, so what it learns is
+    /// kept however the driver ends it.
+    known: KnownAgentId,
     cancel: CancelToken,
     /// What the solves of this login cost.
     pow: PowStats,
@@ -226,7 +223,7 @@ impl std::fmt::Debug for Login {
             .field("state", &self.state.name())
             .field("scheme", &puzzle.map(|p| p.scheme))
             .field("difficulty", &puzzle.map(|p| p.difficulty))
-            .field("agent_id", &self.agent_id)
+            .field("agent_id", &self.known.get())
             .finish_non_exhaustive()
     }
 }
@@ -252,7 +249,7 @@ impl Login {
             request_id,
             state: State::Reading,
             now,
-            agent_id: None,
+            known: KnownAgentId::default(),
             cancel: CancelToken::new(),
             pow: PowStats::default(),
             progress: Progress::new(),
@@ -281,14 +278,20 @@ impl Login {
 
     /// This agent's id when already known (from an earlier profile read), so
     /// reconciling an ambiguous approve needs no extra request.
-    pub fn with_agent_id(mut self, agent_id: impl Into<String>) -> Self {
-        self.agent_id = Some(agent_id.into());
+    pub fn with_agent_id(self, agent_id: impl Into<String>) -> Self {
+        self.known.learn(&agent_id.into());
         self
     }
 
-    /// The agent id learned during this login, to keep for the next ones.
-    pub fn agent_id(&self) -> Option<&str> {
-        self.agent_id.as_deref()
+    /// Shares `known` with the agent that starts this login.
+    pub(crate) fn sharing(mut self, known: KnownAgentId) -> Self {
+        self.known = known;
+        self
+    }
+
+    /// This agent's id, known in advance or learned during this login.
+    pub fn agent_id(&self) -> Option<String> {
+        self.known.get()
     }
 
     /// What this login's proofs of work cost so far.
@@ -359,18 +362,18 @@ impl Login {
                     },
                     State::LearningAgentId(unsettled) => match AgentProfile::from_fields(&f) {
                         Ok(profile) => {
-                            self.agent_id = Some(profile.agent_id);
+                            self.known.learn(&profile.agent_id);
                             self.state = State::Reconciling(unsettled);
-                            self.stepper.begin(0);
+                            self.stepper.begin(Budget::Fresh);
                         }
                         Err(_) => self.stepper.finish(Err(unsettled.ambiguous)),
                     },
                     State::Reconciling(unsettled) => self.on_reconcile_read(&f, unsettled),
                     State::IdentifyingApprover { result } => match AgentProfile::from_fields(&f) {
                         Ok(profile) => {
-                            let verdict = whose_approval(result, &profile.agent_id);
-                            self.agent_id = Some(profile.agent_id);
-                            self.stepper.finish(verdict);
+                            self.known.learn(&profile.agent_id);
+                            self.stepper
+                                .finish(whose_approval(result, &profile.agent_id));
                         }
                         Err(e) => self.stepper.finish(Err(e)),
                     },
@@ -446,9 +449,8 @@ impl Login {
         match std::mem::replace(&mut self.state, State::Done) {
             // The approve may have gone through: find out before anything else.
             State::Approving(solved) if maybe_processed => self.unsettle(solved, error, now),
-            State::Approving(mut solved) => {
+            State::Approving(solved) => {
                 // Never sent: retried like any step, on the approve's budget.
-                solved.approve.attempts = self.stepper.attempts();
                 self.state = State::Approving(solved);
                 if error.is_retryable() {
                     self.retry_or(error.clone(), None, now, error);
@@ -469,7 +471,7 @@ impl Login {
         if !self.stepper.take_solution_slot() {
             return;
         }
-        let State::Solving { puzzle, approve } = std::mem::replace(&mut self.state, State::Done)
+        let State::Solving { puzzle, ambiguous } = std::mem::replace(&mut self.state, State::Done)
         else {
             // A solution slot is only ever taken while solving.
             return self.stepper.finish(Err(Error::Internal {
@@ -500,11 +502,11 @@ impl Login {
             }
             Ok(solution) => {
                 tracing::debug!(target: "lime", hashes = solution.hashes, elapsed_ms = solution.elapsed.as_millis() as u64, "proof of work solved");
-                self.stepper.begin(approve.attempts);
+                self.stepper.begin(Budget::Approve);
                 self.state = State::Approving(Solved {
                     puzzle,
                     nonce: Zeroizing::new(solution.nonce.as_str().to_owned()),
-                    approve,
+                    ambiguous,
                 });
             }
             Err(SolveError::Timeout { hashes, .. }) => {
@@ -596,7 +598,7 @@ impl Login {
             _ => {}
         }
         match self.read_challenge(f) {
-            Ok(puzzle) => self.solve(puzzle, ApproveBudget::default()),
+            Ok(puzzle) => self.solve(puzzle, None),
             Err(e) => self.stepper.finish(Err(e)),
         }
     }
@@ -610,9 +612,9 @@ impl Login {
             Ok(result) => result,
             Err(e) => return self.stepper.finish(Err(e)),
         };
-        match &self.agent_id {
+        match self.known.get() {
             Some(me) => {
-                let verdict = whose_approval(result, me);
+                let verdict = whose_approval(result, &me);
                 self.stepper.finish(verdict);
             }
             // Nobody named: a conflict whoever this agent is.
@@ -621,7 +623,7 @@ impl Login {
             }
             None => {
                 self.state = State::IdentifyingApprover { result };
-                self.stepper.begin(0);
+                self.stepper.begin(Budget::Fresh);
             }
         }
     }
@@ -663,8 +665,8 @@ impl Login {
         })
     }
 
-    /// Hands out a solve of `puzzle`; its approve carries `approve` on.
-    fn solve(&mut self, puzzle: Puzzle, approve: ApproveBudget) {
+    /// Hands out a solve of `puzzle`; its approve carries `ambiguous` on.
+    fn solve(&mut self, puzzle: Puzzle, ambiguous: Option<Error>) {
         let mut deadline = later(self.now, self.config.pow_timeout());
         if let Some(d) = self.stepper.deadline() {
             deadline = deadline.min(d);
@@ -680,7 +682,7 @@ impl Login {
         };
         tracing::debug!(target: "lime", scheme = %puzzle.scheme, difficulty = puzzle.difficulty, "solving proof of work");
         self.stepper.hand_out(task);
-        self.state = State::Solving { puzzle, approve };
+        self.state = State::Solving { puzzle, ambiguous };
     }
 
     fn on_approve_error(
@@ -691,20 +693,20 @@ impl Login {
         wait: Option<std::time::Duration>,
         now: Instant,
     ) {
-        solved.approve.attempts = self.stepper.attempts();
         if error.code() == Some(CODE_INVALID_POW) && solved.puzzle.fallback {
             tracing::warn!(target: "lime", "the server refused the v1 proof of work; solving the legacy scheme once");
             let mut puzzle = solved.puzzle;
             puzzle.fallback = false;
             puzzle.scheme = Scheme::Legacy;
-            return self.solve(puzzle, ApproveBudget::default());
+            self.stepper.fresh_approve_budget();
+            return self.solve(puzzle, None);
         }
         if status == 409
-            && let Some(ambiguous) = solved.approve.ambiguous.take()
+            && let Some(ambiguous) = solved.ambiguous.take()
         {
             // A re-sent approve meets an approval: maybe our own earlier one.
             self.state = self.settling(Unsettled::new(solved, ambiguous));
-            return self.stepper.begin(0);
+            return self.stepper.begin(Budget::Fresh);
         }
         if approve_not_processed(status) {
             self.state = State::Approving(solved);
@@ -720,8 +722,7 @@ impl Login {
 
     /// The approve may have gone through: back off, then read the request
     /// before sending anything again.
-    fn unsettle(&mut self, mut solved: Solved, error: Error, now: Instant) {
-        solved.approve.attempts = self.stepper.attempts();
+    fn unsettle(&mut self, solved: Solved, error: Error, now: Instant) {
         let unsettled = Unsettled::new(solved, error.clone());
         if self.stepper.back_off_then_next_step(error, now, "approve") {
             self.state = self.settling(unsettled);
@@ -730,7 +731,7 @@ impl Login {
 
     /// Where settling starts: learning the agent id first if it is not known.
     fn settling(&self, unsettled: Unsettled) -> State {
-        if self.agent_id.is_some() {
+        if self.known.get().is_some() {
             State::Reconciling(unsettled)
         } else {
             State::LearningAgentId(unsettled)
@@ -748,7 +749,7 @@ impl Login {
         };
         match state {
             RequestStatus::Pending => {
-                if unsettled.attempts > self.config.max_retries() {
+                if self.stepper.approve_attempts() > self.config.max_retries() {
                     return self.stepper.finish(Err(unsettled.ambiguous));
                 }
                 let puzzle = match self.read_challenge(f) {
@@ -761,27 +762,25 @@ impl Login {
                     // No scheme named: the scheme this login settled on
                     // (after a legacy fallback, legacy) still stands.
                     && (puzzle.fallback || old.scheme == puzzle.scheme);
-                let approve = ApproveBudget {
-                    attempts: unsettled.attempts,
-                    ambiguous: Some(unsettled.ambiguous),
-                };
+                let ambiguous = Some(unsettled.ambiguous);
                 if same {
                     // The nonce still fits: re-send the approve.
-                    self.stepper.begin(approve.attempts);
+                    self.stepper.begin(Budget::Approve);
                     self.state = State::Approving(Solved {
                         puzzle: unsettled.puzzle,
                         nonce: unsettled.nonce,
-                        approve,
+                        ambiguous,
                     });
                 } else {
-                    // A new puzzle: the old nonce is worthless.
-                    self.solve(puzzle, approve);
+                    // A new puzzle: the old nonce is worthless, the
+                    // approve's budget carries on.
+                    self.solve(puzzle, ambiguous);
                 }
             }
             // Settling always knows this agent's id (`settling` reads it first).
             s if s.is_approved() => {
                 let verdict = ApprovalResult::from_fields(f).and_then(|result| {
-                    whose_approval(result, self.agent_id.as_deref().unwrap_or_default())
+                    whose_approval(result, &self.known.get().unwrap_or_default())
                 });
                 self.stepper.finish(verdict);
             }

@@ -85,3 +85,12 @@ impl Jitter {
         Duration::from_nanos(self.next() % nanos)
     }
 }
+
+/// A default jitter seed from a flow's start instant: flows started at
+/// different moments jitter differently, with no clock read or OS randomness.
+pub(crate) fn now_seed(now: std::time::Instant) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    now.hash(&mut h);
+    h.finish()
+}

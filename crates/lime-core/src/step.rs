@@ -30,7 +30,13 @@ enum Phase<T> {
 pub(crate) struct Stepper<T> {
     phase: Phase<T>,
     /// Attempts made in the current step.
+    /// Attempts of the current step.
     attempts: u32,
+    /// Which budget the current step spends.
+    spending: Budget,
+    /// The approve's attempts while another step runs (the approve
+    /// resumes its count: this is its one owner).
+    approve_spent: u32,
     max_retries: u32,
     timeout: Duration,
     deadline: Option<Instant>,
@@ -53,6 +59,8 @@ impl<T: Clone> Stepper<T> {
         Stepper {
             phase: Phase::Ready,
             attempts: 0,
+            spending: Budget::Fresh,
+            approve_spent: 0,
             max_retries,
             timeout,
             deadline,
@@ -72,21 +80,44 @@ impl<T: Clone> Stepper<T> {
         self.attempts <= self.max_retries
     }
 
-    /// Starts a step whose budget has `used` attempts spent already (the
-    /// approve keeps its count across reconciliations); the next poll sends.
-    pub(crate) fn begin(&mut self, used: u32) {
-        self.attempts = used;
+    /// Starts a step spending `budget`; the next poll sends.
+    pub(crate) fn begin(&mut self, budget: Budget) {
+        self.park_approve();
+        self.attempts = match budget {
+            Budget::Fresh => 0,
+            Budget::Approve => self.approve_spent,
+        };
+        self.spending = budget;
         self.phase = Phase::Ready;
+    }
+
+    /// Approve attempts spent so far, whichever step runs.
+    pub(crate) fn approve_attempts(&self) -> u32 {
+        match self.spending {
+            Budget::Approve => self.attempts,
+            Budget::Fresh => self.approve_spent,
+        }
+    }
+
+    /// A new puzzle after the server refused a scheme: its approve starts
+    /// a budget of its own.
+    pub(crate) fn fresh_approve_budget(&mut self) {
+        self.approve_spent = 0;
+        if self.spending == Budget::Approve {
+            self.attempts = 0;
+        }
+    }
+
+    /// Leaving the approve: keep its count for when it resumes.
+    fn park_approve(&mut self) {
+        if self.spending == Budget::Approve {
+            self.approve_spent = self.attempts;
+        }
     }
 
     /// The next poll hands out this solve.
     pub(crate) fn hand_out(&mut self, task: PowTask) {
         self.phase = Phase::Solve(Box::new(task));
-    }
-
-    /// Attempts made in the current step.
-    pub(crate) fn attempts(&self) -> u32 {
-        self.attempts
     }
 
     /// The whole flow's deadline, if any.
@@ -253,6 +284,8 @@ impl<T: Clone> Stepper<T> {
         let wait = self.backoff();
         let waiting = self.wait_then(error.clone(), wait, now, step, error);
         if waiting {
+            self.park_approve();
+            self.spending = Budget::Fresh;
             self.attempts = 0;
         }
         waiting
@@ -294,6 +327,16 @@ impl<T: Clone> Stepper<T> {
     pub(crate) fn backoff(&mut self) -> Duration {
         backoff(self.attempts.max(1), &mut self.jitter)
     }
+}
+
+/// Which attempt budget a step spends: a read's is fresh each time it
+/// starts; the approve's is one across the reads that interrupt it (a
+/// settling read, a new solve), so a login never sends more approves than
+/// its budget allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Budget {
+    Fresh,
+    Approve,
 }
 
 /// `now + duration`, for any duration: one past what `Instant` can hold (a

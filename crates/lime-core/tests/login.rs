@@ -785,3 +785,44 @@ fn both_approval_reads_judge_an_approved_request_the_same_way() {
         }
     }
 }
+
+/// What a flow learns is kept by the agent that started it the moment it
+/// is read: a driver has no finishing step to forget.
+#[test]
+fn a_driver_that_only_drives_forgets_nothing_the_flows_learned() {
+    // A login learns the agent id while settling an approve whose outcome
+    // was unknown.
+    let state = agent_state();
+    let run = scenario()
+        .reply(200, &pending("c", 4, Some("v1")))
+        .transport(TransportErrorKind::Timeout)
+        .reply(200, &profile_body("user_id"))
+        .reply(200, &request_state("APPROVED", Some(AGENT), "c"))
+        .login_on(&state, "lr_1");
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(state.agent_id().as_deref(), Some(AGENT));
+    // The next login knows it: settling needs no profile read.
+    let run = scenario()
+        .reply(200, &pending("c", 4, Some("v1")))
+        .transport(TransportErrorKind::Timeout)
+        .reply(200, &request_state("APPROVED", Some(AGENT), "c"))
+        .login_on(&state, "lr_1");
+    assert!(run.result.is_ok() && run.count(PROFILE) == 0);
+    // A profile read keeps it even when its driver drops it unfinished.
+    let state = agent_state();
+    #[allow(clippy::disallowed_methods)] // a test's own clock start
+    let start = std::time::Instant::now();
+    let mut profile = state.start_profile(start);
+    let lime_core::drive::Output::Send(_) = profile.poll_output() else {
+        panic!("a profile read sends first")
+    };
+    profile.handle_response(response(200, &profile_body("user_id")), start);
+    drop(profile);
+    assert_eq!(state.agent_id().as_deref(), Some(AGENT));
+    let state = agent_state();
+    let run = scenario()
+        .reply(200, &profile_body("user_id"))
+        .profile_on(&state);
+    assert_eq!(run.result.unwrap().agent_id, AGENT);
+    assert_eq!(state.agent_id().as_deref(), Some(AGENT));
+}

@@ -111,7 +111,6 @@ impl LimeAgent {
         let origin = state.config().base_url().origin().to_owned();
         let span = tracing::debug_span!(target: "lime", "login", request_id, %origin);
         let result = tracing::Instrument::instrument(self.drive(&mut login), span).await;
-        state.finish_login(&login);
         login.report(result)
     }
 
@@ -124,9 +123,7 @@ impl LimeAgent {
         let mut profile = state.start_profile(std::time::Instant::now());
         let origin = state.config().base_url().origin().to_owned();
         let span = tracing::debug_span!(target: "lime", "profile", %origin);
-        let result = tracing::Instrument::instrument(self.drive(&mut profile), span).await;
-        state.finish_profile(&result);
-        result
+        tracing::Instrument::instrument(self.drive(&mut profile), span).await
     }
 
     /// An access token for the MCP server `target` names (`mcp.example.com`,

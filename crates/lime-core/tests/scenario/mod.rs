@@ -232,6 +232,24 @@ impl Scenario {
         }
     }
 
+    /// A login started by `state`, as the adapters start theirs.
+    pub fn login_on(self, state: &AgentState, request_id: &str) -> Run<ApprovalResult> {
+        let start = Instant::now();
+        let mut login = state
+            .start_login(request_id, lime_pow::Progress::new(), start)
+            .expect("a valid request id");
+        let mut replies = self.replies;
+        drive(&mut login, start, self.latency, &mut replies)
+    }
+
+    /// A profile read started by `state`, as the adapters start theirs.
+    pub fn profile_on(self, state: &AgentState) -> Run<AgentProfile> {
+        let start = Instant::now();
+        let mut profile = state.start_profile(start);
+        let mut replies = self.replies;
+        drive(&mut profile, start, self.latency, &mut replies)
+    }
+
     pub fn profile(self) -> Run<AgentProfile> {
         let config = Self::build_config(self.builder);
         let start = Instant::now();
