@@ -7,7 +7,7 @@ use lime_core::ApprovalResult;
 use lime_core::lime_pow::{CancelToken, Progress};
 use lime_core::mcp::{KeyedLocks, McpAccessToken, McpTicket, TokenStep, Want};
 use lime_core::{
-    AgentProfile, Config, ConfigBuilder, Error, LoginFailure, LoginReport,
+    AgentProfile, Config, Error, LoginFailure, LoginReport,
     drive::{AgentState, Flow, Output},
 };
 
@@ -44,7 +44,7 @@ impl std::fmt::Debug for LimeAgent {
 }
 
 impl LimeAgent {
-    lime_core::agent_constructors!();
+    lime_core::agent_constructors!(LimeAgentBuilder, inner.state);
 
     /// Confirms the login request `request_id`: reads its challenge,
     /// solves it on every core, approves it.
@@ -198,10 +198,8 @@ fn seed() -> u64 {
 /// Builds a blocking [`LimeAgent`]: the same setters as `lime-tokio`'s builder.
 #[derive(Default)]
 pub struct LimeAgentBuilder {
-    config: ConfigBuilder,
-    /// Whether a setter touched `config` (an error beside `prebuilt`).
-    configured: bool,
-    prebuilt: Option<Config>,
+    /// Settings, or a built `Config`.
+    config: lime_core::ConfigSlot,
     #[cfg(feature = "custom-client")]
     http: Option<ureq::Agent>,
 }
@@ -215,7 +213,7 @@ impl std::fmt::Debug for LimeAgentBuilder {
 }
 
 impl LimeAgentBuilder {
-    lime_core::agent_builder_setters!();
+    lime_core::agent_builder_setters!(config);
 
     /// The escape hatch (feature `custom-client`; ureq's types follow
     /// ureq's versions, not lime's): uses this ureq agent (its TLS, proxy
@@ -236,8 +234,7 @@ impl LimeAgentBuilder {
     /// As [`ConfigBuilder::build`], or [`Error::Config`] when the TLS set-up
     /// fails (no trust roots, an unreadable OS store).
     pub fn build(mut self) -> Result<LimeAgent, Error> {
-        let config =
-            std::mem::take(&mut self.config).build_or_use(self.prebuilt.take(), self.configured)?;
+        let config = self.config.build()?;
         self.build_with(config)
     }
 

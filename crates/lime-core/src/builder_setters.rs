@@ -6,16 +6,15 @@
 /// `base_url`, `allow_http`, `timeout`, `deadline`, `max_retries`,
 /// `pow_timeout`, `pow_scheme`, `pow_threads`, `user_agent`,
 /// `max_body_bytes`, `https_proxy`, `no_proxy`, `add_root_certificates_pem`,
-/// `os_roots`, `mcp_token_skew`, `mcp_allow_http`, `mcp_allow_range`, `configure` and `config`. The builder needs
-/// the fields `config: ConfigBuilder`, `configured: bool` and
-/// `prebuilt: Option<Config>`, and builds with
-/// [`ConfigBuilder::build_or_use`](crate::ConfigBuilder::build_or_use).
+/// `os_roots`, `mcp_token_skew`, `mcp_allow_http`, `mcp_allow_range`,
+/// `configure` and `config`, all on the builder's [`ConfigSlot`](crate::ConfigSlot)
+/// field named by the argument: `agent_builder_setters!(config)`.
 ///
 /// For the adapter crates; not a stable API.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! agent_builder_setters {
-    () => {
+    ($slot:ident) => {
         /// The agent token (else `LIME_AGENT_TOKEN`).
         #[must_use]
         pub fn token(self, token: impl Into<String>) -> Self {
@@ -126,8 +125,7 @@ macro_rules! agent_builder_setters {
             mut self,
             f: impl FnOnce($crate::ConfigBuilder) -> $crate::ConfigBuilder,
         ) -> Self {
-            self.config = f(self.config);
-            self.configured = true;
+            self.$slot.configure(f);
             self
         }
         /// Uses this already built configuration. Combined with any setter
@@ -135,27 +133,27 @@ macro_rules! agent_builder_setters {
         /// fails rather than drop those settings silently.
         #[must_use]
         pub fn config(mut self, config: $crate::Config) -> Self {
-            self.prebuilt = Some(config);
+            self.$slot.use_config(config);
             self
         }
     };
 }
 
 /// Expands, inside an adapter's `impl LimeAgent` block, to its
-/// constructors and accessor: `builder`, `from_env`, `new` and `config`.
-/// The adapter needs `LimeAgentBuilder` (with `build` and
-/// `build_with(Config) -> Result<LimeAgent, Error>`) and an `inner.state:
-/// AgentState` field.
+/// constructors and accessor: `builder`, `from_env`, `from_token`, `new`
+/// and `config`, given the builder type (with `build` and
+/// `build_with(Config) -> Result<LimeAgent, Error>`) and the path of the
+/// agent's `AgentState`: `agent_constructors!(LimeAgentBuilder, inner.state)`.
 ///
 /// For the adapter crates; not a stable API.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! agent_constructors {
-    () => {
+    ($builder:ident, $($state:ident).+) => {
         /// A builder; settings it leaves unset come from the environment,
         /// then defaults.
-        pub fn builder() -> LimeAgentBuilder {
-            LimeAgentBuilder::default()
+        pub fn builder() -> $builder {
+            $builder::default()
         }
 
         /// An agent configured from `LIME_AGENT_TOKEN`, `LIME_API_BASE`,
@@ -183,12 +181,12 @@ macro_rules! agent_constructors {
         /// [`Error::Config`](lime_core::Error::Config) when the transport's
         /// set-up (TLS roots, provider) fails.
         pub fn new(config: $crate::Config) -> Result<Self, $crate::Error> {
-            LimeAgentBuilder::default().build_with(config)
+            $builder::default().build_with(config)
         }
 
         /// The configuration in use.
         pub fn config(&self) -> &$crate::Config {
-            self.inner.state.config()
+            self.$($state).+.config()
         }
     };
 }

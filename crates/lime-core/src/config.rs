@@ -500,27 +500,6 @@ impl ConfigBuilder {
         self
     }
 
-    /// For adapters' builders that take either settings or a built
-    /// [`Config`]: `prebuilt` when given and no setting was made here
-    /// (`configured` false), else this builder, built. Both at once is an
-    /// error, never settings silently dropped.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for both at once; else as [`build`](Self::build).
-    pub fn build_or_use(self, prebuilt: Option<Config>, configured: bool) -> Result<Config, Error> {
-        match prebuilt {
-            Some(_) if configured => Err(Error::Config {
-                hint: None,
-                reason: "the builder got both a built Config (config(…)) and settings for \
-                         one (token, base_url, timeouts, proxy…); set them on the Config, or \
-                         leave config(…) out"
-                    .to_owned(),
-            }),
-            Some(config) => Ok(config),
-            None => self.build(),
-        }
-    }
-
     /// Validates everything and builds the [`Config`].
     ///
     /// # Errors
@@ -645,4 +624,59 @@ fn parse_seconds(text: &str) -> Option<Duration> {
     let seconds: f64 = text.trim().parse().ok()?;
     (seconds.is_finite() && (0.0..=86_400.0).contains(&seconds))
         .then(|| Duration::from_secs_f64(seconds))
+}
+
+/// What an adapter's builder holds of its configuration: settings made one
+/// by one, or a [`Config`] built elsewhere, never both silently. The
+/// builders of `lime-tokio` and `lime-blocking` each hold one and hand it
+/// to [`agent_builder_setters!`](crate::agent_builder_setters).
+///
+/// ```
+/// use lime_core::{Config, ConfigSlot};
+/// let mut slot = ConfigSlot::default();
+/// slot.configure(|c| c.token("at_example").base_url("http://127.0.0.1:1/api/v1"));
+/// assert_eq!(slot.build()?.base_url().as_str(), "http://127.0.0.1:1/api/v1");
+/// let mut both = ConfigSlot::default();
+/// both.use_config(Config::builder().token("at_example").build()?);
+/// both.configure(|c| c.max_retries(1));
+/// assert!(both.build().is_err(), "a setting beside a built Config is refused");
+/// # Ok::<(), lime_core::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct ConfigSlot {
+    settings: ConfigBuilder,
+    /// Whether a setting was made (an error beside `built`).
+    configured: bool,
+    built: Option<Config>,
+}
+
+impl ConfigSlot {
+    /// Applies `f` to the settings.
+    pub fn configure(&mut self, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) {
+        self.settings = f(std::mem::take(&mut self.settings));
+        self.configured = true;
+    }
+
+    /// Uses `config`, built elsewhere, instead of settings.
+    pub fn use_config(&mut self, config: Config) {
+        self.built = Some(config);
+    }
+
+    /// The configuration: the built one, or the settings built.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a built `Config` beside settings (they would
+    /// be dropped silently); else as [`ConfigBuilder::build`].
+    pub fn build(&mut self) -> Result<Config, Error> {
+        let settings = std::mem::take(&mut self.settings);
+        match self.built.take() {
+            Some(_) if self.configured => Err(Error::config(
+                "the builder got both a built Config (config(…)) and settings for one \
+                 (token, base_url, timeouts, proxy…); set them on the Config, or leave \
+                 config(…) out",
+            )),
+            Some(config) => Ok(config),
+            None => settings.build(),
+        }
+    }
 }

@@ -30,7 +30,7 @@ mod types;
 
 // What a user names daily, at the root.
 pub use base_url::BaseUrl;
-pub use config::{Config, ConfigBuilder, PowSchemeChoice};
+pub use config::{Config, ConfigBuilder, ConfigSlot, PowSchemeChoice};
 pub use error::{Error, Hint};
 pub use login::{Login, PowStats};
 pub use one_request::Profile;

@@ -8,7 +8,7 @@ use lime_core::mcp::{KeyedLocks, McpAccessToken, McpTarget, McpTicket, TokenStep
 #[cfg(feature = "custom-client")]
 use lime_core::settings::ProxySource;
 use lime_core::{
-    AgentProfile, Config, ConfigBuilder, Error, LoginFailure, LoginReport,
+    AgentProfile, Config, Error, LoginFailure, LoginReport,
     drive::{AgentState, Flow, Output},
 };
 
@@ -57,7 +57,7 @@ impl std::fmt::Debug for LimeAgent {
 }
 
 impl LimeAgent {
-    lime_core::agent_constructors!();
+    lime_core::agent_constructors!(LimeAgentBuilder, inner.state);
 
     /// Confirms the login request `request_id`: reads its challenge, solves
     /// it on the blocking pool, approves it. Dropping the future cancels the
@@ -285,10 +285,8 @@ fn seed() -> u64 {
 /// [`configure`](Self::configure); the common ones have their own methods.
 #[derive(Debug, Default)]
 pub struct LimeAgentBuilder {
-    config: ConfigBuilder,
-    /// Whether a setter touched `config` (an error beside `prebuilt`).
-    configured: bool,
-    prebuilt: Option<Config>,
+    /// Settings, or a built `Config`.
+    config: lime_core::ConfigSlot,
     /// Names answered without DNS (`resolve`).
     resolve: std::collections::HashMap<String, std::net::IpAddr>,
     /// A resolver of the user's (`dns_resolver`).
@@ -322,7 +320,7 @@ impl std::fmt::Debug for InjectedClient {
 }
 
 impl LimeAgentBuilder {
-    lime_core::agent_builder_setters!();
+    lime_core::agent_builder_setters!(config);
 
     /// The escape hatch (feature `custom-client`; its types follow
     /// hyper-util's versions, not lime's): sends every request through this
@@ -441,8 +439,7 @@ impl LimeAgentBuilder {
     /// # Errors
     /// As [`ConfigBuilder::build`], or [`Error::Config`] for a bad root certificate.
     pub fn build(mut self) -> Result<LimeAgent, Error> {
-        let config =
-            std::mem::take(&mut self.config).build_or_use(self.prebuilt.take(), self.configured)?;
+        let config = self.config.build()?;
         self.build_with(config)
     }
 
