@@ -249,13 +249,12 @@ impl LimeAgentBuilder {
             }
             return Ok(LimeAgent::with_http(config, http));
         }
-        let roots: Vec<ureq::tls::Certificate<'static>> =
-            lime_core::drive::tls::root_certificates(&config)?
-                .iter()
-                .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
-                .collect();
+        let roots: Vec<ureq::tls::Certificate<'static>> = lime_tls::root_certificates(&config)?
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
         let tls = ureq::tls::TlsConfig::builder()
-            .unversioned_rustls_crypto_provider(lime_core::drive::tls::crypto_provider())
+            .unversioned_rustls_crypto_provider(lime_tls::crypto_provider())
             .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
             .build();
         // Never ureq's own proxy from the environment: the proxy is

@@ -51,8 +51,8 @@ fn classify(error: ureq::Error) -> TransportError {
     use ureq::Error as E;
     // ureq's `source()` does not open its `Io` variant: look inside it.
     let tls = match &error {
-        E::Io(io) => lime_core::drive::tls::tls_failure(io),
-        other => lime_core::drive::tls::tls_failure(other),
+        E::Io(io) => lime_tls::tls_failure(io),
+        other => lime_tls::tls_failure(other),
     };
     if let Some(tls) = tls {
         return with_cause(tls, error);

@@ -26,7 +26,7 @@ fn a_login_over_https_uses_the_features_provider_and_installs_none() {
     } else {
         "ring"
     };
-    assert_eq!(lime_core::drive::tls::crypto_provider_name(), expected);
+    assert_eq!(lime_tls::crypto_provider_name(), expected);
     assert!(rustls::crypto::CryptoProvider::get_default().is_none());
     // Without the CA, the same server is refused with a hint.
     let untrusting = lime_blocking::LimeAgent::builder()

@@ -82,10 +82,7 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
     let ca = emulator.ca_pem().unwrap_or_default().to_owned();
     let ca_roots = lime_core::drive::certificates_from_pem(ca.as_bytes())
         .map_err(|e| Failure::internal(format!("the emulator's CA: {e}")))?;
-    let site_tls = lime_core::drive::tls::client_config_with(lime_core::drive::tls::roots_with(
-        &ca_roots,
-        Some(false),
-    )?)?;
+    let site_tls = lime_tls::client_config_with(lime_tls::roots_with(&ca_roots, Some(false))?)?;
     let site = SiteClient::new(&emulator.base_url(), emulator.site_token())
         .map_err(site_failure)?
         .with_tls(std::sync::Arc::new(site_tls));

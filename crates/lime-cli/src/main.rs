@@ -167,7 +167,7 @@ fn version(args: &client::ClientArgs, json: bool) -> u8 {
     let value = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "target": format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
-        "tls_provider": lime_core::drive::tls::crypto_provider_name(),
+        "tls_provider": lime_tls::crypto_provider_name(),
         "base_url": lime_core::settings::redact_url(&base_url),
         "token_from": token_source,
         "extra_roots": args.ca_cert.as_ref().map(|p| p.display().to_string()),

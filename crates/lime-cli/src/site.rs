@@ -95,7 +95,8 @@ impl SiteArgs {
 
     /// The same trust as the agent commands: the bundled roots and `--ca-cert`.
     fn tls(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, Failure> {
-        use lime_core::drive::{certificates_from_pem, tls};
+        use lime_core::drive::certificates_from_pem;
+        use lime_tls as tls;
         let mut extra = Vec::new();
         if let Some(path) = &self.ca_cert {
             let pem = crate::client::read_file(path, "the CA file")?;

@@ -140,6 +140,8 @@ mod settings {
         pub(super) proxy: ProxyRules,
         pub(super) proxy_source: ProxySource,
         pub(super) extra_roots: Vec<CertificateDer<'static>>,
+        /// A PEM file of extra roots ([`CA_CERT_ENV`](super::CA_CERT_ENV)).
+        pub(super) ca_cert_file: Option<std::path::PathBuf>,
         pub(super) os_roots: Option<bool>,
         pub(super) allow_http: bool,
         pub(super) mcp_token_skew: Duration,
@@ -156,28 +158,15 @@ pub const DEFAULT_MCP_TOKEN_SKEW: Duration = Duration::from_secs(30);
 pub const MCP_TOKEN_SKEW_ENV: &str = "LIME_MCP_TOKEN_SKEW";
 
 /// The environment variable naming a PEM file of extra trusted roots (a
-/// corporate or test CA), read by [`ConfigBuilder::build`] beside the
-/// roots added with [`ConfigBuilder::add_root_certificates_pem`].
+/// corporate or test CA), trusted beside the roots added with
+/// [`ConfigBuilder::add_root_certificates_pem`]. [`ConfigBuilder::build`]
+/// keeps the path ([`Config::ca_cert_file`]); the adapters read the file
+/// when they set up TLS (lime-core does no I/O).
 pub const CA_CERT_ENV: &str = "LIME_CA_CERT";
 
 /// The largest PEM file [`CA_CERT_ENV`] may name (1 MiB: thousands of
 /// certificates).
 pub const MAX_CA_CERT_BYTES: u64 = 1 << 20;
-
-/// The certificates in the PEM file at `path`, read with a size bound.
-fn roots_from_file(path: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    use std::io::Read as _;
-    let bad = |why: String| Error::config(format!("{CA_CERT_ENV}={path:?}: {why}"));
-    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_CERT_BYTES + 1)
-        .read_to_end(&mut pem)
-        .map_err(|e| bad(e.to_string()))?;
-    if pem.len() as u64 > MAX_CA_CERT_BYTES {
-        return Err(bad(format!("larger than {MAX_CA_CERT_BYTES} bytes")));
-    }
-    crate::roots::certificates_from_pem(&pem).map_err(bad)
-}
 
 /// Where an agent's proxy rules come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -260,6 +249,11 @@ impl Config {
     /// Trust roots added beside the bundled or OS ones.
     pub fn extra_roots(&self) -> &[CertificateDer<'static>] {
         &self.settings.extra_roots
+    }
+    /// The PEM file of extra roots `LIME_CA_CERT` named, read when an
+    /// adapter sets up TLS.
+    pub fn ca_cert_file(&self) -> Option<&std::path::Path> {
+        self.settings.ca_cert_file.as_deref()
     }
     /// Whether the OS trust store was asked for (`None`: the default, on
     /// exactly when the adapter has its `os-roots` feature).
@@ -540,10 +534,9 @@ impl ConfigBuilder {
                 "bad root certificate (add_root_certificates_pem): {reason}"
             )));
         }
-        let mut extra_roots = self.extra_roots;
-        if let Some(path) = env(CA_CERT_ENV).filter(|p| !p.trim().is_empty()) {
-            extra_roots.extend(roots_from_file(path.trim())?);
-        }
+        let ca_cert_file = env(CA_CERT_ENV)
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| std::path::PathBuf::from(p.trim()));
         let mcp_token_skew = match self.mcp_token_skew {
             Some(skew) => skew,
             None => match env(MCP_TOKEN_SKEW_ENV) {
@@ -608,7 +601,8 @@ impl ConfigBuilder {
                 pow_threads: self.pow_threads,
                 user_agent,
                 max_body_bytes,
-                extra_roots,
+                extra_roots: self.extra_roots,
+                ca_cert_file,
                 os_roots: self.os_roots,
                 allow_http: self.allow_http,
                 mcp_token_skew,

@@ -23,8 +23,6 @@ mod roots;
 #[cfg(feature = "serde")]
 mod serde_helpers;
 mod step;
-#[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
-mod tls;
 mod token;
 mod types;
 
@@ -55,14 +53,6 @@ pub mod drive {
     pub use crate::one_request::{Exchange, Mint, OneRequest, ProfileRead};
     pub use crate::pow::{PowOutcome, PowTask};
     pub use crate::roots::certificates_from_pem;
-    /// TLS for drivers over rustls (features `ring` or `aws-lc-rs`).
-    #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
-    pub mod tls {
-        pub use crate::tls::{
-            client_config, client_config_with, crypto_provider, crypto_provider_name,
-            root_certificates, roots_with, tls_failure,
-        };
-    }
 }
 
 /// The API codes the SDK itself assigns or branches on.

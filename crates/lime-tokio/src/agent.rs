@@ -464,7 +464,7 @@ impl LimeAgentBuilder {
             };
             return Ok(LimeAgent::with_clients(config, clients, extras));
         }
-        let tls = lime_core::drive::tls::client_config(&config)?;
+        let tls = lime_tls::client_config(&config)?;
         let mut pins = crate::resolve::pins_from_env()?;
         pins.extend(self.resolve);
         let resolver = Resolver::new(pins, self.dns_resolver.map(|r| r.0));

@@ -124,7 +124,7 @@ pub(crate) fn lime_error_in(error: &hyper_util::client::legacy::Error) -> Option
 /// connects are retried and known to be unsent. The error stays as the
 /// `source()`.
 pub(crate) fn classify(error: hyper_util::client::legacy::Error) -> TransportError {
-    if let Some(tls) = lime_core::drive::tls::tls_failure(&error) {
+    if let Some(tls) = lime_tls::tls_failure(&error) {
         return tls.with_source(error);
     }
     // The chain's innermost message names the cause (refused, reset...).

@@ -31,10 +31,7 @@ async fn a_login_over_https_uses_the_features_provider_and_installs_none() {
         .unwrap();
     let id = emu.create_request();
     assert_eq!(agent.login(&id).await.unwrap().request_id, id);
-    assert_eq!(
-        lime_core::drive::tls::crypto_provider_name(),
-        expected_provider()
-    );
+    assert_eq!(lime_tls::crypto_provider_name(), expected_provider());
     assert!(
         rustls::crypto::CryptoProvider::get_default().is_none(),
         "lime never installs a process-wide provider"

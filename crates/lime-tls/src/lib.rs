@@ -1,21 +1,30 @@
-//! The TLS set-up both adapters share: which rustls crypto provider, and
-//! which trust roots. Chosen by cargo features, never a process-wide
-//! default: an application's own rustls set-up is left alone.
+//! The TLS kit both LIME adapters share: a rustls client configuration
+//! with the crypto provider the cargo features name, never a process-wide
+//! default (an application's own rustls set-up is left alone), and the
+//! trust roots an agent's [`Config`] asks for.
+//!
+//! It does no HTTP and holds no state; `lime-core` stays free of I/O, and
+//! the adapters (`lime-tokio`, `lime-blocking`) make the connections.
 //!
 //! | feature | what it adds |
 //! |---|---|
 //! | `aws-lc-rs` (adapters' default) | rustls's `aws-lc-rs` provider, rustls's own default |
 //! | `ring` | rustls's `ring` provider (used when `aws-lc-rs` is off) |
 //! | `webpki-roots` (adapters' default) | Mozilla's roots, compiled in |
-//! | `os-roots` | the operating system's trust store, read at build |
+//! | `os-roots` | the operating system's trust store, read when an agent is built |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!("lime-tls needs a crypto provider: enable its `aws-lc-rs` or `ring` feature");
 
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::CertificateDer;
 
-use crate::error::{Hint, TransportError, TransportErrorKind};
-use crate::{Config, Error};
+use lime_core::drive::{TransportError, TransportErrorKind};
+use lime_core::{Config, Error, Hint};
 
 /// The crypto provider this build was compiled with: `aws-lc-rs` when that
 /// feature is on (rustls's default, so an app with rustls's defaults has
@@ -74,7 +83,29 @@ pub fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<Transpor
 /// [`Error::Config`] when the OS store was asked for without the
 /// `os-roots` feature, when it cannot be read, or when no root is left.
 pub fn root_certificates(config: &Config) -> Result<Vec<CertificateDer<'static>>, Error> {
-    roots_with(config.extra_roots(), config.os_roots())
+    let mut extra = config.extra_roots().to_vec();
+    if let Some(path) = config.ca_cert_file() {
+        extra.extend(roots_from_file(path)?);
+    }
+    roots_with(&extra, config.os_roots())
+}
+
+/// The certificates in the PEM file at `path` (named by
+/// [`CA_CERT_ENV`](lime_core::settings::CA_CERT_ENV)), read with a size
+/// bound of [`MAX_CA_CERT_BYTES`](lime_core::settings::MAX_CA_CERT_BYTES).
+fn roots_from_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    use lime_core::settings::{CA_CERT_ENV, MAX_CA_CERT_BYTES};
+    use std::io::Read as _;
+    let bad = |why: String| Error::config(format!("{CA_CERT_ENV}={}: {why}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_CERT_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| bad(e.to_string()))?;
+    if pem.len() as u64 > MAX_CA_CERT_BYTES {
+        return Err(bad(format!("larger than {MAX_CA_CERT_BYTES} bytes")));
+    }
+    lime_core::drive::certificates_from_pem(&pem).map_err(bad)
 }
 
 /// [`root_certificates`] without a [`Config`]: the bundled roots, the OS
