@@ -286,8 +286,8 @@ fn every_hostile_success_body<A: Adapter>() {
         emu.inject(Route::OAuthToken, raw(200, headers, body), 1);
         let domain = format!("hostile{i}.example.com");
         match agent.mcp_token(&domain, false) {
-            Err(Error::InvalidResponse { reason, .. }) => {
-                assert!(reason.starts_with("INVALID_TOKEN_RESPONSE"), "{reason}");
+            Err(error @ Error::InvalidResponse { .. }) => {
+                assert_eq!(error.code(), Some("INVALID_TOKEN_RESPONSE"), "{error}");
             }
             other => panic!("{body} ({headers:?}) gave {other:?}"),
         }

@@ -52,6 +52,16 @@ pub fn classify(
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     };
+    classify_parsed(response, parsed)
+}
+
+/// [`classify`] of a body already parsed (`None`: not a JSON object), for
+/// a reader that looked at it first; `data` is moved out, never copied.
+pub(crate) fn classify_parsed(
+    response: &HttpResponse,
+    parsed: Option<Map<String, Value>>,
+) -> Result<Map<String, Value>, Error> {
+    let status = response.status().as_u16();
     let error_object = parsed
         .as_ref()
         .filter(|m| m.get("ok") != Some(&Value::Bool(true)))
@@ -85,7 +95,7 @@ pub fn classify(
             "the server answered with a redirect, which is never followed",
         ));
     }
-    let Some(envelope) = parsed.as_ref() else {
+    let Some(mut envelope) = parsed else {
         return Err(Error::invalid_response(
             Some(status),
             if status == 404 {
@@ -97,21 +107,24 @@ pub fn classify(
         ));
     };
     if envelope.get("ok") == Some(&Value::Bool(true)) {
-        return match envelope.get("data") {
-            Some(Value::Object(data)) => Ok(data.clone()),
+        return match envelope.remove("data") {
+            Some(Value::Object(data)) => Ok(data),
             _ => Err(Error::invalid_response(
                 Some(status),
                 "`ok` is true but `data` is not an object",
             )),
         };
     }
-    let Some(error) = error_object else {
+    let Some(Value::Object(mut error)) = envelope.remove("error") else {
         return Err(Error::invalid_response(
             Some(status),
             "`error` is not an object",
         ));
     };
-    let code = code.unwrap_or("UNKNOWN_ERROR").to_owned();
+    let code = match error.remove("code") {
+        Some(Value::String(code)) => code,
+        _ => "UNKNOWN_ERROR".to_owned(),
+    };
     let message = message.unwrap_or_else(|| "Unknown error".to_owned());
     if code == CODE_EXPIRED {
         return Err(Error::Expired {
@@ -119,10 +132,14 @@ pub fn classify(
             http_status: Some(status),
         });
     }
+    let detail = match error.remove("detail") {
+        Some(Value::Object(detail)) => Some(detail),
+        _ => None,
+    };
     Err(Error::Api {
         code,
         message,
         http_status: Some(status),
-        detail: error.get("detail").and_then(Value::as_object).cloned(),
+        detail,
     })
 }

@@ -133,6 +133,9 @@ pub enum Error {
         http_status: Option<u16>,
         /// What was wrong.
         reason: String,
+        /// The SDK's code for it, when it has one
+        /// ([`CODE_INVALID_TOKEN_RESPONSE`] for a malformed mint answer).
+        code: Option<&'static str>,
     },
     /// The request did not complete at the transport level.
     Transport(TransportError),
@@ -144,8 +147,9 @@ pub enum Error {
         /// How to fix it, when lime knows.
         hint: Option<Hint>,
     },
-    /// A bug in lime itself, such as a panicking solver thread; never caused
-    /// by the server or the caller. Please report it.
+    /// A bug in lime itself (a panicking solver thread) or in the driver
+    /// running a flow (polling again before answering the last output);
+    /// never caused by the server or by bad input. Please report it.
     #[non_exhaustive]
     Internal {
         /// What went wrong.
@@ -159,8 +163,11 @@ pub const CODE_AGENT_INACTIVE: &str = "AGENT_INACTIVE";
 pub const CODE_AGENT_USER_SUSPENDED: &str = "AGENT_USER_SUSPENDED";
 /// The code of an MCP server refusing a fresh token.
 pub const CODE_MCP_AUTH_FAILED: &str = "MCP_AUTH_FAILED";
-/// The code in every reason for a malformed MCP token answer.
+/// The code of a malformed MCP token answer ([`Error::InvalidResponse`]).
 pub const CODE_INVALID_TOKEN_RESPONSE: &str = "INVALID_TOKEN_RESPONSE";
+/// The RFC 6749 code of a mint refused for a missing `oauth:mcp` grant
+/// ([`Error::OAuthCapability`]).
+pub const CODE_ACCESS_DENIED: &str = "access_denied";
 /// The API code of LIME's authentication service being down (503, retried).
 pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
 
@@ -363,6 +370,7 @@ impl Error {
             Error::InvalidResponse {
                 http_status,
                 reason,
+                ..
             } => match http_status {
                 Some(status) => write!(f, "invalid response (HTTP {status}): {reason}"),
                 None => write!(f, "invalid response: {reason}"),
@@ -472,7 +480,8 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Authentication { code, .. } => code.as_deref(),
-            Error::OAuthCapability { .. } => Some("access_denied"),
+            Error::OAuthCapability { .. } => Some(CODE_ACCESS_DENIED),
+            Error::InvalidResponse { code, .. } => *code,
             Error::McpAuthentication { .. } => Some(CODE_MCP_AUTH_FAILED),
             Error::Expired { .. } => Some(CODE_EXPIRED),
             Error::RateLimited { .. } => Some(CODE_RATE_LIMITED),
@@ -494,15 +503,16 @@ impl Error {
         }
     }
 
-    /// The human-readable message (the server's for API errors).
-    pub fn message(&self) -> String {
+    /// The human-readable message: the server's for API errors (borrowed),
+    /// else the error's own text.
+    pub fn message(&self) -> std::borrow::Cow<'_, str> {
         match self {
             Error::Authentication { message, .. }
             | Error::OAuthCapability { message, .. }
             | Error::Expired { message, .. }
             | Error::RateLimited { message, .. }
-            | Error::Api { message, .. } => message.clone(),
-            other => other.to_string(),
+            | Error::Api { message, .. } => std::borrow::Cow::Borrowed(message),
+            other => std::borrow::Cow::Owned(other.to_string()),
         }
     }
 
@@ -537,6 +547,7 @@ impl Error {
         Error::InvalidResponse {
             http_status,
             reason: reason.into(),
+            code: None,
         }
     }
 }
@@ -799,7 +810,7 @@ mod tests {
             http_status: Some(403),
         };
         assert_eq!(
-            (auth.code(), auth.http_status(), auth.message().as_str()),
+            (auth.code(), auth.http_status(), &*auth.message()),
             (Some("AGENT_INACTIVE"), Some(403), "inactive")
         );
         assert!(!auth.is_retryable() && auth.is_authentication() && auth.is_agent_inactive());
@@ -827,10 +838,7 @@ mod tests {
         assert!(
             Error::Cancelled.to_string().contains("cancelled") && Error::Cancelled.is_cancelled()
         );
-        let bad = Error::InvalidResponse {
-            http_status: Some(502),
-            reason: "not JSON".into(),
-        };
+        let bad = Error::invalid_response(Some(502), "not JSON");
         assert!(bad.is_retryable() && bad.to_string().contains("HTTP 502"));
         let api = Error::Api {
             code: "X".into(),

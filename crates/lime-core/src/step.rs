@@ -178,12 +178,9 @@ impl<T: Clone> Stepper<T> {
             }
             awaiting @ (Phase::AwaitingResponse | Phase::AwaitingSolution) => {
                 self.phase = awaiting;
-                Output::Done(Err(Error::InvalidInput {
-                    hint: None,
-                    argument: "driver",
-                    reason: "poll_output was called again before the previous output was answered"
-                        .to_owned(),
-                }))
+                Output::Done(Err(Error::internal(
+                    "the driver polled again before answering the previous output",
+                )))
             }
         }
     }

@@ -644,10 +644,7 @@ fn polling_twice_without_answering_is_a_driver_error_not_a_second_request() {
     assert!(matches!(login.poll_output(), Output::Send(_)));
     assert!(matches!(
         login.poll_output(),
-        Output::Done(Err(Error::InvalidInput {
-            argument: "driver",
-            ..
-        }))
+        Output::Done(Err(Error::Internal { .. }))
     ));
     // The flow still accepts the answer to its one request.
     login.handle_response(

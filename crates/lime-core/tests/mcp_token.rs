@@ -125,8 +125,11 @@ fn every_hostile_success_body_is_an_invalid_response() {
     ];
     for (cache_control, body, why) in cases {
         match parse(&answer(200, cache_control, &body)) {
-            Err(Error::InvalidResponse { reason, .. }) => {
-                assert!(reason.starts_with("INVALID_TOKEN_RESPONSE"), "{reason}");
+            Err(error @ Error::InvalidResponse { .. }) => {
+                assert_eq!(error.code(), Some("INVALID_TOKEN_RESPONSE"), "{error}");
+                let Error::InvalidResponse { reason, .. } = error else {
+                    unreachable!()
+                };
                 assert!(reason.contains(why), "{body}: {reason}");
                 assert!(!reason.contains(JWT), "the reason quotes the token");
             }

@@ -52,13 +52,12 @@ pub fn parse_token_response(
         _ => None,
     };
     if status != 200 {
-        return Err(error_of(response, object.as_ref()));
+        return Err(error_of(response, object));
     }
-    let invalid = |why: &str| {
-        Error::invalid_response(
-            Some(status),
-            format!("{CODE_INVALID_TOKEN_RESPONSE}: {why}"),
-        )
+    let invalid = |why: &str| Error::InvalidResponse {
+        http_status: Some(status),
+        reason: why.to_owned(),
+        code: Some(CODE_INVALID_TOKEN_RESPONSE),
     };
     let no_store = response
         .headers()
@@ -110,15 +109,16 @@ fn is_jwt(token: &str) -> bool {
 
 /// A failed mint: the RFC 6749 shape when the body has a string `error`,
 /// else the LIME envelope's classification.
-fn error_of(response: &HttpResponse, object: Option<&Map<String, Value>>) -> Error {
+fn error_of(response: &HttpResponse, object: Option<Map<String, Value>>) -> Error {
     let status = response.status().as_u16();
-    let rfc6749 = object.and_then(|o| {
+    let rfc6749 = object.as_ref().and_then(|o| {
         let code = o.get("error")?.as_str()?;
         let description = o.get("error_description").and_then(Value::as_str);
         Some((code, description))
     });
     let Some((code, description)) = rfc6749 else {
-        return match crate::envelope::classify(response, usize::MAX) {
+        // Not RFC 6749: the LIME envelope, from the body parsed once.
+        return match crate::envelope::classify_parsed(response, object) {
             Err(error) => error,
             Ok(_) => Error::invalid_response(Some(status), "an error status with `ok: true`"),
         };
