@@ -4,11 +4,11 @@
 //! their drive loop and transport.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use lime_pow::Progress;
 
+use crate::known::KnownAgentId;
 use crate::mcp::cache::TokenStore;
 use crate::mcp::{McpTarget, TokenStep, Want};
 use crate::one_request::{Mint, OneRequest, ProfileRead};
@@ -135,24 +135,5 @@ impl AgentState {
             self.seed
                 .wrapping_add(n.wrapping_add(1).wrapping_mul(SPLITMIX_GAMMA)),
         )
-    }
-}
-
-/// This agent's id once any flow learned it, shared by the agent and the
-/// flows it starts: a flow writes it the moment it reads it, so no driver
-/// can lose it by forgetting a step (or by dropping the flow early).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct KnownAgentId(Arc<Mutex<Option<String>>>);
-
-impl KnownAgentId {
-    pub(crate) fn get(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|id| id.clone())
-    }
-
-    /// Keeps `id` unless one is known (an agent's id never changes).
-    pub(crate) fn learn(&self, id: &str) {
-        if let Ok(mut known) = self.0.lock() {
-            known.get_or_insert_with(|| id.to_owned());
-        }
     }
 }

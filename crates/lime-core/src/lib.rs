@@ -10,6 +10,7 @@ mod envelope;
 mod error;
 mod fields;
 mod flow;
+mod known;
 mod io;
 mod login;
 pub mod mcp;

@@ -7,7 +7,7 @@ use http::Method;
 use lime_pow::{CancelToken, Nonce, Progress, Scheme, SolveError};
 use zeroize::Zeroizing;
 
-use crate::agent::KnownAgentId;
+use crate::known::KnownAgentId;
 use crate::envelope::classify;
 use crate::error::CODE_INVALID_POW;
 use crate::fields::Fields;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use http::Method;
 
-use crate::agent::KnownAgentId;
+use crate::known::KnownAgentId;
 use crate::envelope::classify;
 use crate::fields::Fields;
 use crate::io::{HttpRequest, Output, build_request};
