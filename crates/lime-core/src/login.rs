@@ -7,13 +7,13 @@ use http::Method;
 use lime_pow::{CancelToken, Nonce, Progress, Scheme, SolveError};
 use zeroize::Zeroizing;
 
-use crate::known::KnownAgentId;
 use crate::envelope::classify;
 use crate::error::CODE_INVALID_POW;
 use crate::fields::Fields;
 use crate::io::{Output, build_request};
+use crate::known::KnownAgentId;
 use crate::one_request::PROFILE_PATH;
-use crate::pow::{PowOutcome, PowTask};
+use crate::pow::{PowOutcome, PowStats, PowTask};
 use crate::retry::now_seed;
 use crate::retry::{approve_not_processed, retry_after};
 use crate::step::Budget;
@@ -180,34 +180,6 @@ fn approve_body(nonce: &str) -> Vec<u8> {
     body.extend_from_slice(nonce.as_bytes());
     body.extend_from_slice(b"\"}");
     body
-}
-
-/// What the proofs of work of one login cost, for reports and progress UIs.
-///
-/// With the `serde` feature it serializes with `elapsed_ms` (milliseconds)
-/// and `scheme` as `"legacy"`, `"v1"` or `null`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
-pub struct PowStats {
-    /// Solves run (more than one after a scheme fallback or a new challenge).
-    pub solves: u32,
-    /// The last difficulty solved.
-    pub difficulty: i64,
-    /// The last scheme solved.
-    #[cfg_attr(
-        feature = "serde",
-        serde(serialize_with = "crate::serde_helpers::scheme")
-    )]
-    pub scheme: Option<Scheme>,
-    /// Hashes tried over every solve.
-    pub hashes: u64,
-    /// Time spent solving, over every solve.
-    #[cfg_attr(
-        feature = "serde",
-        serde(rename = "elapsed_ms", serialize_with = "crate::serde_helpers::millis")
-    )]
-    pub elapsed: std::time::Duration,
 }
 
 impl std::fmt::Debug for Login {

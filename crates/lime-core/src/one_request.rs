@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use http::Method;
 
-use crate::known::KnownAgentId;
 use crate::envelope::classify;
 use crate::fields::Fields;
 use crate::io::{HttpRequest, Output, build_request};
+use crate::known::KnownAgentId;
 use crate::mcp::cache::TokenStore;
 use crate::mcp::{McpTarget, McpTicket, parse_token_response};
 use crate::retry::{now_seed, retry_after};
@@ -93,13 +93,14 @@ impl<E: Exchange> OneRequest<E> {
         }
         let result = self.exchange.read(&response, &self.config, now);
         self.stepper
-            .settle(result, retry_after(&response), now, E::STEP);
+            .finish_or_retry(result, retry_after(&response), now, E::STEP);
     }
 
     /// Feeds a transport failure of the request last sent.
     pub fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
         self.now = now;
-        self.stepper.settle_transport_error(error, now, E::STEP);
+        self.stepper
+            .finish_or_retry_transport_error(error, now, E::STEP);
     }
 
     /// Ends a wait; call at or after the instant [`Output::Wait`] named.

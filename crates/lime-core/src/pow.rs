@@ -1,4 +1,4 @@
-//! The proof-of-work job a login hands its driver.
+//! The proof-of-work job a login hands its driver, and what its solves cost.
 
 use std::fmt;
 use std::time::Instant;
@@ -93,4 +93,32 @@ impl fmt::Debug for PowTask {
             .field("threads", &self.threads)
             .finish_non_exhaustive()
     }
+}
+
+/// What the proofs of work of one login cost, for reports and progress UIs.
+///
+/// With the `serde` feature it serializes with `elapsed_ms` (milliseconds)
+/// and `scheme` as `"legacy"`, `"v1"` or `null`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct PowStats {
+    /// Solves run (more than one after a scheme fallback or a new challenge).
+    pub solves: u32,
+    /// The last difficulty solved.
+    pub difficulty: i64,
+    /// The last scheme solved.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_helpers::scheme")
+    )]
+    pub scheme: Option<Scheme>,
+    /// Hashes tried over every solve.
+    pub hashes: u64,
+    /// Time spent solving, over every solve.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "elapsed_ms", serialize_with = "crate::serde_helpers::millis")
+    )]
+    pub elapsed: std::time::Duration,
 }

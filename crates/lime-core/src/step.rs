@@ -243,7 +243,7 @@ impl<T: Clone> Stepper<T> {
     /// Ends a one-request step retried like a read (the profile, a mint):
     /// a retryable error waits (`retry_after` when the server named one)
     /// and repeats while the budget lasts; anything else finishes.
-    pub(crate) fn settle(
+    pub(crate) fn finish_or_retry(
         &mut self,
         result: Result<T, Error>,
         retry_after: Option<Duration>,
@@ -257,7 +257,7 @@ impl<T: Clone> Stepper<T> {
     }
 
     /// A transport failure of such a step's request, settled as above.
-    pub(crate) fn settle_transport_error(
+    pub(crate) fn finish_or_retry_transport_error(
         &mut self,
         error: TransportError,
         now: Instant,
@@ -265,7 +265,7 @@ impl<T: Clone> Stepper<T> {
     ) {
         if self.take_response_slot(now, None) {
             let error = self.transport_error(error);
-            self.settle(Err(error), None, now, step);
+            self.finish_or_retry(Err(error), None, now, step);
         }
     }
 

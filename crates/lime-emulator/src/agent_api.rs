@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use crate::auth::agent_of;
 use crate::body::ResponseBody;
+use crate::builder::OwnerKey;
 use crate::reply::{envelope_error, envelope_ok, read_body};
-use crate::settings::OwnerKey;
 use crate::shared::Shared;
 use crate::state::ApproveError;
 

@@ -9,12 +9,12 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::builder::EmulatorBuilder;
 use crate::faults::{Fault, FaultPlan, Route};
 use crate::ids::random_hex;
 use crate::network::{Listener, accept_loop, expiry_loop};
-use crate::passport::PassportKey;
+use crate::passport::IssuerKey;
 use crate::route::API_PREFIX;
-use crate::settings::EmulatorBuilder;
 use crate::shared::Shared;
 use crate::state::{Counters, Store};
 
@@ -63,7 +63,7 @@ impl EmulatorBuilder {
             }
         }
         let key = match &self.signing_key_pem {
-            Some(pem) => Arc::new(PassportKey::from_pkcs8_pem(pem)?),
+            Some(pem) => Arc::new(IssuerKey::from_pkcs8_pem(pem)?),
             None => process_key()?,
         };
         if self.agents.is_empty() {
@@ -211,12 +211,12 @@ impl EmulatorBuilder {
 }
 
 /// One signing key per process: RSA generation is slow, and tests start many emulators.
-fn process_key() -> Result<Arc<PassportKey>, StartError> {
-    static KEY: OnceLock<Arc<PassportKey>> = OnceLock::new();
+fn process_key() -> Result<Arc<IssuerKey>, StartError> {
+    static KEY: OnceLock<Arc<IssuerKey>> = OnceLock::new();
     if let Some(key) = KEY.get() {
         return Ok(key.clone());
     }
-    let key = Arc::new(PassportKey::generate()?);
+    let key = Arc::new(IssuerKey::generate()?);
     Ok(KEY.get_or_init(|| key).clone())
 }
 

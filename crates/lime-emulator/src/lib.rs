@@ -5,6 +5,7 @@
 mod agent_api;
 mod auth;
 mod body;
+mod builder;
 mod clock;
 mod dispatch;
 mod emulator;
@@ -17,7 +18,6 @@ mod oauth_api;
 pub mod passport;
 mod reply;
 mod route;
-mod settings;
 mod shared;
 pub mod site;
 mod site_api;
@@ -25,16 +25,16 @@ pub mod sse;
 mod state;
 mod tls;
 
+pub use builder::{
+    DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MCP_TOKEN_TTL, EmulatorBuilder,
+    MAX_REQUEST_BODY, MAX_TTL, OwnerKey,
+};
 pub use clock::ManualClock;
 pub use emulator::{BlockingEmulator, Emulator, StartError};
 pub use faults::{Fault, RawBody};
 pub use mcp_server::{MAX_MCP_SESSIONS, McpCounters};
 pub use mcp_token::MCP_AUDIENCE;
-pub use passport::{PassportError, PassportKey};
+pub use passport::{IssuerKey, PassportError};
 pub use route::{API_PREFIX, Route};
-pub use settings::{
-    DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MCP_TOKEN_TTL, EmulatorBuilder,
-    MAX_REQUEST_BODY, MAX_TTL, OwnerKey,
-};
 pub use state::{AgentAccount, Counters, SiteAccount};
 pub use tls::{TlsError, TlsSource};

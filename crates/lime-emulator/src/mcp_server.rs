@@ -23,7 +23,7 @@ use rmcp::{RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::faults::{Fault, Route};
-use crate::passport::PassportKey;
+use crate::passport::IssuerKey;
 
 /// What the MCP server counts, for tests.
 #[derive(Debug, Default)]
@@ -49,7 +49,7 @@ pub struct McpCounters {
 pub(crate) struct McpServerState {
     pub(crate) domain: String,
     pub(crate) issuer: String,
-    pub(crate) key: Arc<PassportKey>,
+    pub(crate) key: Arc<IssuerKey>,
     pub(crate) counters: McpCounters,
     /// The emulator's fault plan (routes `mcp` and `mcp-call`).
     pub(crate) faults: Arc<std::sync::Mutex<crate::faults::FaultPlan>>,

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::ids::random_hex;
-use crate::passport::PassportKey;
+use crate::passport::IssuerKey;
 
 /// The `aud` of every MCP access token the emulator mints.
 pub const MCP_AUDIENCE: &str = "mcp";
@@ -80,7 +80,7 @@ pub(crate) fn check_domain(domain: &str) -> Result<(), &'static str> {
 /// A signed token for `agent` on `domain`, issued by `issuer` at `now`
 /// (Unix seconds), valid `ttl` seconds.
 pub(crate) fn sign(
-    key: &PassportKey,
+    key: &IssuerKey,
     issuer: &str,
     agent: &str,
     domain: &str,
@@ -102,7 +102,7 @@ pub(crate) fn sign(
 /// The agent a bearer token names, when `key` signed it for `domain` by
 /// `issuer` and it has not expired at `now`.
 pub(crate) fn verify(
-    key: &PassportKey,
+    key: &IssuerKey,
     token: &str,
     issuer: &str,
     domain: &str,

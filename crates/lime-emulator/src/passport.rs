@@ -22,21 +22,21 @@ pub const MAX_LIFETIME_SECS: i64 = 120;
 pub struct PassportError(pub String);
 
 /// The emulator's signing key and its key id.
-pub struct PassportKey {
+pub struct IssuerKey {
     kid: String,
     signing: SigningKey<Sha256>,
     public: RsaPublicKey,
 }
 
-impl std::fmt::Debug for PassportKey {
+impl std::fmt::Debug for IssuerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PassportKey")
+        f.debug_struct("IssuerKey")
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
 }
 
-impl PassportKey {
+impl IssuerKey {
     /// A fresh 2048-bit key (about a second in release builds).
     ///
     /// # Errors
@@ -73,7 +73,7 @@ impl PassportKey {
         // The key id: a stable fingerprint of the modulus.
         let n = public.n().to_bytes_be();
         let kid = format!("lime-emu-{}", &hex_prefix(&n));
-        PassportKey {
+        IssuerKey {
             kid,
             signing: SigningKey::new(key),
             public,

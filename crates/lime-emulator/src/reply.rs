@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use crate::body::ResponseBody;
-use crate::settings::MAX_REQUEST_BODY;
+use crate::builder::MAX_REQUEST_BODY;
 
 /// A connection the emulator closes without answering.
 #[derive(Debug, thiserror::Error)]
