@@ -27,10 +27,10 @@ fn kernel_rates(window: Duration) {
         };
         let rate = |scheme, challenge: &[u8]| {
             let search = lime_pow::Search::new(scheme, challenge, 256).unwrap();
-            let mut from = search.fast_start_on(path.name);
+            let mut from = search.fast_start_on(path.id);
             let (start, mut hashes) = (Instant::now(), 0);
             while start.elapsed() < window {
-                black_box(search.scan_on(path.name, from, 100_000));
+                black_box(search.scan_on(path.id, from, 100_000));
                 from += 100_000;
                 hashes += 100_000;
             }

@@ -29,7 +29,7 @@ pub use difficulty::{Difficulty, MAX_DIFFICULTY, Unsolvable};
 pub use handles::{CancelOnDrop, CancelToken, Progress};
 pub use nonce::Nonce;
 pub use scheme::{Scheme, UnknownScheme};
-pub use search::{KernelTiming, ScanOutcome, Search, search_kernel, search_kernels};
+pub use search::{KernelId, KernelTiming, ScanOutcome, Search, search_kernel, search_kernels};
 #[cfg(feature = "std")]
 pub use solve::{Solution, SolveError, Solver, solve};
 pub use verify::{digest, leading_zero_bits, verify, verify_bytes};

@@ -109,30 +109,34 @@ impl Search {
         self.scan_with(from, count, None)
     }
 
-    /// [`scan`](Self::scan) on the kernel named `kernel` (a name
+    /// [`scan`](Self::scan) on the path `kernel` (an id
     /// [`search_kernels`] lists), or `None` where this CPU does not run it:
     /// for benchmarks that compare the kernels.
     #[doc(hidden)]
-    pub fn scan_on(&self, kernel: &str, from: u64, count: u64) -> Option<ScanOutcome> {
-        if kernel == "portable" {
-            return Some(self.scan_with(from, count, None));
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(fast) = crate::x86::Kernel::each().find(|k| k.name() == kernel) {
-            return Some(self.scan_with(from, count, Some(fast)));
-        }
-        None
+    pub fn scan_on(&self, kernel: KernelId, from: u64, count: u64) -> Option<ScanOutcome> {
+        self.kernel(kernel)
+            .map(|fast| self.scan_with(from, count, fast))
     }
 
-    /// [`fast_start`](Self::fast_start) for the kernel named `kernel`, as
-    /// [`scan_on`](Self::scan_on) takes it.
+    /// [`fast_start`](Self::fast_start) for the path `kernel`, as
+    /// [`scan_on`](Self::scan_on) takes it (the portable path's where this
+    /// CPU does not run it).
     #[doc(hidden)]
-    pub fn fast_start_on(&self, kernel: &str) -> u64 {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(fast) = crate::x86::Kernel::each().find(|k| k.name() == kernel) {
-            return self.fast_start_for(Some(fast));
+    pub fn fast_start_on(&self, kernel: KernelId) -> u64 {
+        self.fast_start_for(self.kernel(kernel).flatten())
+    }
+
+    /// The kernel `id` names: `Some(None)` for the portable path, `None`
+    /// where this CPU does not run it.
+    fn kernel(&self, id: KernelId) -> Option<Option<FastKernel>> {
+        if id == KernelId::PORTABLE {
+            return Some(None);
         }
-        self.fast_start_for(None)
+        #[cfg(target_arch = "x86_64")]
+        if let Some(fast) = crate::x86::Kernel::candidate(usize::from(id.0)) {
+            return Some(Some(fast));
+        }
+        None
     }
 
     /// A start value where every try costs exactly one compression.
@@ -344,10 +348,22 @@ pub fn search_kernel() -> &'static str {
     "portable"
 }
 
+/// One search path: a kernel of this crate (an index into its table of
+/// kernels) or the portable path. Listed by [`search_kernels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KernelId(pub(crate) u8);
+
+impl KernelId {
+    /// The portable path, on every CPU.
+    pub const PORTABLE: KernelId = KernelId(u8::MAX);
+}
+
 /// What the first-use timing found for one search path (see [`search_kernels`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct KernelTiming {
+    /// The path, for [`Search::scan_on`] in benchmarks.
+    pub id: KernelId,
     /// The path's name, as [`search_kernel`] gives it.
     pub name: &'static str,
     /// Time-stamp-counter ticks per hash on one thread (divide the TSC
@@ -369,13 +385,15 @@ pub struct KernelTiming {
 /// ```
 pub fn search_kernels() -> impl Iterator<Item = KernelTiming> {
     #[cfg(target_arch = "x86_64")]
-    let paths = crate::x86::measurements().map(|(name, ticks, chosen)| KernelTiming {
+    let paths = crate::x86::measurements().map(|(id, name, ticks, chosen)| KernelTiming {
+        id,
         name,
         ticks_per_hash: (ticks != 0 && ticks != u64::MAX).then_some(ticks),
         chosen,
     });
     #[cfg(not(target_arch = "x86_64"))]
     let paths = core::iter::once(KernelTiming {
+        id: KernelId::PORTABLE,
         name: "portable",
         ticks_per_hash: None,
         chosen: true,

@@ -21,7 +21,7 @@ pub(crate) mod shani;
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use crate::{ScanOutcome, Scheme, Search};
+use crate::{KernelId, ScanOutcome, Scheme, Search};
 
 /// A kernel this CPU runs: holding one is the proof.
 #[derive(Clone, Copy, Debug)]
@@ -48,34 +48,59 @@ static CHOSEN: AtomicU8 = AtomicU8::new(0);
 const NONE: u8 = 0xff;
 static MEASURED: [AtomicU64; CANDIDATES + 1] = [const { AtomicU64::new(0) }; CANDIDATES + 1];
 
+/// A kernel this crate has: its name, and the kernel where this CPU runs it.
+struct Candidate {
+    name: &'static str,
+    detect: fn() -> Option<Kernel>,
+}
+
+const AVX512_NAME: &str = "avx512/16-lane";
+const AVX2_NAME: &str = "avx2/8-lane";
+
+/// Every kernel this crate has, in the order they are measured: the one
+/// table their indices (in [`Measured`], `CHOSEN` and [`KernelId`]) point into.
+const TABLE: [Candidate; CANDIDATES] = {
+    use shani::Encoding;
+    [
+        Candidate {
+            name: Encoding::Sse.name(),
+            detect: || shani::Kernel::new(Encoding::Sse).map(Kernel::ShaNi),
+        },
+        Candidate {
+            name: Encoding::Avx2.name(),
+            detect: || shani::Kernel::new(Encoding::Avx2).map(Kernel::ShaNi),
+        },
+        Candidate {
+            name: Encoding::Avx512.name(),
+            detect: || shani::Kernel::new(Encoding::Avx512).map(Kernel::ShaNi),
+        },
+        Candidate {
+            name: AVX512_NAME,
+            detect: || avx512::Avx512::detect().map(Kernel::Avx512),
+        },
+        Candidate {
+            name: AVX2_NAME,
+            detect: || avx2::Avx2::detect().map(Kernel::Avx2),
+        },
+    ]
+};
+
 impl Kernel {
-    /// Candidate `index` (see [`CANDIDATES`]), where this CPU runs it.
-    fn candidate(index: usize) -> Option<Kernel> {
-        use shani::Encoding;
-        match index {
-            0 => shani::Kernel::new(Encoding::Sse).map(Kernel::ShaNi),
-            1 => shani::Kernel::new(Encoding::Avx2).map(Kernel::ShaNi),
-            2 => shani::Kernel::new(Encoding::Avx512).map(Kernel::ShaNi),
-            3 => avx512::Avx512::detect().map(Kernel::Avx512),
-            4 => avx2::Avx2::detect().map(Kernel::Avx2),
-            _ => None,
-        }
+    /// Candidate `index` of [`TABLE`], where this CPU runs it.
+    pub(crate) fn candidate(index: usize) -> Option<Kernel> {
+        TABLE.get(index).and_then(|candidate| (candidate.detect)())
     }
 
-    /// The name of candidate `index`, whether or not this CPU runs it.
+    /// The name of candidate `index`, whether or not this CPU runs it
+    /// (`portable` past the table).
     fn candidate_name(index: usize) -> &'static str {
-        use shani::Encoding;
-        match index {
-            0 => Encoding::Sse.name(),
-            1 => Encoding::Avx2.name(),
-            2 => Encoding::Avx512.name(),
-            3 => "avx512/16-lane",
-            4 => "avx2/8-lane",
-            _ => "portable",
-        }
+        TABLE
+            .get(index)
+            .map_or("portable", |candidate| candidate.name)
     }
 
     /// Every kernel this CPU runs.
+    #[cfg(test)]
     pub(crate) fn each() -> impl Iterator<Item = Kernel> {
         (0..CANDIDATES).filter_map(Kernel::candidate)
     }
@@ -84,8 +109,8 @@ impl Kernel {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kernel::ShaNi(kernel) => kernel.encoding().name(),
-            Kernel::Avx512(_) => Kernel::candidate_name(3),
-            Kernel::Avx2(_) => Kernel::candidate_name(4),
+            Kernel::Avx512(_) => AVX512_NAME,
+            Kernel::Avx2(_) => AVX2_NAME,
         }
     }
 
@@ -107,14 +132,20 @@ impl Kernel {
     }
 }
 
-/// What [`Kernel::detect`] measured: each path's name, ticks per hash
+/// What [`Kernel::detect`] measured: each path's id, name, ticks per hash
 /// (0: not on this CPU, `u64::MAX`: failed its self-check) and whether it
 /// was chosen.
-pub(crate) fn measurements() -> impl Iterator<Item = (&'static str, u64, bool)> {
+pub(crate) fn measurements() -> impl Iterator<Item = (KernelId, &'static str, u64, bool)> {
     let chosen = Kernel::detect().map(Kernel::name).unwrap_or("portable");
     (0..=CANDIDATES).map(move |index| {
         let name = Kernel::candidate_name(index);
+        let id = if index == PORTABLE {
+            KernelId::PORTABLE
+        } else {
+            KernelId(index as u8)
+        };
         (
+            id,
             name,
             MEASURED[index].load(Ordering::Relaxed),
             name == chosen,
@@ -408,7 +439,17 @@ mod tests {
         }
         let measured: std::vec::Vec<_> = measurements().collect();
         assert_eq!(measured.len(), CANDIDATES + 1);
-        assert_eq!(measured.iter().filter(|m| m.2).count(), 1, "{measured:?}");
-        assert!(measured.iter().all(|m| m.1 > 0), "{measured:?}");
+        assert_eq!(measured.iter().filter(|m| m.3).count(), 1, "{measured:?}");
+        assert!(measured.iter().all(|m| m.2 > 0), "{measured:?}");
+        // Every id reaches its own path: the table is the one owner.
+        for (id, name, ticks, _) in &measured {
+            let search = Search::new(Scheme::V1, b"ids", 8).unwrap();
+            let runs = search.scan_on(*id, 0, 64).is_some();
+            assert_eq!(
+                runs,
+                *id == crate::KernelId::PORTABLE || *ticks != 0,
+                "{name}"
+            );
+        }
     }
 }

@@ -64,7 +64,7 @@ impl Encoding {
     }
 
     /// The kernel's name in logs and benchmark tables.
-    pub(crate) fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             Encoding::Sse => "sha-ni/sse4.1",
             Encoding::Avx2 => "sha-ni/avx2",
