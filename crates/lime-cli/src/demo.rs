@@ -7,7 +7,7 @@ use lime_core::PowSchemeChoice;
 use lime_core::lime_pow::Scheme;
 use lime_emulator::Emulator;
 use lime_emulator::passport;
-use lime_emulator::site::{SiteClient, SiteEvent};
+use lime_emulator::site::{CreatedRequest, EventStream, SiteClient, SiteEvent};
 use lime_tokio::LimeAgent;
 use serde_json::json;
 
@@ -46,6 +46,8 @@ impl Timeline {
 /// The demo MCP server's host name (resolved to its loopback port).
 const MCP_DOMAIN: &str = "mcp.lime.demo";
 
+/// The demo in its phases: emulator, site, agent login, the site's
+/// passport, MCP, then the summary.
 pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> {
     let choice: PowSchemeChoice = args.scheme.into();
     let server_scheme = match choice {
@@ -61,9 +63,72 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
             "lime demo: one agent login and one MCP tool call, end to end, against a local LIME emulator\n"
         );
     }
+    let emulator = start_emulator(args.difficulty, server_scheme, &line).await?;
+    // Everyone trusts the emulator's CA, generated at start.
+    let ca = emulator.ca_pem().unwrap_or_default().to_owned();
+    let (site, mut events, created) = open_site(&emulator, &ca, &line).await?;
+    let agent = agent_for(&emulator, &ca, choice)?;
+    let (approval, pow) = log_in(&agent, &created.request_id, &line).await?;
+    let (event_id, claims) =
+        receive_passport(&site, &mut events, &emulator, &created.request_id, &line).await?;
+    let status = emulator
+        .request_status(&created.request_id)
+        .unwrap_or("UNKNOWN");
+    line.step(
+        "emulator",
+        &format!("request {} is {status}", created.request_id),
+    );
+    if status != "DELIVERED" {
+        return Err(Failure::new(
+            Kind::Api,
+            format!("the request ended {status}, not DELIVERED"),
+        ));
+    }
+    let mcp = call_mcp(&agent, &emulator, &line).await?;
+    if json_mode {
+        // Everything the timeline shows, with the units every command uses.
+        let mut approval_json = crate::report::to_json(&approval)?;
+        approval_json["pow"] = crate::report::to_json(&pow)?;
+        println!(
+            "{}",
+            json!({
+                "request_id": created.request_id,
+                "status": status,
+                "emulator": {
+                    "base_url": emulator.base_url(),
+                    "difficulty": args.difficulty,
+                    "scheme": server_scheme.as_str(),
+                },
+                "created": {
+                    "status": created.status,
+                    "expires_at": crate::report::rfc3339_ms(&created.expires_at),
+                },
+                "login": approval_json,
+                "event": { "type": "approved", "event_id": event_id },
+                "passport": crate::site::passport_json(&claims),
+                "mcp": mcp,
+                "elapsed_ms": line.start.elapsed().as_millis() as u64,
+            })
+        );
+    } else {
+        println!(
+            "\n{} login and MCP call confirmed end to end in {:.0} ms",
+            paint(Stream::Stdout, "done:", "32;1"),
+            line.start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    Ok(0)
+}
+
+/// The emulator over HTTPS, with its MCP server.
+async fn start_emulator(
+    difficulty: i64,
+    scheme: Scheme,
+    line: &Timeline,
+) -> Result<Emulator, Failure> {
     let emulator = Emulator::builder()
-        .difficulty(args.difficulty)
-        .scheme(server_scheme)
+        .difficulty(difficulty)
+        .scheme(scheme)
         .tls(lime_emulator::TlsSource::Generated)
         .mcp_domain(MCP_DOMAIN)
         .start()
@@ -72,21 +137,27 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
     line.step(
         "emulator",
         &format!(
-            "listening at {} (difficulty {}, scheme {server_scheme}), MCP server at {}",
+            "listening at {} (difficulty {difficulty}, scheme {scheme}), MCP server at {}",
             emulator.base_url(),
-            args.difficulty,
             emulator.mcp_url().unwrap_or_default()
         ),
     );
-    // Everyone trusts the emulator's CA, generated at start.
-    let ca = emulator.ca_pem().unwrap_or_default().to_owned();
+    Ok(emulator)
+}
+
+/// The site subscribes to its events, then creates a login request.
+async fn open_site(
+    emulator: &Emulator,
+    ca: &str,
+    line: &Timeline,
+) -> Result<(SiteClient, EventStream, CreatedRequest), Failure> {
     let ca_roots = lime_core::drive::certificates_from_pem(ca.as_bytes())
         .map_err(|e| Failure::internal(format!("the emulator's CA: {e}")))?;
     let site_tls = lime_tls::client_config_with(lime_tls::roots_with(&ca_roots, Some(false))?)?;
     let site = SiteClient::new(&emulator.base_url(), emulator.site_token())
         .map_err(site_failure)?
         .with_tls(std::sync::Arc::new(site_tls));
-    let mut events = site.subscribe(None).await.map_err(site_failure)?;
+    let events = site.subscribe(None).await.map_err(site_failure)?;
     line.step("site", "subscribed to its event stream");
     let created = site.create_request().await.map_err(site_failure)?;
     line.step(
@@ -98,7 +169,11 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
             crate::report::rfc3339_ms(&created.expires_at)
         ),
     );
+    Ok((site, events, created))
+}
 
+/// The agent, trusting the emulator's CA and finding its MCP server.
+fn agent_for(emulator: &Emulator, ca: &str, choice: PowSchemeChoice) -> Result<LimeAgent, Failure> {
     let mut agent = LimeAgent::builder()
         .token(emulator.agent_token())
         .base_url(emulator.base_url())
@@ -109,18 +184,23 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         // The MCP server's name, resolved to its loopback port.
         agent = agent.resolve(MCP_DOMAIN, addr);
     }
-    let agent = agent.build()?;
+    Ok(agent.build()?)
+}
+
+/// The agent's login: read, solve (with progress on a terminal), approve.
+async fn log_in(
+    agent: &LimeAgent,
+    request_id: &str,
+    line: &Timeline,
+) -> Result<(lime_tokio::ApprovalResult, lime_tokio::PowStats), Failure> {
     line.step(
         "agent",
-        &format!(
-            "login {}: reading the challenge, solving, approving",
-            created.request_id
-        ),
+        &format!("login {request_id}: reading the challenge, solving, approving"),
     );
     let progress = lime_core::lime_pow::Progress::new();
     let spinner = crate::spinner::Spinner::start(progress.clone());
     let report = agent
-        .login_with_progress(&created.request_id, progress)
+        .login_with_progress(request_id, progress)
         .await
         .map_err(lime_tokio::Error::from);
     drop(spinner);
@@ -143,9 +223,19 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
             approval.status, approval.site_id
         ),
     );
+    Ok((approval, pow))
+}
 
+/// The site's `approved` event and its passport, verified with the JWKS.
+async fn receive_passport(
+    site: &SiteClient,
+    events: &mut EventStream,
+    emulator: &Emulator,
+    request_id: &str,
+    line: &Timeline,
+) -> Result<(Option<String>, serde_json::Value), Failure> {
     let event = events
-        .wait_for(&created.request_id, Duration::from_secs(10))
+        .wait_for(request_id, Duration::from_secs(10))
         .await
         .map_err(site_failure)?;
     let SiteEvent::Approved {
@@ -180,21 +270,16 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
             claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0),
         ),
     );
-    let status = emulator
-        .request_status(&created.request_id)
-        .unwrap_or("UNKNOWN");
-    line.step(
-        "emulator",
-        &format!("request {} is {status}", created.request_id),
-    );
-    if status != "DELIVERED" {
-        return Err(Failure::new(
-            Kind::Api,
-            format!("the request ended {status}, not DELIVERED"),
-        ));
-    }
+    Ok((event_id, claims))
+}
 
-    // MCP: a token for the MCP server's domain, then a tool call with it.
+/// A token for the MCP server's domain, then a tool call with it; what
+/// `--json` shows of it.
+async fn call_mcp(
+    agent: &LimeAgent,
+    emulator: &Emulator,
+    line: &Timeline,
+) -> Result<serde_json::Value, Failure> {
     let mcp_url = emulator.mcp_url().unwrap_or_default();
     let token = agent.mcp_access_token(&mcp_url).await?;
     line.step(
@@ -214,42 +299,10 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
         .unwrap_or_default()
         .to_owned();
     line.step("mcp", &format!("whoami over HTTPS answered {answer}"));
-    if json_mode {
-        // Everything the timeline shows, with the units every command uses.
-        let mut approval_json = crate::report::to_json(&approval)?;
-        approval_json["pow"] = crate::report::to_json(&pow)?;
-        println!(
-            "{}",
-            json!({
-                "request_id": created.request_id,
-                "status": status,
-                "emulator": {
-                    "base_url": emulator.base_url(),
-                    "difficulty": args.difficulty,
-                    "scheme": server_scheme.as_str(),
-                },
-                "created": {
-                    "status": created.status,
-                    "expires_at": crate::report::rfc3339_ms(&created.expires_at),
-                },
-                "login": approval_json,
-                "event": { "type": "approved", "event_id": event_id },
-                "passport": crate::site::passport_json(&claims),
-                "mcp": {
-                    "url": mcp_url,
-                    "domain": token.domain(),
-                    "expires_in": token.expires_in().as_secs(),
-                    "whoami": serde_json::from_str::<serde_json::Value>(&answer).unwrap_or_default(),
-                },
-                "elapsed_ms": line.start.elapsed().as_millis() as u64,
-            })
-        );
-    } else {
-        println!(
-            "\n{} login and MCP call confirmed end to end in {:.0} ms",
-            paint(Stream::Stdout, "done:", "32;1"),
-            line.start.elapsed().as_secs_f64() * 1000.0
-        );
-    }
-    Ok(0)
+    Ok(json!({
+        "url": mcp_url,
+        "domain": token.domain(),
+        "expires_in": token.expires_in().as_secs(),
+        "whoami": serde_json::from_str::<serde_json::Value>(&answer).unwrap_or_default(),
+    }))
 }

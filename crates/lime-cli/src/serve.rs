@@ -174,7 +174,36 @@ fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, Failure> {
         .map_err(|_| Failure::invalid_input(format!("{what} {s:?} is not a number")))
 }
 
+/// `lime serve` in its phases: build the emulator from the flags, start it,
+/// script its faults, say where it listens, then wait for a stop.
 pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure> {
+    let emulator = builder(&args)?.start().await.map_err(|e| match e {
+        // The emulator refuses tokens an empty header could match.
+        StartError::Token => {
+            Failure::invalid_input(format!("{e}; give tokens of visible characters"))
+        }
+        e => Failure::new(Kind::Config, e.to_string()),
+    })?;
+    script_faults(&emulator, &args)?;
+    let ca_file = match emulator.ca_pem() {
+        Some(pem) => Some(CaFile::write(pem, args.ca_out.as_deref())?),
+        None => None,
+    };
+    let ca_pem_path = ca_file.as_ref().map(|f| f.path.clone());
+    let format = if json_mode {
+        ServeFormat::Json
+    } else {
+        args.format
+    };
+    announce(&emulator, format, ca_pem_path.as_deref());
+    wait_for_stop().await;
+    emulator.shutdown();
+    drop(ca_file);
+    Ok(0)
+}
+
+/// The emulator the flags describe: bind, puzzle, limits, tokens, keys, TLS.
+fn builder(args: &ServeArgs) -> Result<lime_emulator::EmulatorBuilder, Failure> {
     let scheme: Scheme = args.scheme.into();
     let mut builder = Emulator::builder()
         .bind(SocketAddr::new(args.bind, args.port))
@@ -218,13 +247,11 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
             key: crate::client::read_text_file(key, "the TLS key")?,
         });
     }
-    let emulator = builder.start().await.map_err(|e| match e {
-        // The emulator refuses tokens an empty header could match.
-        StartError::Token => {
-            Failure::invalid_input(format!("{e}; give tokens of visible characters"))
-        }
-        e => Failure::new(Kind::Config, e.to_string()),
-    })?;
+    Ok(builder)
+}
+
+/// The fault flags, scripted into the running emulator.
+fn script_faults(emulator: &Emulator, args: &ServeArgs) -> Result<(), Failure> {
     for spec in &args.fail {
         let (spec, retry_after) = match parts::<4>(spec, "fail") {
             Ok([r, status, count, seconds]) => {
@@ -298,16 +325,11 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         let [r, per_second] = parts::<2>(spec, "rate-limit")?;
         emulator.rate_limit(route(&r)?, number(&per_second, "rate")?);
     }
-    let ca_file = match emulator.ca_pem() {
-        Some(pem) => Some(CaFile::write(pem, args.ca_out.as_deref())?),
-        None => None,
-    };
-    let ca_pem_path = ca_file.as_ref().map(|f| f.path.clone());
-    let format = if json_mode {
-        ServeFormat::Json
-    } else {
-        args.format
-    };
+    Ok(())
+}
+
+/// Where it listens and what a client needs, as `--format` says.
+fn announce(emulator: &Emulator, format: ServeFormat, ca_pem_path: Option<&Path>) {
     if format == ServeFormat::Env {
         println!("export LIME_API_BASE={}", shell_quote(&emulator.base_url()));
         println!(
@@ -370,10 +392,6 @@ pub(crate) async fn run(args: ServeArgs, json_mode: bool) -> Result<u8, Failure>
         }
         println!("Ctrl-C or SIGTERM stops it.");
     }
-    wait_for_stop().await;
-    emulator.shutdown();
-    drop(ca_file);
-    Ok(0)
 }
 
 /// A token to accept, from the flag or its file (the emulator refuses an

@@ -51,103 +51,46 @@ impl EmulatorBuilder {
     /// # Errors
     /// [`StartError`] when the address cannot be bound, the key cannot be
     /// made, or a token is empty or holds whitespace.
-    pub async fn start(mut self) -> Result<Emulator, StartError> {
-        for token in self
-            .agents
-            .iter()
-            .map(|a| &a.token)
-            .chain(self.sites.iter().map(|s| &s.token))
-        {
-            if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(StartError::Token);
-            }
-        }
+    pub async fn start(self) -> Result<Emulator, StartError> {
+        self.check_tokens()?;
         let key = match &self.signing_key_pem {
             Some(pem) => Arc::new(IssuerKey::from_pkcs8_pem(pem)?),
             None => process_key()?,
         };
-        if self.agents.is_empty() {
-            let token = format!("at_{}", random_hex(16));
-            self = if self.default_agent_mcp_grant {
-                self.agent("agent_emulated", &token)
-            } else {
-                self.agent_without_mcp_grant("agent_emulated", &token)
-            };
-        }
-        if self.sites.is_empty() {
-            self = self.site("site_emulated", &format!("st_{}", random_hex(16)));
-        }
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: self.addr,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: self.addr,
-            source,
-        })?;
-        let sink = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: self.addr,
-                source,
-            })?;
-        let sink_addr = sink.local_addr().map_err(|source| StartError::Bind {
-            addr: self.addr,
-            source,
-        })?;
-        let extra_names: Vec<String> = self.mcp_domain.iter().cloned().collect();
-        let tls = self
+        let builder = self.with_default_principals();
+        let (listener, addr) = bind(builder.addr, builder.addr).await?;
+        // Where redirects point: another origin, which counts what it gets.
+        let (sink, sink_addr) = bind(LOOPBACK_ANY_PORT, builder.addr).await?;
+        let extra_names: Vec<String> = builder.mcp_domain.iter().cloned().collect();
+        let tls = builder
             .tls
             .as_ref()
             .map(|source| crate::tls::server_tls(source, &extra_names))
             .transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        // Bound to every address (0.0.0.0, [::]): clients are told loopback,
-        // an address they can connect to.
-        let advertised = if addr.ip().is_unspecified() {
-            let loopback: std::net::IpAddr = if addr.is_ipv4() {
-                std::net::Ipv4Addr::LOCALHOST.into()
-            } else {
-                std::net::Ipv6Addr::LOCALHOST.into()
-            };
-            SocketAddr::new(loopback, addr.port())
-        } else {
-            addr
-        };
-        let origin = format!("{scheme}://{advertised}");
+        let origin = format!("{scheme}://{}", advertised(addr));
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
-        let (limits, max_connections) = (self.limits, self.max_connections);
         let faults = Arc::new(Mutex::new(FaultPlan::default()));
-        let (mcp, mcp_listener) = match &self.mcp_domain {
+        let (mcp, mcp_listener) = match &builder.mcp_domain {
             None => (None, None),
             Some(domain) => {
-                let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        addr: self.addr,
-                        source,
-                    })?;
-                let mcp_addr = listener.local_addr().map_err(|source| StartError::Bind {
-                    addr: self.addr,
-                    source,
-                })?;
+                let (listener, mcp_addr) = bind(LOOPBACK_ANY_PORT, builder.addr).await?;
                 let state = Arc::new(crate::mcp_server::McpServerState {
                     domain: domain.clone(),
                     issuer: origin.clone(),
                     key: key.clone(),
                     counters: Default::default(),
                     faults: Arc::clone(&faults),
-                    clock: self.clock.clone(),
+                    clock: builder.clock.clone(),
                 });
-                let endpoint = crate::mcp_server::McpEndpoint::new(state, self.client_timeout);
+                let endpoint = crate::mcp_server::McpEndpoint::new(state, builder.client_timeout);
                 (Some((endpoint, mcp_addr)), Some(listener))
             }
         };
+        let (limits, max_connections) = (builder.limits, builder.max_connections);
         let shared = Arc::new(Shared {
-            settings: self,
+            settings: builder,
             origin: origin.clone(),
             redirect_origin: format!("http://{sink_addr}"),
             key,
@@ -159,29 +102,20 @@ impl EmulatorBuilder {
             mcp,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        if let Some(mcp_listener) = mcp_listener {
+        let serve = |listener, kind, acceptor| {
             tokio::spawn(accept_loop(
-                mcp_listener,
+                listener,
                 shared.clone(),
                 shutdown_rx.clone(),
-                Listener::Mcp,
-                acceptor.clone(),
-            ));
+                kind,
+                acceptor,
+            ))
+        };
+        if let Some(mcp_listener) = mcp_listener {
+            serve(mcp_listener, Listener::Mcp, acceptor.clone());
         }
-        tokio::spawn(accept_loop(
-            listener,
-            shared.clone(),
-            shutdown_rx.clone(),
-            Listener::Api,
-            acceptor,
-        ));
-        tokio::spawn(accept_loop(
-            sink,
-            shared.clone(),
-            shutdown_rx.clone(),
-            Listener::RedirectSink,
-            None,
-        ));
+        serve(listener, Listener::Api, acceptor);
+        serve(sink, Listener::RedirectSink, None);
         tokio::spawn(expiry_loop(shared.clone(), shutdown_rx));
         tracing::info!(target: "lime_emulator", %origin, "emulator listening");
         Ok(Emulator {
@@ -189,6 +123,33 @@ impl EmulatorBuilder {
             addr,
             shutdown: shutdown_tx,
         })
+    }
+
+    /// Tokens an empty or blank header could match are refused.
+    fn check_tokens(&self) -> Result<(), StartError> {
+        let tokens = self.agents.iter().map(|a| &a.token);
+        for token in tokens.chain(self.sites.iter().map(|s| &s.token)) {
+            if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(StartError::Token);
+            }
+        }
+        Ok(())
+    }
+
+    /// An agent and a site with generated tokens, where none was given.
+    fn with_default_principals(mut self) -> Self {
+        if self.agents.is_empty() {
+            let token = format!("at_{}", random_hex(16));
+            self = if self.default_agent_mcp_grant {
+                self.agent("agent_emulated", &token)
+            } else {
+                self.agent_without_mcp_grant("agent_emulated", &token)
+            };
+        }
+        if self.sites.is_empty() {
+            self = self.site("site_emulated", &format!("st_{}", random_hex(16)));
+        }
+        self
     }
 
     /// Starts on a runtime of its own, for blocking tests and programs.
@@ -439,4 +400,37 @@ impl Drop for BlockingEmulator {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Any free port on loopback.
+const LOOPBACK_ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// A listener on `addr` and the address it got; a failure names `asked`,
+/// the address the emulator was asked to serve on.
+async fn bind(
+    addr: SocketAddr,
+    asked: SocketAddr,
+) -> Result<(TcpListener, SocketAddr), StartError> {
+    let failed = |source| StartError::Bind {
+        addr: asked,
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(failed)?;
+    let local = listener.local_addr().map_err(failed)?;
+    Ok((listener, local))
+}
+
+/// The address clients are told: loopback when bound to every address
+/// (0.0.0.0, [::]), an address they can connect to.
+fn advertised(addr: SocketAddr) -> SocketAddr {
+    if !addr.ip().is_unspecified() {
+        return addr;
+    }
+    let loopback: std::net::IpAddr = if addr.is_ipv4() {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        std::net::Ipv6Addr::LOCALHOST.into()
+    };
+    SocketAddr::new(loopback, addr.port())
 }
