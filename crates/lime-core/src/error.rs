@@ -761,10 +761,10 @@ impl fmt::Display for TransportErrorKind {
     }
 }
 
-/// Whether an error of type `T` sits anywhere in `error`'s chain, for
-/// drivers classifying their client's errors (a rustls error inside an
-/// `io::Error` inside a client error). `io::Error` hides the error it wraps
-/// from `source()`, so it is opened with `get_ref()`.
+/// The first error of type `T` in `error`'s chain, for drivers
+/// classifying their client's errors (a rustls error inside an `io::Error`
+/// inside a client error). `io::Error` hides the error it wraps from
+/// `source()`, so it is opened with `get_ref()`.
 ///
 /// ```
 /// use std::io;
@@ -775,27 +775,25 @@ impl fmt::Display for TransportErrorKind {
 /// }
 /// impl std::error::Error for Tls {}
 /// let wrapped = io::Error::new(io::ErrorKind::InvalidData, Tls);
-/// assert!(lime_core::drive::error_chain_contains::<Tls>(&wrapped));
-/// assert!(!lime_core::drive::error_chain_contains::<Tls>(&io::Error::other("plain")));
+/// assert!(lime_core::drive::find_in_chain::<Tls>(&wrapped).is_some());
+/// assert!(lime_core::drive::find_in_chain::<Tls>(&io::Error::other("plain")).is_none());
 /// ```
-pub fn error_chain_contains<T: std::error::Error + 'static>(
-    mut error: &(dyn std::error::Error + 'static),
-) -> bool {
-    loop {
-        if error.is::<T>() {
-            return true;
+pub fn find_in_chain<'e, T: std::error::Error + 'static>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
         }
-        let next = match error.downcast_ref::<std::io::Error>() {
+        current = match e.downcast_ref::<std::io::Error>() {
             Some(io) => io
                 .get_ref()
                 .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
+            None => e.source(),
         };
-        match next {
-            Some(next) => error = next,
-            None => return false,
-        }
     }
+    None
 }
 
 #[cfg(test)]

@@ -88,18 +88,27 @@ pub(crate) fn build_request(
     request
 }
 
-/// Headers for a TRACE line: names and values, a sensitive value (the
-/// agent token) as `<redacted>`.
-pub(crate) fn describe_headers(headers: &http::HeaderMap) -> String {
+/// `name: value, …` for logs: a header marked sensitive (the agent token,
+/// an MCP `Authorization`) is `<redacted>`, a value that is not text is
+/// `<binary>`, and text is escaped, so a server's header cannot drive a
+/// terminal.
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// let mut token = http::HeaderValue::from_static("at_secret");
+/// token.set_sensitive(true);
+/// headers.insert("x-agent-token", token);
+/// headers.insert("x-note", http::HeaderValue::from_static("a\tb"));
+/// let shown = lime_core::drive::describe_headers(&headers);
+/// assert_eq!(shown, "x-agent-token: <redacted>, x-note: a\\tb");
+/// ```
+pub fn describe_headers(headers: &http::HeaderMap) -> String {
     headers
         .iter()
-        .map(|(name, value)| {
-            let value = if value.is_sensitive() {
-                "<redacted>"
-            } else {
-                value.to_str().unwrap_or("<binary>")
-            };
-            format!("{name}: {value}")
+        .map(|(name, value)| match value.to_str() {
+            _ if value.is_sensitive() => format!("{name}: <redacted>"),
+            Ok(text) => format!("{name}: {}", text.escape_debug()),
+            Err(_) => format!("{name}: <binary>"),
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -49,9 +49,11 @@ pub(crate) use request_id::validate_request_id;
 pub mod drive {
     pub use crate::agent::AgentState;
     pub use crate::envelope::classify;
-    pub use crate::error::{TransportError, TransportErrorKind, error_chain_contains};
+    pub use crate::error::{TransportError, TransportErrorKind, find_in_chain};
     pub use crate::flow::Flow;
-    pub use crate::io::{AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit};
+    pub use crate::io::{
+        AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit, describe_headers,
+    };
     pub use crate::one_request::{Exchange, Mint, OneRequest, ProfileRead};
     pub use crate::pow::{PowOutcome, PowTask};
     pub use crate::roots::certificates_from_pem;

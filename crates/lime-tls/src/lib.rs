@@ -51,28 +51,17 @@ pub fn crypto_provider_name() -> &'static str {
 /// the server's certificate chains to no trusted root. `None` when no
 /// rustls error is in the chain.
 pub fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<TransportError> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            let failure = TransportError::new(TransportErrorKind::Tls, tls.to_string());
-            let untrusted = matches!(
-                tls,
-                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
-            );
-            return Some(if untrusted {
-                failure.with_hint(Hint::TrustCa)
-            } else {
-                failure
-            });
-        }
-        current = match e.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => e.source(),
-        };
-    }
-    None
+    let tls = lime_core::drive::find_in_chain::<rustls::Error>(error)?;
+    let failure = TransportError::new(TransportErrorKind::Tls, tls.to_string());
+    let untrusted = matches!(
+        tls,
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+    );
+    Some(if untrusted {
+        failure.with_hint(Hint::TrustCa)
+    } else {
+        failure
+    })
 }
 
 /// Every root `config` trusts: the bundled web PKI roots (feature

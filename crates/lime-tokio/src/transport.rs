@@ -104,19 +104,7 @@ async fn exchange(
 /// a pin a proxy would ignore), when that is why the request failed.
 #[cfg(feature = "mcp")]
 pub(crate) fn lime_error_in(error: &hyper_util::client::legacy::Error) -> Option<lime_core::Error> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = source {
-        if let Some(lime) = current.downcast_ref::<lime_core::Error>() {
-            return Some(lime.clone());
-        }
-        source = match current.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|e| e as &(dyn std::error::Error + 'static)),
-            None => current.source(),
-        };
-    }
-    None
+    lime_core::drive::find_in_chain::<lime_core::Error>(error).cloned()
 }
 
 /// A hyper-util error as a transport error kind: TLS failures are not

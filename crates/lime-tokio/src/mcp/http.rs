@@ -125,11 +125,11 @@ impl McpHttp {
         loop {
             let request = build(&ticket)
                 .map_err(|e| failure(TransportErrorKind::Other, exchange, e.to_string()))?;
-            tracing::trace!(target: "lime", exchange, headers = %shown(request.headers()), "MCP request headers");
+            tracing::trace!(target: "lime", exchange, headers = %lime_core::drive::describe_headers(request.headers()), "MCP request headers");
             let started = std::time::Instant::now();
             let response = self.send(exchange, request).await?;
             tracing::debug!(target: "lime", exchange, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "MCP exchange");
-            tracing::trace!(target: "lime", exchange, headers = %shown(response.headers()), "MCP response headers");
+            tracing::trace!(target: "lime", exchange, headers = %lime_core::drive::describe_headers(response.headers()), "MCP response headers");
             if response.status() != StatusCode::UNAUTHORIZED {
                 self.generation
                     .store(ticket.generation(), Ordering::Release);
@@ -277,19 +277,6 @@ impl McpHttp {
     fn exchange(&self, what: &str, method: &Method, uri: &str) -> String {
         format!("{what} → {method} {}", redact_url(uri))
     }
-}
-
-/// Headers for a TRACE line, sensitive values (the bearer token) redacted.
-fn shown(headers: &http::HeaderMap) -> String {
-    headers
-        .iter()
-        .map(|(name, value)| match value.to_str() {
-            _ if value.is_sensitive() => format!("{name}: <redacted>"),
-            Ok(text) => format!("{name}: {}", text.escape_debug()),
-            Err(_) => format!("{name}: <binary>"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn header_text(response: &http::Response<Incoming>, name: HeaderName) -> Option<String> {
