@@ -8,6 +8,8 @@
 //! lime-bench success --count N                            (PoW budget 10 s, the default)
 //! lime-bench once <REQUEST_ID>                            (one login, for the footprint)
 //! lime-bench mcp --url URL --addr IP:PORT --count N --concurrency C   (MCP tool calls)
+//! lime-bench cpu-core --count N                           (client CPU per login, canned answers)
+//! lime-bench cpu-adapter --adapter tokio|blocking --count N   (client CPU per login, emulator)
 //! ```
 #![allow(clippy::print_stdout)]
 #![forbid(unsafe_code)]
@@ -18,6 +20,13 @@ use std::time::{Duration, Instant};
 
 use lime_pow::{Scheme, SolveError, Solver};
 use serde_json::{Value, json};
+
+mod cpu;
+
+/// Counts allocations for `cpu-core` (atomic counters beside the system
+/// allocator; every other mode pays two relaxed adds per allocation).
+#[global_allocator]
+static GLOBAL: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is required"))
@@ -79,7 +88,14 @@ fn main() {
                 .parse()
                 .expect("concurrency"),
         ),
-        _ => panic!("usage: lime-bench pow|latency|throughput|success|once|mcp ..."),
+        Some("cpu-core") => cpu::core(arg(&args, "--count", "100000").parse().expect("count")),
+        Some("cpu-adapter") => cpu::adapter(
+            &arg(&args, "--adapter", "tokio"),
+            arg(&args, "--count", "2000").parse().expect("count"),
+        ),
+        _ => panic!(
+            "usage: lime-bench pow|latency|throughput|success|once|mcp|cpu-core|cpu-adapter ..."
+        ),
     };
     println!("{output}");
 }

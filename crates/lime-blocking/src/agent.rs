@@ -259,14 +259,18 @@ impl LimeAgentBuilder {
             .build();
         // Never ureq's own proxy from the environment: the proxy is
         // lime-core's decision, the same in both adapters.
-        let http = ureq::Agent::config_builder()
+        let ureq_config = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
             .user_agent(config.user_agent())
             .tls_config(tls)
             .proxy(crate::transport::ureq_proxy(config.proxy_route()))
-            .build()
-            .new_agent();
+            .build();
+        let http = ureq::Agent::with_parts(
+            ureq_config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            crate::transport::LiteralsFirst::default(),
+        );
         Ok(LimeAgent::with_http(config, http))
     }
 }

@@ -106,3 +106,41 @@ pub(crate) fn ureq_proxy(route: ProxyRoute<'_>) -> Option<ureq::Proxy> {
     // ureq only refuses a proxy without a host, which lime-core never gives.
     builder.build().ok()
 }
+
+/// ureq's resolver, except that an IP address is its own answer: ureq asks
+/// its resolver on every request, pooled connection or not, and the
+/// default one starts a thread to time each lookup out. A loopback or
+/// pinned-IP API thus costs no thread per request.
+#[derive(Debug, Default)]
+pub(crate) struct LiteralsFirst(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralsFirst {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.authority().and_then(|authority| {
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let ip: std::net::IpAddr = host.parse().ok()?;
+            let port = authority.port_u16().or(match uri.scheme_str() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            })?;
+            Some(std::net::SocketAddr::new(ip, port))
+        });
+        match literal {
+            Some(addr) => {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}

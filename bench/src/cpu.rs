@@ -1,0 +1,150 @@
+//! What a login costs the client's CPU, never timed in tests:
+//!
+//! - `cpu-core`: lime-core's `Login` from a warm `AgentState` on canned
+//!   answers (difficulty 0, no tracing subscriber, nothing but the SDK on
+//!   the thread): CPU per login from the thread's scheduler clock, and
+//!   allocations per login from a counting allocator.
+//! - `cpu-adapter`: a lime-blocking or lime-tokio agent against a running
+//!   emulator (difficulty 0, plain HTTP on loopback, connections reused):
+//!   the CPU of every thread of this process per login.
+
+use std::time::{Duration, Instant};
+
+use lime_core::drive::{AgentState, Output};
+use serde_json::{Value, json};
+
+/// CPU time this thread has run, from the scheduler (nanoseconds).
+fn thread_cpu() -> Duration {
+    schedstat("/proc/thread-self/schedstat")
+}
+
+/// CPU time every live thread of this process has run.
+fn process_cpu() -> Duration {
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let path = task.expect("a task").path().join("schedstat");
+        total += schedstat(path.to_str().expect("a path"));
+    }
+    total
+}
+
+fn schedstat(path: &str) -> Duration {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
+}
+
+fn answer(body: &str) -> lime_core::drive::HttpResponse {
+    http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(body.as_bytes().to_vec())
+        .expect("a response")
+}
+
+const READ: &str = r#"{"ok":true,"data":{"request_id":"lr_bench","site_id":"site_1","status":"PENDING","expires_at":"2030-01-01T00:00:00Z","approved_agent_id":null,"pow_challenge":"c0ffee","pow_difficulty":0,"pow_scheme":"v1"}}"#;
+const APPROVED: &str = r#"{"ok":true,"data":{"request_id":"lr_bench","site_id":"site_1","status":"APPROVED","expires_at":"2030-01-01T00:00:00Z","approved_agent_id":"agent_1"}}"#;
+
+/// One login driven to its end on canned answers.
+fn one_login(state: &AgentState) {
+    let now = Instant::now();
+    let mut login = state
+        .start_login("lr_bench", lime_pow::Progress::new(), now)
+        .expect("a login");
+    let mut sent = 0;
+    loop {
+        match login.poll_output() {
+            Output::Send(_) => {
+                sent += 1;
+                let body = if sent == 1 { READ } else { APPROVED };
+                login.handle_response(answer(body), now);
+            }
+            Output::Solve(task) => login.handle_solution(task.run(), now),
+            Output::Wait(until) => login.handle_timeout(until),
+            Output::Done(result) => {
+                result.expect("approved");
+                return;
+            }
+        }
+    }
+}
+
+pub(crate) fn core(count: usize) -> Value {
+    let config = lime_core::Config::builder()
+        .token("at_bench")
+        .base_url("http://127.0.0.1:9/api/v1")
+        .env_lookup(|_| None)
+        .build()
+        .expect("a config");
+    let state = AgentState::new(config, 7);
+    for _ in 0..1_000 {
+        one_login(&state); // warm: kernel choice, CPU count, caches
+    }
+    let allocations = stats_alloc::Region::new(crate::GLOBAL);
+    one_login(&state);
+    let per_login = allocations.change();
+    // The canned answers the harness builds: two responses, two headers.
+    let harness = stats_alloc::Region::new(crate::GLOBAL);
+    std::hint::black_box((answer(READ), answer(APPROVED)));
+    let harness = harness.change();
+    let cpu_before = thread_cpu();
+    let wall = Instant::now();
+    for _ in 0..count {
+        one_login(&state);
+    }
+    let cpu = thread_cpu() - cpu_before;
+    json!({
+        "logins": count,
+        "cpu_us_per_login": cpu.as_secs_f64() * 1e6 / count as f64,
+        "wall_us_per_login": wall.elapsed().as_secs_f64() * 1e6 / count as f64,
+        "allocations_per_login": per_login.allocations,
+        "harness_allocations_per_login": harness.allocations,
+        "bytes_allocated_per_login": per_login.bytes_allocated,
+    })
+}
+
+pub(crate) fn adapter(adapter: &str, count: usize) -> Value {
+    let ids: Vec<String> = (0..count + 50).map(|_| crate::create_request()).collect();
+    let (warm, timed) = ids.split_at(50);
+    let (cpu, wall) = match adapter {
+        "blocking" => {
+            let agent = lime_blocking::LimeAgent::new(crate::config()).expect("agent");
+            for id in warm {
+                agent.login(id).expect("login");
+            }
+            let (before, wall) = (process_cpu(), Instant::now());
+            for id in timed {
+                agent.login(id).expect("login");
+            }
+            (process_cpu() - before, wall.elapsed())
+        }
+        _ => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let agent = lime_tokio::LimeAgent::new(crate::config()).expect("agent");
+            runtime.block_on(async {
+                for id in warm {
+                    agent.login(id).await.expect("login");
+                }
+                let (before, wall) = (process_cpu(), Instant::now());
+                for id in timed {
+                    agent.login(id).await.expect("login");
+                }
+                (process_cpu() - before, wall.elapsed())
+            })
+        }
+    };
+    json!({
+        "adapter": adapter,
+        "logins": count,
+        "cpu_us_per_login": cpu.as_secs_f64() * 1e6 / count as f64,
+        "wall_us_per_login": wall.as_secs_f64() * 1e6 / count as f64,
+    })
+}
