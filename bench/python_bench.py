@@ -87,6 +87,26 @@ async def success(count):
     return {"count": count, "ok": ok, "mean_ms": sum(ms) / len(ms)}
 
 
+async def cpu(count):
+    # Client CPU per login against the emulator at difficulty 0, measured
+    # as lime-bench cpu-adapter measures lime: the process's CPU (user +
+    # system, every thread) around the timed logins, connections reused.
+    import resource
+    with httpx.Client() as c:
+        ids = [create_request(c) for _ in range(count + 50)]
+    async with LimeAgent() as agent:
+        for i in ids[:50]:
+            await agent.login(i)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        wall = time.perf_counter()
+        for i in ids[50:]:
+            await agent.login(i)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        wall = time.perf_counter() - wall
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"logins": count, "cpu_us_per_login": used * 1e6 / count, "wall_us_per_login": wall * 1e6 / count}
+
+
 async def once(request_id):
     async with LimeAgent() as agent:
         await agent.login(request_id)
@@ -103,6 +123,8 @@ def main():
         out = asyncio.run(throughput(int(arg("--count", "640")), int(arg("--concurrency", "64"))))
     elif cmd == "success":
         out = asyncio.run(success(int(arg("--count", "20"))))
+    elif cmd == "cpu":
+        out = asyncio.run(cpu(int(arg("--count", "1000"))))
     elif cmd == "once":
         out = asyncio.run(once(sys.argv[2]))
     else:
