@@ -1,15 +1,11 @@
 //! Agent passports: RS256 JWTs signed by the emulator's key, and the JWKS
 //! that publishes its public half.
 
+use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
-use rsa::traits::PublicKeyParts;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
-use sha2_010::Sha256;
 
 /// The audience every passport names.
 pub const AUDIENCE: &str = "lime-site-login";
@@ -21,11 +17,13 @@ pub const MAX_LIFETIME_SECS: i64 = 120;
 #[error("invalid passport: {0}")]
 pub struct PassportError(pub String);
 
-/// The emulator's signing key and its key id.
+/// The emulator's signing key (passports and MCP access tokens) and its
+/// key id, on aws-lc-rs: the provider the emulator's TLS already uses.
 pub struct IssuerKey {
     kid: String,
-    signing: SigningKey<Sha256>,
-    public: RsaPublicKey,
+    signing: KeyPair,
+    /// The public key's modulus and exponent, big-endian.
+    public: PublicKeyComponents<Vec<u8>>,
 }
 
 impl std::fmt::Debug for IssuerKey {
@@ -37,13 +35,13 @@ impl std::fmt::Debug for IssuerKey {
 }
 
 impl IssuerKey {
-    /// A fresh 2048-bit key (about a second in release builds).
+    /// A fresh 2048-bit key.
     ///
     /// # Errors
-    /// When the OS random source fails.
+    /// When the key cannot be generated.
     pub fn generate() -> Result<Self, PassportError> {
-        let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
-            .map_err(|e| PassportError(e.to_string()))?;
+        let key = KeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| PassportError("cannot generate an RSA key".to_owned()))?;
         Ok(Self::from_key(key))
     }
 
@@ -52,30 +50,21 @@ impl IssuerKey {
     /// # Errors
     /// When the PEM is not an RSA PKCS#8 key.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, PassportError> {
-        let key = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| PassportError(e.to_string()))?;
+        use rustls_pki_types::pem::PemObject;
+        let der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
+            .map_err(|e| PassportError(format!("not a PKCS#8 PEM key: {e}")))?;
+        let key = KeyPair::from_pkcs8(der.secret_pkcs8_der())
+            .map_err(|e| PassportError(format!("not an RSA key: {e}")))?;
         Ok(Self::from_key(key))
     }
 
-    /// The key as PKCS#8 PEM, to reuse it across runs.
-    ///
-    /// # Errors
-    /// When encoding fails.
-    pub fn to_pkcs8_pem(&self) -> Result<String, PassportError> {
-        self.signing
-            .as_ref()
-            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
-            .map(|s| s.to_string())
-            .map_err(|e| PassportError(e.to_string()))
-    }
-
-    fn from_key(key: RsaPrivateKey) -> Self {
-        let public = key.to_public_key();
+    fn from_key(key: KeyPair) -> Self {
+        let public = PublicKeyComponents::<Vec<u8>>::from(key.public_key());
         // The key id: a stable fingerprint of the modulus.
-        let n = public.n().to_bytes_be();
-        let kid = format!("lime-emu-{}", &hex_prefix(&n));
+        let kid = format!("lime-emu-{}", &hex_prefix(&public.n));
         IssuerKey {
             kid,
-            signing: SigningKey::new(key),
+            signing: key,
             public,
         }
     }
@@ -92,8 +81,8 @@ impl IssuerKey {
             "kid": self.kid,
             "alg": "RS256",
             "use": "sig",
-            "n": B64.encode(self.public.n().to_bytes_be()),
-            "e": B64.encode(self.public.e().to_bytes_be()),
+            "n": B64.encode(&self.public.n),
+            "e": B64.encode(&self.public.e),
         }]})
     }
 
@@ -105,8 +94,17 @@ impl IssuerKey {
             B64.encode(header.to_string()),
             B64.encode(claims.to_string())
         );
-        let signature: Signature = self.signing.sign(input.as_bytes());
-        format!("{input}.{}", B64.encode(signature.to_bytes()))
+        let mut signature = vec![0; self.signing.public_modulus_len()];
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        // PKCS#1 v1.5 signing fails only for a buffer of the wrong size.
+        if self
+            .signing
+            .sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut signature)
+            .is_err()
+        {
+            signature.clear();
+        }
+        format!("{input}.{}", B64.encode(signature))
     }
 }
 
@@ -187,21 +185,21 @@ pub fn verify_signature(token: &str, jwks: &Value) -> Result<Value, PassportErro
         .as_array()
         .and_then(|keys| keys.iter().find(|k| k["kid"] == kid))
         .ok_or_else(|| bad("kid not in the JWKS"))?;
-    let component = |name: &str| -> Result<rsa::BigUint, PassportError> {
+    let component = |name: &str| -> Result<Vec<u8>, PassportError> {
         let raw = jwk[name].as_str().ok_or_else(|| bad("JWK lacks n or e"))?;
-        Ok(rsa::BigUint::from_bytes_be(
-            &B64.decode(raw).map_err(|_| bad("bad JWK"))?,
-        ))
+        B64.decode(raw).map_err(|_| bad("bad JWK"))
     };
-    let public = RsaPublicKey::new(component("n")?, component("e")?).map_err(|_| bad("bad JWK"))?;
-    let signature = Signature::try_from(
-        B64.decode(s)
-            .map_err(|_| bad("bad signature encoding"))?
-            .as_slice(),
-    )
-    .map_err(|_| bad("bad signature"))?;
-    VerifyingKey::<Sha256>::new(public)
-        .verify(format!("{h}.{c}").as_bytes(), &signature)
+    let public = aws_lc_rs::signature::RsaPublicKeyComponents {
+        n: component("n")?,
+        e: component("e")?,
+    };
+    let signature = B64.decode(s).map_err(|_| bad("bad signature encoding"))?;
+    public
+        .verify(
+            &RSA_PKCS1_2048_8192_SHA256,
+            format!("{h}.{c}").as_bytes(),
+            &signature,
+        )
         .map_err(|_| bad("signature does not verify"))?;
     Ok(claims)
 }
