@@ -252,3 +252,32 @@ pub(crate) fn mcp_target(data: &[u8]) {
         }
     }
 }
+
+/// Passport verification never panics on any token; with a signature
+/// check that accepts everything, whatever passes keeps every claim rule:
+/// RS256, the audience, the issuer, an agent, the bound request and a
+/// lifetime within 120 s that covers `now`.
+pub(crate) fn passport(data: &[u8]) {
+    struct AcceptAll;
+    impl lime_core::site::SignatureCheck for AcceptAll {
+        fn rs256(&self, _: &[u8], _: &[u8], _: &[u8], _: &[u8]) -> bool {
+            true
+        }
+    }
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let keys = lime_core::site::KeySet::from_jwks(
+        br#"{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"}]}"#,
+    )
+    .expect("a key set");
+    let expected = lime_core::site::Expected::new("https://lime.example", "lr_1");
+    let now = 1_800_000_000;
+    if let Ok(passport) = lime_core::site::verify_passport(token, &keys, &expected, now, &AcceptAll)
+    {
+        assert_eq!(passport.request_id, "lr_1");
+        assert!(!passport.agent_id.is_empty());
+        assert!(passport.expires_at > now);
+        assert!(passport.expires_at - passport.issued_at <= 120);
+    }
+}

@@ -54,3 +54,8 @@ fn mcp_token_response_corpus() {
 fn mcp_target_corpus() {
     replay("mcp_target", checks::mcp_target);
 }
+
+#[test]
+fn passport_corpus() {
+    replay("passport", checks::passport);
+}

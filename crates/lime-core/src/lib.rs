@@ -23,6 +23,7 @@ mod retry;
 mod roots;
 #[cfg(feature = "serde")]
 mod serde_helpers;
+pub mod site;
 mod step;
 mod token;
 mod types;

@@ -171,3 +171,71 @@ fn os_roots() -> Result<Vec<CertificateDer<'static>>, Error> {
         "os_roots(true) needs the `os-roots` feature of lime-tokio or lime-blocking",
     ))
 }
+
+/// RS256 passport signatures checked with [`crypto_provider`] (aws-lc-rs or
+/// ring, whichever this build has): the key's `n` and `e` become the DER
+/// `RSAPublicKey` the provider's RSA PKCS#1 SHA-256 verifier takes.
+///
+/// ```
+/// use lime_core::site::SignatureCheck;
+/// // A key that signed nothing verifies nothing.
+/// assert!(!lime_tls::ProviderRs256.rs256(&[0xc3; 256], &[1, 0, 1], b"m", &[0; 256]));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProviderRs256;
+
+impl lime_core::site::SignatureCheck for ProviderRs256 {
+    fn rs256(&self, n: &[u8], e: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        let provider = crypto_provider();
+        let Some(algorithms) = provider
+            .signature_verification_algorithms
+            .mapping
+            .iter()
+            .find(|(scheme, _)| *scheme == rustls::SignatureScheme::RSA_PKCS1_SHA256)
+            .map(|(_, algorithms)| *algorithms)
+        else {
+            return false;
+        };
+        let key = rsa_public_key_der(n, e);
+        algorithms
+            .iter()
+            .any(|algorithm| algorithm.verify_signature(&key, message, signature).is_ok())
+    }
+}
+
+/// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`
+/// (RFC 8017), DER.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn integer(bytes: &[u8]) -> Vec<u8> {
+        let trimmed = match bytes.iter().position(|&b| b != 0) {
+            Some(first) => &bytes[first..],
+            None => &[0][..],
+        };
+        let mut content = Vec::with_capacity(trimmed.len() + 1);
+        if trimmed[0] & 0x80 != 0 {
+            content.push(0); // positive
+        }
+        content.extend_from_slice(trimmed);
+        tagged(0x02, &content)
+    }
+    fn tagged(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes = len.to_be_bytes();
+            let first = bytes
+                .iter()
+                .position(|&b| b != 0)
+                .unwrap_or(bytes.len() - 1);
+            out.push(0x80 | (bytes.len() - first) as u8);
+            out.extend_from_slice(&bytes[first..]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    let mut body = integer(n);
+    body.extend(integer(e));
+    tagged(0x30, &body)
+}

@@ -1,0 +1,147 @@
+//! Passports as the emulator signs them, verified with lime-core's rules
+//! and this crate's RS256 check: every refusal the contract names gets its
+//! own typed reason.
+#![forbid(unsafe_code)]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use lime_core::site::{Expected, KeySet, PassportRefused, verify_passport};
+use lime_emulator::passport::IssuerKey;
+use serde_json::{Value, json};
+
+const ISSUER: &str = "https://lime.example";
+const NOW: i64 = 1_800_000_000;
+
+fn claims() -> Value {
+    json!({
+        "aud": "lime-site-login", "iss": ISSUER, "sub": "agent_1",
+        "request_id": "lr_1", "iat": NOW, "nbf": NOW, "exp": NOW + 120,
+    })
+}
+
+fn with(change: impl FnOnce(&mut Value)) -> Value {
+    let mut c = claims();
+    change(&mut c);
+    c
+}
+
+fn check(
+    token: &str,
+    keys: &KeySet,
+    expected: &Expected,
+    now: i64,
+) -> Result<String, PassportRefused> {
+    verify_passport(token, keys, expected, now, &lime_tls::ProviderRs256).map(|p| p.agent_id)
+}
+
+#[test]
+fn every_rule_of_the_contract_has_its_typed_refusal() {
+    let key = IssuerKey::generate().unwrap();
+    let keys = KeySet::from_jwks(key.jwks().to_string().as_bytes()).unwrap();
+    let expected = Expected::new(ISSUER, "lr_1");
+    let ok = key.sign(&claims());
+    assert_eq!(
+        check(&ok, &keys, &expected, NOW + 1).as_deref(),
+        Ok("agent_1")
+    );
+    let cases: Vec<(Value, i64, PassportRefused)> = vec![
+        (
+            with(|c| c["aud"] = "mcp".into()),
+            NOW,
+            PassportRefused::Audience,
+        ),
+        (
+            with(|c| c["iss"] = "https://evil.example".into()),
+            NOW,
+            PassportRefused::Issuer,
+        ),
+        (
+            with(|c| c["sub"] = "".into()),
+            NOW,
+            PassportRefused::Subject,
+        ),
+        (
+            with(|c| c["request_id"] = "lr_2".into()),
+            NOW,
+            PassportRefused::Request,
+        ),
+        (claims(), NOW + 120, PassportRefused::Expired),
+        (
+            with(|c| c["exp"] = (NOW + 121).into()),
+            NOW,
+            PassportRefused::Lifetime,
+        ),
+        (
+            with(|c| c["nbf"] = (NOW + 5).into()),
+            NOW,
+            PassportRefused::NotYetValid,
+        ),
+    ];
+    for (claims, now, refusal) in cases {
+        let token = key.sign(&claims);
+        assert_eq!(
+            check(&token, &keys, &expected, now),
+            Err(refusal.clone()),
+            "{claims}"
+        );
+    }
+    // A key the set lacks, and a signature over other claims.
+    let other = IssuerKey::generate().unwrap();
+    assert_eq!(
+        check(&other.sign(&claims()), &keys, &expected, NOW),
+        Err(PassportRefused::UnknownKey)
+    );
+    let (head, _) = ok.split_once('.').unwrap();
+    let signature = ok.rsplit_once('.').unwrap().1;
+    let forged_claims = B64.encode(with(|c| c["sub"] = "agent_evil".into()).to_string());
+    let tampered = format!("{head}.{forged_claims}.{signature}");
+    assert_eq!(
+        check(&tampered, &keys, &expected, NOW),
+        Err(PassportRefused::Signature)
+    );
+    // alg none, and HS256 "signed" with the public key as the secret.
+    let body = B64.encode(claims().to_string());
+    for alg in ["none", "HS256"] {
+        let header = B64.encode(json!({ "alg": alg, "kid": key.kid() }).to_string());
+        let token = format!("{header}.{body}.{}", B64.encode(b"whatever"));
+        assert_eq!(
+            check(&token, &keys, &expected, NOW),
+            Err(PassportRefused::Algorithm),
+            "{alg}"
+        );
+    }
+    assert_eq!(
+        check("a.b", &keys, &expected, NOW),
+        Err(PassportRefused::Malformed)
+    );
+}
+
+#[test]
+fn the_named_exceptions_are_explicit_choices() {
+    let key = IssuerKey::generate().unwrap();
+    let keys = KeySet::from_jwks(key.jwks().to_string().as_bytes()).unwrap();
+    let other_request = key.sign(&with(|c| c["request_id"] = "lr_9".into()));
+    // Binding to the request is the default; skipping it is named.
+    assert!(check(&other_request, &keys, &Expected::new(ISSUER, "lr_1"), NOW).is_err());
+    assert!(check(&other_request, &keys, &Expected::any_request(ISSUER), NOW).is_ok());
+    // A leeway only as a setting.
+    let late = NOW + 121;
+    let token = key.sign(&claims());
+    assert!(check(&token, &keys, &Expected::new(ISSUER, "lr_1"), late).is_err());
+    assert!(
+        check(
+            &token,
+            &keys,
+            &Expected::new(ISSUER, "lr_1").leeway_secs(5),
+            late
+        )
+        .is_ok()
+    );
+    // As of issue, within an explicit maximum age.
+    let replayed = Expected::new(ISSUER, "lr_1").at_issue_within_secs(3600);
+    assert!(check(&token, &keys, &replayed, NOW + 600).is_ok());
+    assert_eq!(
+        check(&token, &keys, &replayed, NOW + 3601),
+        Err(PassportRefused::Expired)
+    );
+}
