@@ -4,24 +4,21 @@
 //! (`lime-tls` has one on the crypto provider lime already uses), so this
 //! crate stays free of crypto and I/O.
 
-use std::fmt;
+use serde_json::Value;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use serde_json::{Map, Value};
+use super::jws::{Jws, KeySet, SignatureCheck};
 
 /// The audience of every login passport.
 pub const PASSPORT_AUDIENCE: &str = "lime-site-login";
 /// The longest a passport may live (`exp − iat`), in seconds.
 pub const MAX_PASSPORT_LIFETIME_SECS: i64 = 120;
-/// The largest token accepted before any parsing, in bytes.
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Why a passport was refused: one typed reason per rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PassportRefused {
-    /// Not three base64url parts of JSON, or over [`MAX_TOKEN_BYTES`].
+    /// Not three base64url parts of JSON, or over
+    /// [`MAX_TOKEN_BYTES`](super::MAX_TOKEN_BYTES).
     #[error("the passport is not a compact JWS")]
     Malformed,
     /// `alg` is not `RS256` (`none`, `HS256` and the rest are refused).
@@ -55,67 +52,6 @@ pub enum PassportRefused {
     /// `nbf` is in the future (beyond the leeway).
     #[error("the passport is not valid yet")]
     NotYetValid,
-}
-
-/// The RS256 check a [`KeySet`] key must pass, from the key's `n` and `e`
-/// (big-endian bytes).
-pub trait SignatureCheck {
-    /// Whether `signature` is the RS256 (RSASSA-PKCS1-v1_5, SHA-256)
-    /// signature of `message` under the key `(n, e)`.
-    fn rs256(&self, n: &[u8], e: &[u8], message: &[u8], signature: &[u8]) -> bool;
-}
-
-/// The RSA keys of a JWKS document (`GET /core/.well-known/jwks.json`),
-/// by `kid`; other key types are skipped.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct KeySet {
-    keys: Vec<(String, Vec<u8>, Vec<u8>)>,
-}
-
-impl fmt::Debug for KeySet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.keys.iter().map(|(kid, ..)| kid))
-            .finish()
-    }
-}
-
-impl KeySet {
-    /// The RSA keys of a JWKS document.
-    ///
-    /// # Errors
-    /// [`crate::Error::InvalidResponse`] when it is not a JWKS object.
-    pub fn from_jwks(jwks: &[u8]) -> Result<Self, crate::Error> {
-        let bad = |why: &str| crate::Error::invalid_response(None, format!("JWKS: {why}"));
-        let value: Value = serde_json::from_slice(jwks).map_err(|_| bad("not JSON"))?;
-        let keys = value["keys"]
-            .as_array()
-            .ok_or_else(|| bad("no `keys` array"))?;
-        let mut set = KeySet::default();
-        for key in keys {
-            let field = |name: &str| key[name].as_str().and_then(|v| B64.decode(v).ok());
-            if key["kty"] != "RSA" {
-                continue;
-            }
-            if let (Some(kid), Some(n), Some(e)) = (key["kid"].as_str(), field("n"), field("e")) {
-                set.keys.push((kid.to_owned(), n, e));
-            }
-        }
-        Ok(set)
-    }
-
-    /// Whether the set holds `kid` (a verifier refetches the set, rate
-    /// limited, when a passport names one it lacks).
-    pub fn contains(&self, kid: &str) -> bool {
-        self.keys.iter().any(|(k, ..)| k == kid)
-    }
-
-    fn get(&self, kid: &str) -> Option<(&[u8], &[u8])> {
-        self.keys
-            .iter()
-            .find(|(k, ..)| k == kid)
-            .map(|(_, n, e)| (n.as_slice(), e.as_slice()))
-    }
 }
 
 /// What a site expects of a passport: the issuer, the request it created
@@ -191,16 +127,15 @@ pub fn verify_passport(
     now_unix: i64,
     check: &dyn SignatureCheck,
 ) -> Result<VerifiedPassport, PassportRefused> {
-    let jws = Jws::parse(token)?;
-    if jws.header.get("alg").and_then(Value::as_str) != Some("RS256") {
-        return Err(PassportRefused::Algorithm);
-    }
-    let kid = jws.header.get("kid").and_then(Value::as_str).unwrap_or("");
-    let (n, e) = keys.get(kid).ok_or(PassportRefused::UnknownKey)?;
-    if !check.rs256(n, e, jws.signed.as_bytes(), &jws.signature) {
-        return Err(PassportRefused::Signature);
-    }
-    let claims = &jws.claims;
+    let claims = Jws::parse(token)
+        .ok_or(PassportRefused::Malformed)?
+        .verified_claims(keys, check)
+        .map_err(|refused| match refused {
+            super::jws::Refused::Algorithm => PassportRefused::Algorithm,
+            super::jws::Refused::UnknownKey => PassportRefused::UnknownKey,
+            super::jws::Refused::Signature => PassportRefused::Signature,
+        })?;
+    let claims = &claims;
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let time = |name: &str| claims.get(name).and_then(Value::as_i64);
     if text("aud") != Some(PASSPORT_AUDIENCE) {
@@ -247,35 +182,4 @@ pub fn verify_passport(
         issued_at: iat,
         expires_at: exp,
     })
-}
-
-/// A compact JWS, parsed once: header and claims as JSON objects, the
-/// signed part and the signature bytes.
-struct Jws<'a> {
-    header: Map<String, Value>,
-    claims: Map<String, Value>,
-    signed: &'a str,
-    signature: Vec<u8>,
-}
-
-impl<'a> Jws<'a> {
-    fn parse(token: &'a str) -> Result<Self, PassportRefused> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(PassportRefused::Malformed);
-        }
-        let (signed, signature) = token.rsplit_once('.').ok_or(PassportRefused::Malformed)?;
-        let (header, claims) = signed.split_once('.').ok_or(PassportRefused::Malformed)?;
-        let object = |part: &str| match B64.decode(part).ok().map(|b| serde_json::from_slice(&b)) {
-            Some(Ok(Value::Object(map))) => Ok(map),
-            _ => Err(PassportRefused::Malformed),
-        };
-        Ok(Jws {
-            header: object(header)?,
-            claims: object(claims)?,
-            signed,
-            signature: B64
-                .decode(signature)
-                .map_err(|_| PassportRefused::Malformed)?,
-        })
-    }
 }

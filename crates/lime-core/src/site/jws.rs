@@ -1,0 +1,129 @@
+//! Signed tokens as LIME issues them (passports, MCP access tokens): the
+//! compact JWS parsed once, the RSA keys of a JWKS, and the RS256 check the
+//! caller brings. Claim rules are each token's own.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::{Map, Value};
+
+/// The largest token accepted before any parsing, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The RS256 check a [`KeySet`] key must pass, from the key's `n` and `e`
+/// (big-endian bytes).
+pub trait SignatureCheck {
+    /// Whether `signature` is the RS256 (RSASSA-PKCS1-v1_5, SHA-256)
+    /// signature of `message` under the key `(n, e)`.
+    fn rs256(&self, n: &[u8], e: &[u8], message: &[u8], signature: &[u8]) -> bool;
+}
+
+/// The RSA keys of a JWKS document (`GET /core/.well-known/jwks.json`),
+/// by `kid`; other key types are skipped.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct KeySet {
+    keys: Vec<(String, Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.keys.iter().map(|(kid, ..)| kid))
+            .finish()
+    }
+}
+
+impl KeySet {
+    /// The RSA keys of a JWKS document.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidResponse`] when it is not a JWKS object.
+    pub fn from_jwks(jwks: &[u8]) -> Result<Self, crate::Error> {
+        let bad = |why: &str| crate::Error::invalid_response(None, format!("JWKS: {why}"));
+        let value: Value = serde_json::from_slice(jwks).map_err(|_| bad("not JSON"))?;
+        let keys = value["keys"]
+            .as_array()
+            .ok_or_else(|| bad("no `keys` array"))?;
+        let mut set = KeySet::default();
+        for key in keys {
+            let field = |name: &str| key[name].as_str().and_then(|v| B64.decode(v).ok());
+            if key["kty"] != "RSA" {
+                continue;
+            }
+            if let (Some(kid), Some(n), Some(e)) = (key["kid"].as_str(), field("n"), field("e")) {
+                set.keys.push((kid.to_owned(), n, e));
+            }
+        }
+        Ok(set)
+    }
+
+    /// Whether the set holds `kid` (a verifier refetches the set, rate
+    /// limited, when a passport names one it lacks).
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.iter().any(|(k, ..)| k == kid)
+    }
+
+    pub(crate) fn get(&self, kid: &str) -> Option<(&[u8], &[u8])> {
+        self.keys
+            .iter()
+            .find(|(k, ..)| k == kid)
+            .map(|(_, n, e)| (n.as_slice(), e.as_slice()))
+    }
+}
+
+/// A compact JWS, parsed once: header and claims as JSON objects, the
+/// signed part and the signature bytes.
+pub(crate) struct Jws<'a> {
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    signed: &'a str,
+    signature: Vec<u8>,
+}
+
+impl<'a> Jws<'a> {
+    /// `None` for anything but three base64url parts (JSON objects, then
+    /// bytes) within [`MAX_TOKEN_BYTES`].
+    pub(crate) fn parse(token: &'a str) -> Option<Self> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let (signed, signature) = token.rsplit_once('.')?;
+        let (header, claims) = signed.split_once('.')?;
+        let object = |part: &str| match serde_json::from_slice(&B64.decode(part).ok()?) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        };
+        Some(Jws {
+            header: object(header)?,
+            claims: object(claims)?,
+            signed,
+            signature: B64.decode(signature).ok()?,
+        })
+    }
+
+    /// The claims, once the header says RS256 with a `kid` of `keys` and
+    /// the signature verifies with that key.
+    pub(crate) fn verified_claims(
+        self,
+        keys: &KeySet,
+        check: &dyn SignatureCheck,
+    ) -> Result<Map<String, Value>, Refused> {
+        if self.header.get("alg").and_then(Value::as_str) != Some("RS256") {
+            return Err(Refused::Algorithm);
+        }
+        let kid = self.header.get("kid").and_then(Value::as_str).unwrap_or("");
+        let (n, e) = keys.get(kid).ok_or(Refused::UnknownKey)?;
+        if !check.rs256(n, e, self.signed.as_bytes(), &self.signature) {
+            return Err(Refused::Signature);
+        }
+        Ok(self.claims)
+    }
+}
+
+/// Why a signed token's envelope was refused.
+pub(crate) enum Refused {
+    Algorithm,
+    UnknownKey,
+    Signature,
+}
