@@ -127,3 +127,108 @@ pub(crate) enum Refused {
     UnknownKey,
     Signature,
 }
+
+/// The shortest time between two fetches of the key set: a flood of
+/// tokens naming unknown keys costs LIME at most one fetch per interval.
+pub const KEY_REFETCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A verifier's cached key set, sans-IO: it says when to fetch the JWKS
+/// (at first, and again when a token names a `kid` the set lacks, at most
+/// once per [`KEY_REFETCH_INTERVAL`]); the driver fetches and hands the
+/// answer back. Time is passed in.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use lime_core::site::{KeyCache, KeySet, KeyStep};
+/// let start = Instant::now();
+/// let mut cache = KeyCache::default();
+/// assert!(matches!(cache.lookup("k1", start), KeyStep::Fetch));
+/// cache.store(KeySet::from_jwks(br#"{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"}]}"#)?, start);
+/// assert!(matches!(cache.lookup("k1", start), KeyStep::Ready(_)));
+/// // An unknown kid right after a fetch: no second fetch yet.
+/// assert!(matches!(cache.lookup("k2", start), KeyStep::Ready(_)));
+/// assert!(matches!(cache.lookup("k2", start + Duration::from_secs(31)), KeyStep::Fetch));
+/// # Ok::<(), lime_core::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: Option<KeySet>,
+    fetched_at: Option<std::time::Instant>,
+}
+
+/// What a [`KeyCache`] answers for a `kid`.
+#[derive(Debug)]
+pub enum KeyStep<'a> {
+    /// Verify with these keys (a `kid` they lack is then refused as
+    /// unknown).
+    Ready(&'a KeySet),
+    /// Fetch the JWKS, [`store`](KeyCache::store) it, and ask again.
+    Fetch,
+    /// No keys yet and the last fetch failed within the interval: refuse
+    /// for now rather than fetch again.
+    Unavailable,
+}
+
+impl KeyCache {
+    /// The keys to verify a token naming `kid` with, or a fetch first.
+    pub fn lookup(&mut self, kid: &str, now: std::time::Instant) -> KeyStep<'_> {
+        let may_fetch = self
+            .fetched_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= KEY_REFETCH_INTERVAL);
+        match (&self.keys, may_fetch) {
+            (Some(keys), _) if keys.contains(kid) => KeyStep::Ready(keys),
+            (_, true) => KeyStep::Fetch,
+            (Some(keys), false) => KeyStep::Ready(keys),
+            (None, false) => KeyStep::Unavailable,
+        }
+    }
+
+    /// Keeps a freshly fetched key set.
+    pub fn store(&mut self, keys: KeySet, now: std::time::Instant) {
+        self.keys = Some(keys);
+        self.fetched_at = Some(now);
+    }
+
+    /// A failed fetch counts against the interval too (a down JWKS
+    /// endpoint is not hammered); the keys held, if any, stay.
+    pub fn fetch_failed(&mut self, now: std::time::Instant) {
+        self.fetched_at = Some(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_failed_fetch_is_not_retried_within_the_interval() {
+        #[allow(clippy::disallowed_methods)] // a test's own clock start
+        let start = Instant::now();
+        let mut cache = KeyCache::default();
+        assert!(matches!(cache.lookup("k1", start), KeyStep::Fetch));
+        cache.fetch_failed(start);
+        assert!(matches!(cache.lookup("k1", start), KeyStep::Unavailable));
+        let later = start + KEY_REFETCH_INTERVAL;
+        assert!(matches!(cache.lookup("k1", later), KeyStep::Fetch));
+        let keys = KeySet::from_jwks(
+            br#"{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"},{"kty":"EC","kid":"k9"}]}"#,
+        )
+        .unwrap();
+        assert!(
+            keys.contains("k1") && !keys.contains("k9"),
+            "only RSA keys count"
+        );
+        cache.store(keys, later);
+        // A rotated key: unknown kid, fetched again once the interval passed.
+        assert!(matches!(
+            cache.lookup("k2", later + Duration::from_secs(1)),
+            KeyStep::Ready(_)
+        ));
+        assert!(matches!(
+            cache.lookup("k2", later + KEY_REFETCH_INTERVAL),
+            KeyStep::Fetch
+        ));
+        assert!(KeySet::from_jwks(b"[]").is_err());
+    }
+}

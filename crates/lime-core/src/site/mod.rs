@@ -7,7 +7,7 @@ mod jws;
 mod mcp_token;
 mod passport;
 
-pub use jws::{KeySet, MAX_TOKEN_BYTES, SignatureCheck};
+pub use jws::{KEY_REFETCH_INTERVAL, KeyCache, KeySet, KeyStep, MAX_TOKEN_BYTES, SignatureCheck};
 pub use mcp_token::{MCP_TOKEN_AUDIENCE, McpTokenRefused, VerifiedMcpToken, verify_mcp_token};
 pub use passport::{
     Expected, MAX_PASSPORT_LIFETIME_SECS, PASSPORT_AUDIENCE, PassportRefused, VerifiedPassport,
