@@ -231,7 +231,7 @@ impl LimeAgentBuilder {
     /// Builds the agent.
     ///
     /// # Errors
-    /// As [`ConfigBuilder::build`], or [`Error::Config`] when the TLS set-up
+    /// As [`ConfigBuilder::build`](lime_core::ConfigBuilder::build), or [`Error::Config`] when the TLS set-up
     /// fails (no trust roots, an unreadable OS store).
     pub fn build(mut self) -> Result<LimeAgent, Error> {
         let config = self.config.build()?;

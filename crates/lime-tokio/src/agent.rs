@@ -437,7 +437,7 @@ impl LimeAgentBuilder {
     /// Builds the agent.
     ///
     /// # Errors
-    /// As [`ConfigBuilder::build`], or [`Error::Config`] for a bad root certificate.
+    /// As [`ConfigBuilder::build`](lime_core::ConfigBuilder::build), or [`Error::Config`] for a bad root certificate.
     pub fn build(mut self) -> Result<LimeAgent, Error> {
         let config = self.config.build()?;
         self.build_with(config)
