@@ -75,7 +75,7 @@ async fn route_and_answer(shared: Arc<Shared>, request: Request<Incoming>) -> Re
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
-            return Ok(response);
+            return Ok(closing(response));
         }
         Some(Fault::Drop) => return Err(Dropped),
         Some(Fault::Panic) => panic!("a fault asked the {route} handler to panic"),
@@ -92,19 +92,29 @@ async fn route_and_answer(shared: Arc<Shared>, request: Request<Incoming>) -> Re
             if let Ok(value) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(header::LOCATION, value);
             }
-            return Ok(response);
+            return Ok(closing(response));
         }
         Some(Fault::Raw {
             status,
             headers,
             body,
-        }) => return Ok(raw_response(status, &headers, body)),
+        }) => return Ok(closing(raw_response(status, &headers, body))),
     }
     let response = answer(&shared, route, id, request).await;
     Ok(match trickle {
         Some((chunk, interval)) => trickled(response, chunk, interval).await,
         None => response,
     })
+}
+
+/// A fault's answer sent before the request body was read: the connection
+/// cannot be reused, so the answer says so (as the 413 path does) and no
+/// client sends its next request into a connection about to close.
+fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 async fn trickled(
