@@ -133,6 +133,14 @@ enum ServeFormat {
     Env,
 }
 
+/// The host name of the emulator's MCP URL, read by the SDK's own target
+/// parser (the URL was built from a domain that parser accepted).
+fn mcp_domain(url: &str) -> String {
+    lime_core::mcp::McpTarget::parse(url, true)
+        .map(|target| target.domain().to_owned())
+        .unwrap_or_default()
+}
+
 /// `value` quoted for a POSIX shell.
 fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
@@ -347,11 +355,7 @@ fn announce(emulator: &Emulator, format: ServeFormat, ca_pem_path: Option<&Path>
             );
         }
         if let (Some(url), Some(addr)) = (emulator.mcp_url(), emulator.mcp_addr()) {
-            let domain = url
-                .split("://")
-                .nth(1)
-                .and_then(|rest| rest.split([':', '/']).next())
-                .unwrap_or_default();
+            let domain = mcp_domain(&url);
             println!(
                 "export LIME_RESOLVE={}",
                 shell_quote(&format!("{domain}={}", addr.ip()))
@@ -383,10 +387,7 @@ fn announce(emulator: &Emulator, format: ServeFormat, ca_pem_path: Option<&Path>
         if let (Some(url), Some(addr)) = (emulator.mcp_url(), emulator.mcp_addr()) {
             println!(
                 "  MCP server: {url} (at {addr}: --resolve {}:{}:127.0.0.1)",
-                url.split("://")
-                    .nth(1)
-                    .and_then(|r| r.split(':').next())
-                    .unwrap_or_default(),
+                mcp_domain(&url),
                 addr.port()
             );
         }

@@ -54,21 +54,19 @@ fn line(progress: &Progress, elapsed: Duration) -> String {
     let hashes = progress.hashes() as f64;
     let seconds = elapsed.as_secs_f64().max(1e-3);
     let rate = hashes / seconds;
+    let difficulty = progress.difficulty();
+    let what = difficulty.map_or_else(
+        || "the proof of work".to_owned(),
+        |d| format!("difficulty {}", d.bits()),
+    );
     let mut text = format!(
-        "solving the proof of work: {:.1} M hashes at {:.1} M/s, {seconds:.1} s so far",
+        "solving {what}: {:.1} M hashes at {:.1} M/s, {seconds:.1} s so far",
         hashes / 1e6,
         rate / 1e6
     );
-    if let Some(difficulty) = progress.difficulty() {
-        text = text.replacen(
-            "the proof of work",
-            &format!("difficulty {}", difficulty.bits()),
-            1,
-        );
-        if rate > 0.0 {
-            let expected = difficulty.expected_hashes() / rate;
-            text.push_str(&format!(", about {} expected in all", human(expected)));
-        }
+    if let Some(difficulty) = difficulty.filter(|_| rate > 0.0) {
+        let expected = difficulty.expected_hashes() / rate;
+        text.push_str(&format!(", about {} expected in all", human(expected)));
     }
     text
 }
