@@ -169,7 +169,7 @@ fn from_token_is_the_one_line_start_in_both_adapters() {
     let blocking = lime_blocking::LimeAgent::from_token("at_one_line").unwrap();
     let tokio = lime_tokio::LimeAgent::from_token("at_one_line").unwrap();
     for config in [blocking.config(), tokio.config()] {
-        assert_eq!(config.token().expose_secret(), "at_one_line");
+        assert_eq!(config.token().unwrap().expose_secret(), "at_one_line");
     }
     assert!(
         lime_blocking::LimeAgent::from_token("").is_err(),

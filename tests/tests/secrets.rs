@@ -137,8 +137,8 @@ fn no_secret_reaches_logs_debug_or_errors<A: Adapter + std::fmt::Debug>() {
     let texts = [
         logs,
         format!("{config:?}"),
-        format!("{:?}", config.token()),
-        format!("{}", config.token()),
+        format!("{:?}", config.token().unwrap()),
+        format!("{}", config.token().unwrap()),
         format!("{agent:?}"),
         format!("{wrong:?}"),
         format!("{error:?} {error}"),

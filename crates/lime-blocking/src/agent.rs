@@ -166,26 +166,32 @@ impl LimeAgent {
 
     /// The drive loop: the only place this crate touches the protocol.
     fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Value, Error> {
-        loop {
-            match flow.poll_output() {
-                Output::Send(transmit) => match send(
-                    &self.inner.http,
-                    transmit,
-                    self.inner.state.config().max_body_bytes(),
-                ) {
-                    Ok(response) => flow.handle_response(response, Instant::now()),
-                    Err(error) => flow.handle_transport_error(error, Instant::now()),
-                },
-                Output::Solve(task) => {
-                    let outcome = task.run();
-                    flow.handle_solution(outcome, Instant::now());
-                }
-                Output::Wait(until) => {
-                    std::thread::sleep(until.saturating_duration_since(Instant::now()));
-                    flow.handle_timeout(Instant::now());
-                }
-                Output::Done(result) => return result,
+        let config = self.inner.state.config();
+        drive(&self.inner.http, config.max_body_bytes(), flow)
+    }
+}
+
+/// Runs `flow` to its end over `http`: the one drive loop of this crate.
+pub(crate) fn drive<F: Flow>(
+    http: &ureq::Agent,
+    max_body: usize,
+    flow: &mut F,
+) -> Result<F::Value, Error> {
+    loop {
+        match flow.poll_output() {
+            Output::Send(transmit) => match send(http, transmit, max_body) {
+                Ok(response) => flow.handle_response(response, Instant::now()),
+                Err(error) => flow.handle_transport_error(error, Instant::now()),
+            },
+            Output::Solve(task) => {
+                let outcome = task.run();
+                flow.handle_solution(outcome, Instant::now());
             }
+            Output::Wait(until) => {
+                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                flow.handle_timeout(Instant::now());
+            }
+            Output::Done(result) => return result,
         }
     }
 }
@@ -249,30 +255,36 @@ impl LimeAgentBuilder {
             }
             return Ok(LimeAgent::with_http(config, http));
         }
-        let roots: Vec<ureq::tls::Certificate<'static>> = lime_tls::root_certificates(&config)?
-            .iter()
-            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
-            .collect();
-        let tls = ureq::tls::TlsConfig::builder()
-            .unversioned_rustls_crypto_provider(lime_tls::crypto_provider())
-            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
-            .build();
-        // Never ureq's own proxy from the environment: the proxy is
-        // lime-core's decision, the same in both adapters.
-        let ureq_config = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .user_agent(config.user_agent())
-            .tls_config(tls)
-            .proxy(crate::transport::ureq_proxy(config.proxy_route()))
-            .build();
-        let http = ureq::Agent::with_parts(
-            ureq_config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            crate::transport::LiteralsFirst::default(),
-        );
+        let http = http_agent(&config)?;
         Ok(LimeAgent::with_http(config, http))
     }
+}
+
+/// The built-in ureq agent for `config`: its roots, lime-core's proxy
+/// decision, no redirects, statuses as responses.
+pub(crate) fn http_agent(config: &Config) -> Result<ureq::Agent, Error> {
+    let roots: Vec<ureq::tls::Certificate<'static>> = lime_tls::root_certificates(config)?
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    let tls = ureq::tls::TlsConfig::builder()
+        .unversioned_rustls_crypto_provider(lime_tls::crypto_provider())
+        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+        .build();
+    // Never ureq's own proxy from the environment: the proxy is
+    // lime-core's decision, the same in both adapters.
+    let ureq_config = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .user_agent(config.user_agent())
+        .tls_config(tls)
+        .proxy(crate::transport::ureq_proxy(config.proxy_route()))
+        .build();
+    Ok(ureq::Agent::with_parts(
+        ureq_config,
+        ureq::unversioned::transport::DefaultConnector::new(),
+        crate::transport::LiteralsFirst::default(),
+    ))
 }
 
 impl LimeAgent {

@@ -3,9 +3,11 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+pub mod site;
 mod transport;
 
 pub use agent::{LimeAgent, LimeAgentBuilder};
+pub use site::{LimeSite, LimeSiteBuilder};
 // Everything this crate's API mentions, so one dependency is enough.
 pub use lime_core::drive::{TransportError, TransportErrorKind};
 pub use lime_core::lime_pow::{CancelToken, Progress, Scheme as PowScheme};

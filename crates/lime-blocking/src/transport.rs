@@ -45,6 +45,44 @@ pub(crate) fn send(
     Ok(http::Response::from_parts(parts, bytes))
 }
 
+/// Opens a long-lived stream: connect and headers before
+/// `transmit.deadline`, then the body for at most `read_for` (ureq bounds a
+/// body as a whole, not per read: a stream is recycled when it ends, which
+/// also notices a dead connection within `read_for`).
+pub(crate) fn open_stream(
+    agent: &ureq::Agent,
+    transmit: Transmit,
+    read_for: std::time::Duration,
+) -> Result<http::Response<ureq::Body>, TransportError> {
+    let left = transmit
+        .deadline
+        .saturating_duration_since(std::time::Instant::now())
+        .max(std::time::Duration::from_millis(1));
+    let plain_http = transmit.request.uri().scheme_str() != Some("https");
+    let mut request = transmit
+        .request
+        .with_agent(agent)
+        .configure()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(None)
+        .timeout_connect(Some(left))
+        .timeout_recv_response(Some(left))
+        .timeout_recv_body(Some(read_for));
+    if plain_http {
+        request = request.proxy(None);
+    }
+    request.build().run().map_err(classify)
+}
+
+/// Reads a whole (bounded) body of a stream's refusal.
+pub(crate) fn read_body(body: ureq::Body, max_body: usize) -> Result<Vec<u8>, TransportError> {
+    body.into_with_config()
+        .limit(max_body as u64)
+        .read_to_vec()
+        .map_err(classify)
+}
+
 /// A ureq error as a transport error kind, with the error as its
 /// `source()`. TLS failures say how to trust a CA when that is the cause.
 fn classify(error: ureq::Error) -> TransportError {

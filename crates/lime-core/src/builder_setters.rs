@@ -3,11 +3,9 @@
 
 /// Expands, inside an adapter builder's `impl` block, to the setters that
 /// configure its [`ConfigBuilder`](crate::ConfigBuilder): `token`,
-/// `base_url`, `allow_http`, `timeout`, `deadline`, `max_retries`,
-/// `pow_timeout`, `pow_scheme`, `pow_threads`, `user_agent`,
-/// `max_body_bytes`, `https_proxy`, `no_proxy`, `add_root_certificates_pem`,
-/// `os_roots`, `mcp_token_skew`, `mcp_allow_http`, `mcp_allow_range`,
-/// `configure` and `config`, all on the builder's [`ConfigSlot`](crate::ConfigSlot)
+/// `deadline`, `pow_timeout`, `pow_scheme`, `pow_threads`,
+/// `mcp_token_skew`, `mcp_allow_http`, `mcp_allow_range`, and the
+/// [`transport_setters!`](crate::transport_setters), all on the builder's [`ConfigSlot`](crate::ConfigSlot)
 /// field named by the argument: `agent_builder_setters!(config)`.
 ///
 /// For the adapter crates; not a stable API.
@@ -20,32 +18,10 @@ macro_rules! agent_builder_setters {
         pub fn token(self, token: impl Into<String>) -> Self {
             self.configure(|c| c.token(token))
         }
-        /// The API root, ending in `/api/v1` (else `LIME_API_BASE`, else
-        /// `https://lime.pics/api/v1`).
-        #[must_use]
-        pub fn base_url(self, url: impl Into<String>) -> Self {
-            self.configure(|c| c.base_url(url))
-        }
-        /// Opts in to plain `http://` off loopback: the token then travels
-        /// unencrypted. Loopback hosts never need it.
-        #[must_use]
-        pub fn allow_http(self, allow: bool) -> Self {
-            self.configure(|c| c.allow_http(allow))
-        }
-        /// Per-attempt timeout: connect, headers and the whole body (30 s).
-        #[must_use]
-        pub fn timeout(self, timeout: ::std::time::Duration) -> Self {
-            self.configure(|c| c.timeout(timeout))
-        }
         /// A deadline for a whole login, from its start (none).
         #[must_use]
         pub fn deadline(self, deadline: ::std::time::Duration) -> Self {
             self.configure(|c| c.deadline(deadline))
-        }
-        /// Retries per step (3).
-        #[must_use]
-        pub fn max_retries(self, retries: u32) -> Self {
-            self.configure(|c| c.max_retries(retries))
         }
         /// PoW time budget (10 s).
         #[must_use]
@@ -61,44 +37,6 @@ macro_rules! agent_builder_setters {
         #[must_use]
         pub fn pow_threads(self, threads: usize) -> Self {
             self.configure(|c| c.pow_threads(threads))
-        }
-        /// The `User-Agent` header (`lime-rust/VERSION`).
-        #[must_use]
-        pub fn user_agent(self, user_agent: impl Into<String>) -> Self {
-            self.configure(|c| c.user_agent(user_agent))
-        }
-        /// The largest response body accepted (1 MiB).
-        #[must_use]
-        pub fn max_body_bytes(self, bytes: usize) -> Self {
-            self.configure(|c| c.max_body_bytes(bytes))
-        }
-        /// Sends HTTPS through this proxy (`http://[user:pass@]host:port`)
-        /// with a CONNECT tunnel, except to hosts in `no_proxy`
-        /// (comma-separated, as `NO_PROXY`). Without this, `HTTPS_PROXY`,
-        /// `ALL_PROXY` and `NO_PROXY` are honoured; plain `http://` is never
-        /// proxied. See [`ConfigBuilder::https_proxy`](lime_core::ConfigBuilder::https_proxy).
-        #[must_use]
-        pub fn https_proxy(self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
-            self.configure(|c| c.https_proxy(url, no_proxy))
-        }
-        /// Ignores proxy settings from the environment.
-        #[must_use]
-        pub fn no_proxy(self) -> Self {
-            self.configure($crate::ConfigBuilder::no_proxy)
-        }
-        /// Also trusts the certificates in `pem` (a corporate or test CA),
-        /// beside the bundled or OS roots; a PEM without a certificate
-        /// fails at `build`.
-        #[must_use]
-        pub fn add_root_certificates_pem(self, pem: &[u8]) -> Self {
-            self.configure(|c| c.add_root_certificates_pem(pem))
-        }
-        /// Trusts the operating system's root store too, or not. Default:
-        /// on exactly with the `os-roots` feature; `true` without it fails
-        /// at `build`.
-        #[must_use]
-        pub fn os_roots(self, enabled: bool) -> Self {
-            self.configure(|c| c.os_roots(enabled))
         }
         /// How long before an MCP access token expires a new one is minted
         /// (else `LIME_MCP_TOKEN_SKEW` in seconds, else 30 s).
@@ -119,23 +57,7 @@ macro_rules! agent_builder_setters {
         pub fn mcp_allow_range(self, cidr: impl Into<String>) -> Self {
             self.configure(|c| c.mcp_allow_range(cidr))
         }
-        /// Any other setting of [`ConfigBuilder`](lime_core::ConfigBuilder).
-        #[must_use]
-        pub fn configure(
-            mut self,
-            f: impl FnOnce($crate::ConfigBuilder) -> $crate::ConfigBuilder,
-        ) -> Self {
-            self.$slot.configure(f);
-            self
-        }
-        /// Uses this already built configuration. Combined with any setter
-        /// that configures it (token, base URL, timeouts, proxy…), `build`
-        /// fails rather than drop those settings silently.
-        #[must_use]
-        pub fn config(mut self, config: $crate::Config) -> Self {
-            self.$slot.use_config(config);
-            self
-        }
+        $crate::transport_setters!($slot);
     };
 }
 
@@ -187,6 +109,115 @@ macro_rules! agent_constructors {
         /// The configuration in use.
         pub fn config(&self) -> &$crate::Config {
             self.$($state).+.config()
+        }
+    };
+}
+
+/// Expands, inside a site builder's `impl` block, to `token` (the site
+/// token) and the transport setters, on its [`ConfigSlot`](crate::ConfigSlot):
+/// `site_builder_setters!(config)`.
+///
+/// For the adapter crates; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! site_builder_setters {
+    ($slot:ident) => {
+        /// The site token (else `LIME_SITE_TOKEN`).
+        #[must_use]
+        pub fn token(self, token: impl Into<String>) -> Self {
+            self.configure(|c| c.site_token(token))
+        }
+        $crate::transport_setters!($slot);
+    };
+}
+
+/// The setters an agent's and a site's builder share: where the API is
+/// and how to reach it (`base_url`, `allow_http`, `timeout`,
+/// `max_retries`, `user_agent`, `max_body_bytes`, `https_proxy`,
+/// `no_proxy`, `add_root_certificates_pem`, `os_roots`, `configure`,
+/// `config`).
+///
+/// For the adapter crates; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! transport_setters {
+    ($slot:ident) => {
+        /// The API root, ending in `/api/v1` (else `LIME_API_BASE`, else
+        /// `https://lime.pics/api/v1`).
+        #[must_use]
+        pub fn base_url(self, url: impl Into<String>) -> Self {
+            self.configure(|c| c.base_url(url))
+        }
+        /// Opts in to plain `http://` off loopback: the token then travels
+        /// unencrypted. Loopback hosts never need it.
+        #[must_use]
+        pub fn allow_http(self, allow: bool) -> Self {
+            self.configure(|c| c.allow_http(allow))
+        }
+        /// Per-attempt timeout: connect, headers and the whole body (30 s).
+        #[must_use]
+        pub fn timeout(self, timeout: ::std::time::Duration) -> Self {
+            self.configure(|c| c.timeout(timeout))
+        }
+        /// Retries per step (3).
+        #[must_use]
+        pub fn max_retries(self, retries: u32) -> Self {
+            self.configure(|c| c.max_retries(retries))
+        }
+        /// The `User-Agent` header (`lime-rust/VERSION`).
+        #[must_use]
+        pub fn user_agent(self, user_agent: impl Into<String>) -> Self {
+            self.configure(|c| c.user_agent(user_agent))
+        }
+        /// The largest response body accepted (1 MiB).
+        #[must_use]
+        pub fn max_body_bytes(self, bytes: usize) -> Self {
+            self.configure(|c| c.max_body_bytes(bytes))
+        }
+        /// Sends HTTPS through this proxy (`http://[user:pass@]host:port`)
+        /// with a CONNECT tunnel, except to hosts in `no_proxy`
+        /// (comma-separated, as `NO_PROXY`). Without this, `HTTPS_PROXY`,
+        /// `ALL_PROXY` and `NO_PROXY` are honoured; plain `http://` is never
+        /// proxied. See [`ConfigBuilder::https_proxy`](lime_core::ConfigBuilder::https_proxy).
+        #[must_use]
+        pub fn https_proxy(self, url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
+            self.configure(|c| c.https_proxy(url, no_proxy))
+        }
+        /// Ignores proxy settings from the environment.
+        #[must_use]
+        pub fn no_proxy(self) -> Self {
+            self.configure($crate::ConfigBuilder::no_proxy)
+        }
+        /// Also trusts the certificates in `pem` (a corporate or test CA),
+        /// beside the bundled or OS roots; a PEM without a certificate
+        /// fails at `build`.
+        #[must_use]
+        pub fn add_root_certificates_pem(self, pem: &[u8]) -> Self {
+            self.configure(|c| c.add_root_certificates_pem(pem))
+        }
+        /// Trusts the operating system's root store too, or not. Default:
+        /// on exactly with the `os-roots` feature; `true` without it fails
+        /// at `build`.
+        #[must_use]
+        pub fn os_roots(self, enabled: bool) -> Self {
+            self.configure(|c| c.os_roots(enabled))
+        }
+        /// Any other setting of [`ConfigBuilder`](lime_core::ConfigBuilder).
+        #[must_use]
+        pub fn configure(
+            mut self,
+            f: impl FnOnce($crate::ConfigBuilder) -> $crate::ConfigBuilder,
+        ) -> Self {
+            self.$slot.configure(f);
+            self
+        }
+        /// Uses this already built configuration. Combined with any setter
+        /// that configures it (token, base URL, timeouts, proxy…), `build`
+        /// fails rather than drop those settings silently.
+        #[must_use]
+        pub fn config(mut self, config: $crate::Config) -> Self {
+            self.$slot.use_config(config);
+            self
         }
     };
 }

@@ -9,7 +9,7 @@ use rustls_pki_types::CertificateDer;
 use crate::Error;
 use crate::base_url::{BASE_URL_ENV, BaseUrl};
 use crate::proxy::{ProxyRoute, ProxyRules};
-use crate::token::{AgentToken, TOKEN_ENV};
+use crate::token::{AgentToken, SiteToken, TOKEN_ENV};
 
 /// The environment variable that pins the proof-of-work scheme.
 pub const POW_SCHEME_ENV: &str = "LIME_POW_SCHEME";
@@ -127,7 +127,7 @@ mod settings {
 
     #[derive(Debug)]
     pub(super) struct Config {
-        pub(super) token: AgentToken,
+        pub(super) credential: Credential,
         pub(super) base_url: BaseUrl,
         pub(super) timeout: Duration,
         pub(super) max_retries: u32,
@@ -150,6 +150,13 @@ mod settings {
     }
 }
 use settings::Config as Settings;
+
+/// The one secret a [`Config`] sends: an agent's or a site's.
+#[derive(Debug)]
+enum Credential {
+    Agent(AgentToken),
+    Site(SiteToken),
+}
 
 /// The default MCP token refresh skew: a token is minted anew 30 s before
 /// it expires.
@@ -197,9 +204,28 @@ impl Config {
         Self::builder().build()
     }
 
-    /// The agent token.
-    pub fn token(&self) -> &AgentToken {
-        &self.settings.token
+    /// The agent token: `None` in a site's configuration
+    /// ([`ConfigBuilder::build_site`]).
+    pub fn token(&self) -> Option<&AgentToken> {
+        match &self.settings.credential {
+            Credential::Agent(token) => Some(token),
+            Credential::Site(_) => None,
+        }
+    }
+    /// The site token: `Some` only in a site's configuration
+    /// ([`ConfigBuilder::build_site`]).
+    pub fn site_token(&self) -> Option<&SiteToken> {
+        match &self.settings.credential {
+            Credential::Site(token) => Some(token),
+            Credential::Agent(_) => None,
+        }
+    }
+    /// The credential's header and value (marked sensitive).
+    pub(crate) fn credential_header(&self) -> (&'static str, http::HeaderValue) {
+        match &self.settings.credential {
+            Credential::Agent(token) => token.header(),
+            Credential::Site(token) => token.header(),
+        }
     }
     /// The API root.
     pub fn base_url(&self) -> &BaseUrl {
@@ -308,6 +334,7 @@ type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 #[derive(Default)]
 pub struct ConfigBuilder {
     token: Option<zeroize::Zeroizing<String>>,
+    site_token: Option<zeroize::Zeroizing<String>>,
     base_url: Option<String>,
     allow_http: bool,
     timeout: Option<Duration>,
@@ -332,6 +359,10 @@ impl fmt::Debug for ConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConfigBuilder")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "site_token",
+                &self.site_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("base_url", &self.base_url)
             .field("allow_http", &self.allow_http)
             .field("timeout", &self.timeout)
@@ -358,6 +389,13 @@ impl ConfigBuilder {
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(zeroize::Zeroizing::new(token.into()));
+        self
+    }
+    /// The site token (else `LIME_SITE_TOKEN`), for
+    /// [`build_site`](Self::build_site).
+    #[must_use]
+    pub fn site_token(mut self, token: impl Into<String>) -> Self {
+        self.site_token = Some(zeroize::Zeroizing::new(token.into()));
         self
     }
     /// The API root (else `LIME_API_BASE`, else the public service).
@@ -494,20 +532,56 @@ impl ConfigBuilder {
         self
     }
 
-    /// Validates everything and builds the [`Config`].
+    /// Validates everything and builds an agent's [`Config`].
     ///
     /// # Errors
     /// [`Error::Authentication`] when no token is given anywhere;
     /// [`Error::Config`] for a malformed token, base URL, scheme, user agent
     /// or a zero timeout or body limit.
     pub fn build(self) -> Result<Config, Error> {
-        let env = |name: &str| match &self.env {
-            Some(lookup) => lookup(name),
-            None => std::env::var(name).ok(),
-        };
         let token = match &self.token {
             Some(token) => AgentToken::new(token)?,
-            None => AgentToken::new(&zeroize::Zeroizing::new(env(TOKEN_ENV).unwrap_or_default()))?,
+            None => AgentToken::new(&zeroize::Zeroizing::new(
+                self.env(TOKEN_ENV).unwrap_or_default(),
+            ))?,
+        };
+        self.build_with(Credential::Agent(token))
+    }
+
+    /// Validates everything and builds a site's [`Config`]: the one secret
+    /// it sends is the site token ([`site_token`](Self::site_token), else
+    /// `LIME_SITE_TOKEN`); an agent token given beside it is not kept.
+    ///
+    /// ```
+    /// let config = lime_core::Config::builder().site_token("st_example").build_site()?;
+    /// assert!(config.site_token().is_some() && config.token().is_none());
+    /// # Ok::<(), lime_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), for the site token.
+    pub fn build_site(self) -> Result<Config, Error> {
+        let token = match &self.site_token {
+            Some(token) => SiteToken::new(token)?,
+            None => SiteToken::new(&zeroize::Zeroizing::new(
+                self.env(crate::token::SITE_TOKEN_ENV).unwrap_or_default(),
+            ))?,
+        };
+        self.build_with(Credential::Site(token))
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        match &self.env {
+            Some(lookup) => lookup(name),
+            None => std::env::var(name).ok(),
+        }
+    }
+
+    fn build_with(mut self, credential: Credential) -> Result<Config, Error> {
+        let lookup = self.env.take();
+        let env = |name: &str| match &lookup {
+            Some(lookup) => lookup(name),
+            None => std::env::var(name).ok(),
         };
         let base_url = match self.base_url.clone().or_else(|| env(BASE_URL_ENV)) {
             Some(url) if !url.trim().is_empty() => BaseUrl::parse(&url, self.allow_http)?,
@@ -591,7 +665,7 @@ impl ConfigBuilder {
             settings: std::sync::Arc::new(Settings {
                 proxy,
                 proxy_source,
-                token,
+                credential,
                 base_url,
                 timeout,
                 max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
@@ -662,6 +736,30 @@ impl ConfigSlot {
     /// [`Error::Config`] for a built `Config` beside settings (they would
     /// be dropped silently); else as [`ConfigBuilder::build`].
     pub fn build(&mut self) -> Result<Config, Error> {
+        let config = self.take(ConfigBuilder::build)?;
+        match config.token() {
+            Some(_) => Ok(config),
+            None => Err(Error::config(
+                "an agent needs an agent token; this Config was built for a site (build_site)",
+            )),
+        }
+    }
+
+    /// As [`build`](Self::build), for a site ([`ConfigBuilder::build_site`]).
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), and for a built `Config` that is an agent's.
+    pub fn build_site(&mut self) -> Result<Config, Error> {
+        let config = self.take(ConfigBuilder::build_site)?;
+        match config.site_token() {
+            Some(_) => Ok(config),
+            None => Err(Error::config(
+                "a site needs a site token; this Config was built for an agent (use build_site)",
+            )),
+        }
+    }
+
+    fn take(&mut self, build: fn(ConfigBuilder) -> Result<Config, Error>) -> Result<Config, Error> {
         let settings = std::mem::take(&mut self.settings);
         match self.built.take() {
             Some(_) if self.configured => Err(Error::config(
@@ -670,7 +768,7 @@ impl ConfigSlot {
                  config(…) out",
             )),
             Some(config) => Ok(config),
-            None => settings.build(),
+            None => build(settings),
         }
     }
 }

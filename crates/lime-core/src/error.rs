@@ -147,6 +147,9 @@ pub enum Error {
         /// How to fix it, when lime knows.
         hint: Option<Hint>,
     },
+    /// A site refused an agent's passport: the approval it came with is
+    /// not proof of which agent logged in ([`CODE_PASSPORT_REFUSED`]).
+    PassportRefused(crate::site::PassportRefused),
     /// A bug in lime itself (a panicking solver thread) or in the driver
     /// running a flow (polling again before answering the last output);
     /// never caused by the server or by bad input. Please report it.
@@ -168,6 +171,8 @@ pub const CODE_INVALID_TOKEN_RESPONSE: &str = "INVALID_TOKEN_RESPONSE";
 /// The RFC 6749 code of a mint refused for a missing `oauth:mcp` grant
 /// ([`Error::OAuthCapability`]).
 pub const CODE_ACCESS_DENIED: &str = "access_denied";
+/// The code of a passport a site refused ([`Error::PassportRefused`]).
+pub const CODE_PASSPORT_REFUSED: &str = "PASSPORT_REFUSED";
 /// The API code of LIME's authentication service being down (503, retried).
 pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
 
@@ -377,6 +382,7 @@ impl Error {
             },
             Error::Transport(e) => e.fmt_message(f),
             Error::Config { reason, .. } => write!(f, "configuration error: {reason}"),
+            Error::PassportRefused(why) => write!(f, "passport refused: {why}"),
             Error::Internal { reason } => write!(f, "internal error: {reason}"),
         }
     }
@@ -486,6 +492,7 @@ impl Error {
             Error::Expired { .. } => Some(CODE_EXPIRED),
             Error::RateLimited { .. } => Some(CODE_RATE_LIMITED),
             Error::Api { code, .. } => Some(code),
+            Error::PassportRefused(_) => Some(CODE_PASSPORT_REFUSED),
             _ => None,
         }
     }

@@ -15,7 +15,7 @@ pub type HttpRequest = http::Request<Vec<u8>>;
 pub type HttpResponse = http::Response<Vec<u8>>;
 
 /// The header that carries the agent token.
-pub const AGENT_TOKEN_HEADER: &str = "x-agent-token";
+pub const AGENT_TOKEN_HEADER: &str = <crate::token::Agent as crate::token::TokenKind>::HEADER;
 
 /// One HTTP attempt to perform: the request and the instant by which it must
 /// have completed (connect, headers and the whole body), which is the
@@ -83,7 +83,8 @@ pub(crate) fn build_request(
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     if with_token {
-        headers.insert(AGENT_TOKEN_HEADER, config.token().header_value());
+        let (name, value) = config.credential_header();
+        headers.insert(name, value);
     }
     request
 }

@@ -25,7 +25,7 @@ mod roots;
 mod serde_helpers;
 pub mod site;
 mod step;
-mod token;
+pub mod token;
 mod types;
 
 // What a user names daily, at the root.
@@ -36,7 +36,7 @@ pub use login::Login;
 pub use one_request::Profile;
 pub use pow::PowStats;
 pub use report::{LoginFailure, LoginReport};
-pub use token::AgentToken;
+pub use token::{AgentToken, SiteToken};
 pub use types::{AgentProfile, ApprovalResult, RequestStatus};
 
 // The rest by concept (the crate's own modules name them from the root).
@@ -65,7 +65,7 @@ pub mod codes {
     pub use crate::error::{
         CODE_ACCESS_DENIED, CODE_AGENT_INACTIVE, CODE_AGENT_USER_SUSPENDED, CODE_AUTH_UNAVAILABLE,
         CODE_CONFLICT, CODE_EXPIRED, CODE_INVALID_POW, CODE_INVALID_TOKEN_RESPONSE,
-        CODE_MCP_AUTH_FAILED, CODE_RATE_LIMITED,
+        CODE_MCP_AUTH_FAILED, CODE_PASSPORT_REFUSED, CODE_RATE_LIMITED,
     };
 }
 
@@ -82,7 +82,7 @@ pub mod settings {
     pub use crate::retry::{
         BACKOFF_BASE, MAX_BACKOFF, MAX_JITTER, MAX_RETRY_AFTER, is_retryable_status,
     };
-    pub use crate::token::TOKEN_ENV;
+    pub use crate::token::{SITE_TOKEN_ENV, TOKEN_ENV};
 }
 
 /// Re-exported so drivers name PoW types without a second dependency.

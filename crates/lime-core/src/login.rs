@@ -15,7 +15,7 @@ use crate::known::KnownAgentId;
 use crate::one_request::PROFILE_PATH;
 use crate::pow::{PowOutcome, PowStats, PowTask};
 use crate::retry::now_seed;
-use crate::retry::{approve_not_processed, retry_after};
+use crate::retry::{not_processed, retry_after};
 use crate::step::Budget;
 use crate::step::{Stepper, later};
 use crate::{
@@ -680,7 +680,7 @@ impl Login {
             self.state = self.settling(Unsettled::new(solved, ambiguous));
             return self.stepper.begin(Budget::Fresh);
         }
-        if approve_not_processed(status) {
+        if not_processed(status) {
             self.state = State::Approving(solved);
             return self.retry_or(error.clone(), wait, now, error);
         }

@@ -34,7 +34,7 @@ pub struct OneRequest<E: Exchange> {
     now: Instant,
 }
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
@@ -46,6 +46,11 @@ pub trait Exchange: fmt::Debug + sealed::Sealed {
     /// The step's name in logs and errors.
     #[doc(hidden)]
     const STEP: &'static str;
+    /// Whether sending it twice is harmless. A request that is not (a
+    /// site's create) is sent again only when the answer or failure says
+    /// it was not processed: 408, 429, 503, or nothing sent.
+    #[doc(hidden)]
+    const IDEMPOTENT: bool = true;
     /// The request (the same on every attempt).
     #[doc(hidden)]
     fn request(&self, config: &Config) -> HttpRequest;
@@ -91,7 +96,11 @@ impl<E: Exchange> OneRequest<E> {
         {
             return;
         }
+        let status = response.status().as_u16();
         let result = self.exchange.read(&response, &self.config, now);
+        if !E::IDEMPOTENT && !crate::retry::not_processed(status) {
+            return self.stepper.finish(result);
+        }
         self.stepper
             .finish_or_retry(result, retry_after(&response), now, E::STEP);
     }
@@ -99,6 +108,13 @@ impl<E: Exchange> OneRequest<E> {
     /// Feeds a transport failure of the request last sent.
     pub fn handle_transport_error(&mut self, error: TransportError, now: Instant) {
         self.now = now;
+        if !E::IDEMPOTENT && error.may_have_been_processed() {
+            if self.stepper.take_response_slot(now, None) {
+                let error = self.stepper.transport_error(error);
+                self.stepper.finish(Err(error));
+            }
+            return;
+        }
         self.stepper
             .finish_or_retry_transport_error(error, now, E::STEP);
     }

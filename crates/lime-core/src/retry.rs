@@ -17,8 +17,9 @@ pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// Approve answers that say the request was not processed: send it again.
-pub(crate) fn approve_not_processed(status: u16) -> bool {
+/// Answers to a request that is not idempotent (an approve, a create)
+/// that say it was not processed: send it again.
+pub(crate) fn not_processed(status: u16) -> bool {
     matches!(status, 408 | 429 | 503)
 }
 

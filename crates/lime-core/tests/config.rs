@@ -45,7 +45,7 @@ fn arguments_win_over_the_environment() {
         .env_lookup(e)
         .build()
         .unwrap();
-    assert_eq!(c.token().expose_secret(), "at_arg");
+    assert_eq!(c.token().unwrap().expose_secret(), "at_arg");
     assert_eq!(c.base_url().as_str(), "https://arg.example/api/v1");
     assert_eq!(c.pow_scheme(), PowSchemeChoice::V1);
 }
@@ -58,7 +58,7 @@ fn the_environment_fills_what_arguments_leave_out() {
         ("LIME_POW_SCHEME", "LEGACY"),
     ]);
     let c = Config::builder().env_lookup(e).build().unwrap();
-    assert_eq!(c.token().expose_secret(), "at_env");
+    assert_eq!(c.token().unwrap().expose_secret(), "at_env");
     assert_eq!(c.base_url().as_str(), "http://localhost:8080/api/v1");
     assert_eq!(c.pow_scheme(), PowSchemeChoice::Legacy);
 }

@@ -375,7 +375,7 @@ fn tls_errors_and_oversized_bodies_are_not_retried() {
 }
 
 #[test]
-fn approve_not_processed_statuses_are_resent_without_reconciling() {
+fn not_processed_statuses_are_resent_without_reconciling() {
     for status in [408u16, 429, 503] {
         let run = scenario()
             .reply(200, &pending("c", 4, Some("v1")))

@@ -115,7 +115,7 @@ pub(crate) async fn approve(
     let now = shared.now().unix_timestamp();
     // Signed only for a request that was pending with a valid proof of
     // work; committed only if it still is (another agent may have won).
-    let passport = shared.key.sign(&json!({
+    let passport = shared.keys.current().sign(&json!({
         "aud": crate::passport::AUDIENCE,
         "iss": shared.origin,
         "sub": agent.agent_id,

@@ -213,7 +213,7 @@ pub(crate) async fn answer(
         Route::Profile => agent_api::profile(shared, &request),
         Route::CreateRequest => site_api::create_request(shared, request).await,
         Route::Events => site_api::events(shared, &request),
-        Route::Jwks => json_response(StatusCode::OK, &shared.key.jwks()),
+        Route::Jwks => json_response(StatusCode::OK, &shared.keys.current().jwks()),
         Route::OAuthToken => crate::oauth_api::mint(shared, request).await,
         // The MCP routes are the MCP listener's; the API never parses to them.
         Route::Other | Route::Mcp | Route::McpToolCall => {

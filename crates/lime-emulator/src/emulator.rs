@@ -53,10 +53,10 @@ impl EmulatorBuilder {
     /// made, or a token is empty or holds whitespace.
     pub async fn start(self) -> Result<Emulator, StartError> {
         self.check_tokens()?;
-        let key = match &self.signing_key_pem {
+        let keys = crate::passport::KeyRing::new(match &self.signing_key_pem {
             Some(pem) => Arc::new(IssuerKey::from_pkcs8_pem(pem)?),
             None => process_key()?,
-        };
+        });
         let builder = self.with_default_principals();
         let (listener, addr) = bind(builder.addr, builder.addr).await?;
         // Where redirects point: another origin, which counts what it gets.
@@ -79,7 +79,7 @@ impl EmulatorBuilder {
                 let state = Arc::new(crate::mcp_server::McpServerState {
                     domain: domain.clone(),
                     issuer: origin.clone(),
-                    key: key.clone(),
+                    keys: keys.clone(),
                     counters: Default::default(),
                     faults: Arc::clone(&faults),
                     clock: builder.clock.clone(),
@@ -93,7 +93,7 @@ impl EmulatorBuilder {
             settings: builder,
             origin: origin.clone(),
             redirect_origin: format!("http://{sink_addr}"),
-            key,
+            keys,
             store: Mutex::new(Store::new(limits)),
             connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             mcp_connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
@@ -273,7 +273,7 @@ impl Emulator {
 
     /// The JWKS the emulator serves.
     pub fn jwks(&self) -> Value {
-        self.shared.key.jwks()
+        self.shared.keys.current().jwks()
     }
 
     /// A snapshot of the counters.
@@ -355,6 +355,25 @@ impl Emulator {
         };
         clock.advance(by);
         self.shared.store().expire_due(clock.now());
+    }
+
+    /// Signs passports and MCP tokens with a freshly generated key from
+    /// now on; the JWKS publishes only the new one. Returns its `kid`.
+    ///
+    /// # Errors
+    /// When the key cannot be generated.
+    pub fn rotate_signing_key(&self) -> Result<String, crate::passport::PassportError> {
+        let key = IssuerKey::generate()?;
+        let kid = key.kid().to_owned();
+        self.shared.keys.replace(key);
+        Ok(kid)
+    }
+
+    /// Ends every open event stream, as a dropped connection would; the
+    /// events stay held for a reconnect with `Last-Event-ID`. Returns how
+    /// many streams it ended.
+    pub fn cut_event_streams(&self) -> usize {
+        self.shared.store().cut_streams()
     }
 
     /// Removes every fault.

@@ -23,7 +23,6 @@ use rmcp::{RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::faults::{Fault, Route};
-use crate::passport::IssuerKey;
 
 /// What the MCP server counts, for tests.
 #[derive(Debug, Default)]
@@ -49,7 +48,7 @@ pub struct McpCounters {
 pub(crate) struct McpServerState {
     pub(crate) domain: String,
     pub(crate) issuer: String,
-    pub(crate) key: Arc<IssuerKey>,
+    pub(crate) keys: Arc<crate::passport::KeyRing>,
     pub(crate) counters: McpCounters,
     /// The emulator's fault plan (routes `mcp` and `mcp-call`).
     pub(crate) faults: Arc<std::sync::Mutex<crate::faults::FaultPlan>>,
@@ -75,8 +74,13 @@ impl McpServerState {
             .ok()?
             .strip_prefix("Bearer ")?;
         let now = self.clock.now().unix_timestamp();
-        let agent_id =
-            crate::mcp_token::verify(&self.key, bearer, &self.issuer, &self.domain, now)?;
+        let agent_id = crate::mcp_token::verify(
+            &self.keys.current(),
+            bearer,
+            &self.issuer,
+            &self.domain,
+            now,
+        )?;
         Some(Caller {
             agent_id,
             domain: self.domain.clone(),

@@ -50,7 +50,7 @@ pub(crate) async fn mint(
     let ttl = shared.settings.mcp_token_ttl.as_secs().max(1);
     let now = shared.now().unix_timestamp();
     let token = crate::mcp_token::sign(
-        &shared.key,
+        &shared.keys.current(),
         &shared.origin,
         &agent.agent_id,
         &domain,

@@ -108,6 +108,28 @@ impl IssuerKey {
     }
 }
 
+/// The key passports and MCP tokens are signed with now: one owner, shared
+/// by the API and the MCP server, so a test can rotate it
+/// ([`Emulator::rotate_signing_key`](crate::Emulator::rotate_signing_key)).
+#[derive(Debug)]
+pub(crate) struct KeyRing(std::sync::Mutex<std::sync::Arc<IssuerKey>>);
+
+impl KeyRing {
+    pub(crate) fn new(key: std::sync::Arc<IssuerKey>) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(KeyRing(std::sync::Mutex::new(key)))
+    }
+
+    /// The current key.
+    pub(crate) fn current(&self) -> std::sync::Arc<IssuerKey> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Signs and publishes with `key` from now on; the old key leaves the JWKS.
+    pub(crate) fn replace(&self, key: IssuerKey) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(key);
+    }
+}
+
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes
         .iter()

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::builder::EmulatorBuilder;
 use crate::faults::FaultPlan;
-use crate::passport::IssuerKey;
+use crate::passport::KeyRing;
 use crate::state::Store;
 
 /// What every connection and handler shares.
@@ -14,7 +14,7 @@ pub(crate) struct Shared {
     pub(crate) settings: EmulatorBuilder,
     pub(crate) origin: String,
     pub(crate) redirect_origin: String,
-    pub(crate) key: Arc<IssuerKey>,
+    pub(crate) keys: Arc<KeyRing>,
     pub(crate) store: Mutex<Store>,
     /// Shared with the MCP server, whose routes are in the same plan.
     pub(crate) faults: Arc<Mutex<FaultPlan>>,

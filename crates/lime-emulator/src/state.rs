@@ -412,6 +412,14 @@ impl Store {
         }
     }
 
+    /// Drops every open stream's sender, which ends its body.
+    pub(crate) fn cut_streams(&mut self) -> usize {
+        self.sites
+            .values_mut()
+            .map(|log| std::mem::take(&mut log.subscribers).len())
+            .sum()
+    }
+
     /// Connects a stream: replays, to this stream only, the events after
     /// `last_event_id` (or those never delivered when there is none), then
     /// keeps it for new ones.

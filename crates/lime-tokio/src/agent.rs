@@ -191,41 +191,43 @@ impl LimeAgent {
 
     /// The drive loop: the only place this crate touches the protocol.
     async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Value, Error> {
-        let now = std::time::Instant::now;
-        loop {
-            match flow.poll_output() {
-                Output::Send(transmit) => {
-                    match send(
-                        &self.inner.client,
-                        transmit,
-                        self.inner.state.config().max_body_bytes(),
-                    )
-                    .await
-                    {
-                        Ok(response) => flow.handle_response(response, now()),
-                        Err(error) => flow.handle_transport_error(error, now()),
-                    }
-                }
-                Output::Solve(task) => {
-                    // Wait for a core without holding a thread, so N concurrent
-                    // logins use about one solver thread per core in total.
-                    let lease = lease_a_core(&task).await;
-                    let (outcome, lease) = tokio::task::spawn_blocking(move || match lease {
-                        Some(mut lease) => (task.run_leased(&mut lease), Some(lease)),
-                        None => (task.run(), None),
-                    })
-                    .await
-                    .map_err(|e| Error::internal(format!("the proof-of-work task failed: {e}")))?;
-                    // The core goes back once the blocking thread is free again.
-                    drop(lease);
-                    flow.handle_solution(outcome, now());
-                }
-                Output::Wait(until) => {
-                    tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
-                    flow.handle_timeout(now());
-                }
-                Output::Done(result) => return result,
+        let config = self.inner.state.config();
+        drive(&self.inner.client, config.max_body_bytes(), flow).await
+    }
+}
+
+/// Runs `flow` to its end over `client`: the one drive loop of this crate.
+pub(crate) async fn drive<F: Flow>(
+    client: &HyperClient,
+    max_body: usize,
+    flow: &mut F,
+) -> Result<F::Value, Error> {
+    let now = std::time::Instant::now;
+    loop {
+        match flow.poll_output() {
+            Output::Send(transmit) => match send(client, transmit, max_body).await {
+                Ok(response) => flow.handle_response(response, now()),
+                Err(error) => flow.handle_transport_error(error, now()),
+            },
+            Output::Solve(task) => {
+                // Wait for a core without holding a thread, so N concurrent
+                // logins use about one solver thread per core in total.
+                let lease = lease_a_core(&task).await;
+                let (outcome, lease) = tokio::task::spawn_blocking(move || match lease {
+                    Some(mut lease) => (task.run_leased(&mut lease), Some(lease)),
+                    None => (task.run(), None),
+                })
+                .await
+                .map_err(|e| Error::internal(format!("the proof-of-work task failed: {e}")))?;
+                // The core goes back once the blocking thread is free again.
+                drop(lease);
+                flow.handle_solution(outcome, now());
             }
+            Output::Wait(until) => {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+                flow.handle_timeout(now());
+            }
+            Output::Done(result) => return result,
         }
     }
 }

@@ -8,10 +8,12 @@ mod agent;
 pub mod mcp;
 mod proxy;
 mod resolve;
+pub mod site;
 mod transport;
 
 pub use agent::{LimeAgent, LimeAgentBuilder};
 pub use resolve::{RESOLVE_ENV, Resolve};
+pub use site::{LimeSite, LimeSiteBuilder};
 // Everything this crate's API mentions, so one dependency is enough.
 pub use lime_core::drive::{TransportError, TransportErrorKind};
 pub use lime_core::lime_pow::{CancelToken, Progress, Scheme as PowScheme};

@@ -72,6 +72,23 @@ impl KeySet {
     }
 }
 
+/// The `kid` a signed token's header names, to look its key up in a
+/// [`KeyCache`] before verifying; `None` for a token that is not a compact
+/// JWS or names none.
+///
+/// ```
+/// // {"alg":"RS256","kid":"k1"} . {} . (signature)
+/// assert_eq!(lime_core::site::key_id("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.AA").as_deref(), Some("k1"));
+/// assert_eq!(lime_core::site::key_id("not a token"), None);
+/// ```
+pub fn key_id(token: &str) -> Option<String> {
+    Jws::parse(token)?
+        .header
+        .get("kid")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
 /// A compact JWS, parsed once: header and claims as JSON objects, the
 /// signed part and the signature bytes.
 pub(crate) struct Jws<'a> {
@@ -128,14 +145,16 @@ pub(crate) enum Refused {
     Signature,
 }
 
-/// The shortest time between two fetches of the key set: a flood of
-/// tokens naming unknown keys costs LIME at most one fetch per interval.
+/// The shortest time between two fetches of the key set made for a `kid`
+/// it lacked (and between tries after a failed fetch): a flood of tokens
+/// naming unknown keys costs LIME at most one fetch per interval.
 pub const KEY_REFETCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A verifier's cached key set, sans-IO: it says when to fetch the JWKS
-/// (at first, and again when a token names a `kid` the set lacks, at most
-/// once per [`KEY_REFETCH_INTERVAL`]); the driver fetches and hands the
-/// answer back. Time is passed in.
+/// (at first, and again when a token names a `kid` the set lacks: at once
+/// the first time, then at most once per [`KEY_REFETCH_INTERVAL`], so a
+/// rotated key is picked up by the first token that names it); the driver
+/// fetches and hands the answer back. Time is passed in.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -145,15 +164,20 @@ pub const KEY_REFETCH_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// assert!(matches!(cache.lookup("k1", start), KeyStep::Fetch));
 /// cache.store(KeySet::from_jwks(br#"{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"}]}"#)?, start);
 /// assert!(matches!(cache.lookup("k1", start), KeyStep::Ready(_)));
-/// // An unknown kid right after a fetch: no second fetch yet.
-/// assert!(matches!(cache.lookup("k2", start), KeyStep::Ready(_)));
-/// assert!(matches!(cache.lookup("k2", start + Duration::from_secs(31)), KeyStep::Fetch));
+/// // A rotated key: fetched again at once…
+/// assert!(matches!(cache.lookup("k2", start), KeyStep::Fetch));
+/// // …but another unknown kid waits for the interval.
+/// assert!(matches!(cache.lookup("k3", start), KeyStep::Ready(_)));
+/// assert!(matches!(cache.lookup("k3", start + Duration::from_secs(31)), KeyStep::Fetch));
 /// # Ok::<(), lime_core::Error>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct KeyCache {
     keys: Option<KeySet>,
+    /// The last fetch's end, or failure.
     fetched_at: Option<std::time::Instant>,
+    /// The last fetch asked for a `kid` the set lacked.
+    refetched_at: Option<std::time::Instant>,
 }
 
 /// What a [`KeyCache`] answers for a `kid`.
@@ -172,14 +196,18 @@ pub enum KeyStep<'a> {
 impl KeyCache {
     /// The keys to verify a token naming `kid` with, or a fetch first.
     pub fn lookup(&mut self, kid: &str, now: std::time::Instant) -> KeyStep<'_> {
-        let may_fetch = self
-            .fetched_at
-            .is_none_or(|at| now.saturating_duration_since(at) >= KEY_REFETCH_INTERVAL);
-        match (&self.keys, may_fetch) {
-            (Some(keys), _) if keys.contains(kid) => KeyStep::Ready(keys),
-            (_, true) => KeyStep::Fetch,
-            (Some(keys), false) => KeyStep::Ready(keys),
-            (None, false) => KeyStep::Unavailable,
+        let past = |at: Option<std::time::Instant>| {
+            at.is_none_or(|at| now.saturating_duration_since(at) >= KEY_REFETCH_INTERVAL)
+        };
+        match &self.keys {
+            Some(keys) if keys.contains(kid) => KeyStep::Ready(keys),
+            None if past(self.fetched_at) => KeyStep::Fetch,
+            None => KeyStep::Unavailable,
+            Some(_) if past(self.refetched_at) => {
+                self.refetched_at = Some(now);
+                KeyStep::Fetch
+            }
+            Some(keys) => KeyStep::Ready(keys),
         }
     }
 
@@ -187,6 +215,45 @@ impl KeyCache {
     pub fn store(&mut self, keys: KeySet, now: std::time::Instant) {
         self.keys = Some(keys);
         self.fetched_at = Some(now);
+    }
+
+    /// [`lookup`](Self::lookup) as a driver uses it: the keys (`Some`),
+    /// a fetch first (`None`, then hand its result to
+    /// [`fetched`](Self::fetched)), or an error while fetching is paused.
+    ///
+    /// # Errors
+    /// [`crate::Error::Transport`] when the last fetch failed within the
+    /// interval and no keys are held.
+    pub fn keys_for(
+        &mut self,
+        kid: &str,
+        now: std::time::Instant,
+    ) -> Result<Option<KeySet>, crate::Error> {
+        match self.lookup(kid, now) {
+            KeyStep::Ready(keys) => Ok(Some(keys.clone())),
+            KeyStep::Fetch => Ok(None),
+            KeyStep::Unavailable => Err(crate::Error::Transport(crate::TransportError::new(
+                crate::TransportErrorKind::ConnectionLost,
+                "the key set could not be fetched lately; it is fetched again 30 s after the last try",
+            ))),
+        }
+    }
+
+    /// Keeps a fetch's result: the keys, or the failure (see
+    /// [`fetch_failed`](Self::fetch_failed)); hands it back.
+    ///
+    /// # Errors
+    /// The fetch's error.
+    pub fn fetched(
+        &mut self,
+        result: Result<KeySet, crate::Error>,
+        now: std::time::Instant,
+    ) -> Result<KeySet, crate::Error> {
+        match &result {
+            Ok(keys) => self.store(keys.clone(), now),
+            Err(_) => self.fetch_failed(now),
+        }
+        result
     }
 
     /// A failed fetch counts against the interval too (a down JWKS
@@ -220,13 +287,18 @@ mod tests {
             "only RSA keys count"
         );
         cache.store(keys, later);
-        // A rotated key: unknown kid, fetched again once the interval passed.
+        // A rotated key: unknown kid, fetched again at once, then not
+        // again until the interval passed.
         assert!(matches!(
             cache.lookup("k2", later + Duration::from_secs(1)),
+            KeyStep::Fetch
+        ));
+        assert!(matches!(
+            cache.lookup("k2", later + Duration::from_secs(2)),
             KeyStep::Ready(_)
         ));
         assert!(matches!(
-            cache.lookup("k2", later + KEY_REFETCH_INTERVAL),
+            cache.lookup("k2", later + Duration::from_secs(1) + KEY_REFETCH_INTERVAL),
             KeyStep::Fetch
         ));
         assert!(KeySet::from_jwks(b"[]").is_err());
