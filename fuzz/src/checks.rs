@@ -172,34 +172,60 @@ pub(crate) fn emulator_request(data: &[u8]) {
     }
 }
 
-/// Events written by the emulator's SSE writer come back from the reader,
-/// however the stream is cut; arbitrary bytes never panic the reader.
+/// Events written by the emulator's SSE writer come back from a site's
+/// event stream once each, however the stream is cut; arbitrary bytes never
+/// panic it, and what it keeps stays within its limits.
 pub(crate) fn sse_roundtrip(data: &[u8]) {
-    use lime_emulator::sse::{SseReader, encode};
-    let mut reader = SseReader::default();
-    let _ = reader.feed(data);
+    use lime_core::site::{EventStream, SiteEvent, StreamOutput};
+    use lime_emulator::sse::encode;
+    let config = lime_core::Config::builder()
+        .site_token("st_fuzz")
+        .base_url("http://127.0.0.1:1/api/v1")
+        .build_site()
+        .unwrap();
+    let now = std::time::Instant::now();
+    let open = || {
+        let mut stream = EventStream::new(&config, now);
+        let _ = stream.poll_output(now);
+        stream.handle_open(now);
+        stream
+    };
+    let drain = |stream: &mut EventStream| {
+        let mut got = Vec::new();
+        while let StreamOutput::Event(event) = stream.poll_output(now) {
+            got.push(event);
+        }
+        got
+    };
+    let mut stream = open();
+    stream.handle_chunk(data, now);
+    let _ = drain(&mut stream);
+    assert!(stream.bytes_scanned() <= data.len() as u64);
 
+    // Each data starts with `x`: never a keepalive, kept as sent.
     let text = String::from_utf8_lossy(data).replace('\r', "");
-    let events: Vec<(Option<String>, String)> = text
+    let sent: Vec<String> = text
         .split('\u{1}')
         .take(8)
-        .enumerate()
-        .map(|(i, d)| ((i % 2 == 0).then(|| i.to_string()), d.to_owned()))
+        .map(|d| format!("x{d}"))
         .collect();
-    let stream: String = events
+    let wire: String = sent
         .iter()
-        .map(|(id, d)| encode(id.as_deref(), d))
+        .enumerate()
+        .map(|(i, d)| encode(Some(&i.to_string()), d))
         .collect();
-    let cut = data
-        .first()
-        .map_or(0, |&b| usize::from(b))
-        .min(stream.len());
-    let mut reader = SseReader::default();
-    let mut got = reader.feed(&stream.as_bytes()[..cut]);
-    got.extend(reader.feed(&stream.as_bytes()[cut..]));
-    assert_eq!(got.len(), events.len());
-    for (event, (_, d)) in got.iter().zip(&events) {
-        assert_eq!(&event.data, d);
+    let cut = data.first().map_or(0, |&b| usize::from(b)).min(wire.len());
+    let mut stream = open();
+    stream.handle_chunk(&wire.as_bytes()[..cut], now);
+    let mut got = drain(&mut stream);
+    stream.handle_chunk(&wire.as_bytes()[cut..], now);
+    got.extend(drain(&mut stream));
+    assert_eq!(got.len(), sent.len());
+    for (event, d) in got.iter().zip(&sent) {
+        let SiteEvent::Other { data, .. } = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(data, d);
     }
 }
 

@@ -6,14 +6,12 @@ use clap::Args;
 use lime_core::PowSchemeChoice;
 use lime_core::lime_pow::Scheme;
 use lime_emulator::Emulator;
-use lime_emulator::passport;
-use lime_emulator::site::{CreatedRequest, EventStream, SiteClient, SiteEvent};
 use lime_tokio::LimeAgent;
+use lime_tokio::site::{Events, LimeSite, LoginRequest, SiteEvent, VerifiedPassport};
 use serde_json::json;
 
 use crate::client::SchemeChoiceArg;
 use crate::report::{Failure, Kind, Stream, paint};
-use crate::site::site_failure;
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -69,8 +67,8 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
     let (site, mut events, created) = open_site(&emulator, &ca, &line).await?;
     let agent = agent_for(&emulator, &ca, choice)?;
     let (approval, pow) = log_in(&agent, &created.request_id, &line).await?;
-    let (event_id, claims) =
-        receive_passport(&site, &mut events, &emulator, &created.request_id, &line).await?;
+    let (event_id, passport) =
+        receive_passport(&site, &mut events, &created.request_id, &line).await?;
     let status = emulator
         .request_status(&created.request_id)
         .unwrap_or("UNKNOWN");
@@ -100,12 +98,12 @@ pub(crate) async fn run(args: DemoArgs, json_mode: bool) -> Result<u8, Failure> 
                     "scheme": server_scheme.as_str(),
                 },
                 "created": {
-                    "status": created.status,
-                    "expires_at": crate::report::rfc3339_ms(&created.expires_at),
+                    "status": created.status.as_str(),
+                    "expires_at": crate::report::time_ms(created.expires_at),
                 },
                 "login": approval_json,
                 "event": { "type": "approved", "event_id": event_id },
-                "passport": crate::site::passport_json(&claims),
+                "passport": crate::site::passport_json(&passport, emulator.origin()),
                 "mcp": mcp,
                 "elapsed_ms": line.start.elapsed().as_millis() as u64,
             })
@@ -145,28 +143,29 @@ async fn start_emulator(
     Ok(emulator)
 }
 
-/// The site subscribes to its events, then creates a login request.
+/// The site, trusting the emulator's CA: its event stream, then a login
+/// request.
 async fn open_site(
     emulator: &Emulator,
     ca: &str,
     line: &Timeline,
-) -> Result<(SiteClient, EventStream, CreatedRequest), Failure> {
-    let ca_roots = lime_core::drive::certificates_from_pem(ca.as_bytes())
-        .map_err(|e| Failure::internal(format!("the emulator's CA: {e}")))?;
-    let site_tls = lime_tls::client_config_with(lime_tls::roots_with(&ca_roots, Some(false))?)?;
-    let site = SiteClient::new(&emulator.base_url(), emulator.site_token())
-        .map_err(site_failure)?
-        .with_tls(std::sync::Arc::new(site_tls));
-    let events = site.subscribe(None).await.map_err(site_failure)?;
-    line.step("site", "subscribed to its event stream");
-    let created = site.create_request().await.map_err(site_failure)?;
+) -> Result<(LimeSite, Events, LoginRequest), Failure> {
+    let site = LimeSite::builder()
+        .token(emulator.site_token())
+        .base_url(emulator.base_url())
+        .add_root_certificates_pem(ca.as_bytes())
+        .no_proxy()
+        .build()?;
+    // Connected at its first read; events until then are held for it.
+    let events = site.events();
+    let created = site.create_login_request().await?;
     line.step(
         "site",
         &format!(
             "created login request {} ({}, expires {})",
             created.request_id,
-            created.status,
-            crate::report::rfc3339_ms(&created.expires_at)
+            created.status.as_str(),
+            crate::report::time_ms(created.expires_at)
         ),
     );
     Ok((site, events, created))
@@ -228,20 +227,24 @@ async fn log_in(
 
 /// The site's `approved` event and its passport, verified with the JWKS.
 async fn receive_passport(
-    site: &SiteClient,
-    events: &mut EventStream,
-    emulator: &Emulator,
+    site: &LimeSite,
+    events: &mut Events,
     request_id: &str,
     line: &Timeline,
-) -> Result<(Option<String>, serde_json::Value), Failure> {
-    let event = events
-        .wait_for(request_id, Duration::from_secs(10))
+) -> Result<(Option<String>, VerifiedPassport), Failure> {
+    let next = async {
+        loop {
+            let event = events.next().await?;
+            if event.request_id() == Some(request_id) {
+                return Ok::<_, lime_tokio::Error>(event);
+            }
+        }
+    };
+    let event = tokio::time::timeout(Duration::from_secs(10), next)
         .await
-        .map_err(site_failure)?;
+        .map_err(|_| Failure::new(Kind::NoEvent, "no event for the request within 10 s"))??;
     let SiteEvent::Approved {
-        passport: jwt,
-        event_id,
-        ..
+        passport, event_id, ..
     } = event
     else {
         return Err(Failure::new(
@@ -256,21 +259,18 @@ async fn receive_passport(
             event_id.as_deref().unwrap_or_default()
         ),
     );
-    let jwks = site.jwks().await.map_err(site_failure)?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let claims = passport::verify(&jwt, &jwks, emulator.origin(), now)
-        .map_err(|e| Failure::new(Kind::InvalidResponse, e.to_string()))?;
+    let verified = site.verify_passport(passport.as_str(), request_id).await?;
     line.step(
         "site",
         &format!(
             "passport verified with the JWKS: sub={} aud={} iss={} valid {} s",
-            claims["sub"].as_str().unwrap_or_default(),
-            claims["aud"].as_str().unwrap_or_default(),
-            claims["iss"].as_str().unwrap_or_default(),
-            claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0),
+            verified.agent_id,
+            lime_core::site::PASSPORT_AUDIENCE,
+            site.config().base_url().origin(),
+            verified.expires_at - verified.issued_at,
         ),
     );
-    Ok((event_id, claims))
+    Ok((event_id, verified))
 }
 
 /// A token for the MCP server's domain, then a tool call with it; what

@@ -161,7 +161,7 @@ impl Kind {
             Error::RateLimited { .. } => Kind::RateLimited,
             Error::Cancelled => Kind::Cancelled,
             Error::Internal { .. } => Kind::Internal,
-            Error::InvalidResponse { .. } => Kind::InvalidResponse,
+            Error::InvalidResponse { .. } | Error::PassportRefused(_) => Kind::InvalidResponse,
             _ => Kind::Transport,
         }
     }
@@ -204,6 +204,13 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let kind = Kind::of(&error);
         let message = match &error {
+            Error::Authentication {
+                http_status: None,
+                message,
+                ..
+            } if message.contains("site token") => {
+                "no site token: set LIME_SITE_TOKEN or pass --site-token-file PATH".to_owned()
+            }
             Error::Authentication {
                 http_status: None, ..
             } => "no agent token: set LIME_AGENT_TOKEN, or pass --token-file PATH or --token-stdin"
@@ -268,14 +275,6 @@ pub(crate) fn unix_to_rfc3339(seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds)
         .map(time_ms)
         .unwrap_or_else(|_| seconds.to_string())
-}
-
-/// A server's RFC 3339 time rewritten to the millisecond (kept as sent if
-/// it does not parse).
-pub(crate) fn rfc3339_ms(text: &str) -> String {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map(time_ms)
-        .unwrap_or_else(|_| text.to_owned())
 }
 
 /// A time as RFC 3339 to the millisecond, in text as in JSON.

@@ -19,7 +19,6 @@ pub mod passport;
 mod reply;
 mod route;
 mod shared;
-pub mod site;
 mod site_api;
 pub mod sse;
 mod state;

@@ -139,45 +139,6 @@ fn hex_prefix(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Checks a passport as a site SDK must: the header names a key in `jwks`,
-/// the RS256 signature verifies, `aud` is [`AUDIENCE`], `iss` is `issuer`,
-/// `exp` is in the future and at most [`MAX_LIFETIME_SECS`] after `iat`, and
-/// `nbf` (when present) has passed. Returns the claims.
-///
-/// # Errors
-/// [`PassportError`] naming the first check that failed.
-pub fn verify(
-    token: &str,
-    jwks: &Value,
-    issuer: &str,
-    now_unix: i64,
-) -> Result<Value, PassportError> {
-    let bad = |why: &str| PassportError(why.to_owned());
-    let claims = verify_signature(token, jwks)?;
-    if claims["aud"] != AUDIENCE {
-        return Err(bad("wrong aud"));
-    }
-    if claims["iss"] != issuer {
-        return Err(bad("wrong iss"));
-    }
-    let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
-        return Err(bad("iat or exp missing"));
-    };
-    if exp <= now_unix {
-        return Err(bad("expired"));
-    }
-    if exp - iat > MAX_LIFETIME_SECS || exp < iat {
-        return Err(bad("lifetime over 120 s"));
-    }
-    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now_unix) {
-        return Err(bad("not yet valid"));
-    }
-    if claims["sub"].as_str().is_none() || claims["request_id"].as_str().is_none() {
-        return Err(bad("sub or request_id missing"));
-    }
-    Ok(claims)
-}
-
 /// An RS256 JWT's claims once its signature verifies with a key of `jwks`
 /// (the header names it by `kid`); no claim is checked. What passports and
 /// the emulator's MCP access tokens share.
@@ -224,21 +185,4 @@ pub fn verify_signature(token: &str, jwks: &Value) -> Result<Value, PassportErro
         )
         .map_err(|_| bad("signature does not verify"))?;
     Ok(claims)
-}
-
-/// [`verify`] as of the passport's own `iat`: every check but its age. For
-/// an approval replayed from the event stream after its passport expired:
-/// the approval is real and past, not a forgery.
-///
-/// # Errors
-/// As [`verify`].
-pub fn verify_at_issue(token: &str, jwks: &Value, issuer: &str) -> Result<Value, PassportError> {
-    let iat = token
-        .split('.')
-        .nth(1)
-        .and_then(|part| B64.decode(part).ok())
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .and_then(|claims| claims["iat"].as_i64())
-        .ok_or_else(|| PassportError("iat missing".to_owned()))?;
-    verify(token, jwks, issuer, iat)
 }

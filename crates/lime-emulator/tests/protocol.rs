@@ -6,8 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{approve_body, call, solve};
-use lime_emulator::site::{SiteClient, SiteEvent};
+use common::{approve_body, call, create, open_stream, solve};
 use lime_emulator::{Emulator, OwnerKey, passport};
 use lime_pow::Scheme;
 
@@ -18,15 +17,15 @@ fn approve_path(id: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_cycle_reaches_delivered_with_a_verified_passport() {
     let emu = Emulator::builder().difficulty(8).start().await.unwrap();
-    let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
-    let created = site.create_request().await.unwrap();
-    assert_eq!(created.status, "PENDING");
-    let mut events = site.subscribe(None).await.unwrap();
+    let created = create(emu.local_addr(), emu.site_token()).await.unwrap();
+    let mut events = open_stream(emu.local_addr(), emu.site_token(), None)
+        .await
+        .unwrap();
 
     let read = call(
         emu.local_addr(),
         "GET",
-        &format!("/auth/requests/{}", created.request_id),
+        &format!("/auth/requests/{}", created),
         &[],
         b"",
     )
@@ -41,11 +40,11 @@ async fn a_full_cycle_reaches_delivered_with_a_verified_passport() {
     assert!(data["approved_agent_id"].is_null());
     assert_eq!(data["pow_challenge"].as_str().unwrap().len(), 32);
 
-    let nonce = solve(emu.local_addr(), &created.request_id, Scheme::V1).await;
+    let nonce = solve(emu.local_addr(), &created, Scheme::V1).await;
     let approved = call(
         emu.local_addr(),
         "POST",
-        &approve_path(&created.request_id),
+        &approve_path(&created),
         &[
             ("x-agent-token", emu.agent_token()),
             ("content-type", "application/json"),
@@ -59,44 +58,48 @@ async fn a_full_cycle_reaches_delivered_with_a_verified_passport() {
     assert_eq!(data["approved_agent_id"], emu.agent_id());
     assert!(data["status"] == "APPROVED" || data["status"] == "DELIVERED");
 
-    let event = events
-        .wait_for(&created.request_id, Duration::from_secs(5))
+    let (event_id, event) = events
+        .wait_for(&created, Duration::from_secs(5))
         .await
         .unwrap();
-    let SiteEvent::Approved {
-        passport: jwt,
-        event_id,
-        ..
-    } = event
-    else {
-        panic!("{event:?}")
-    };
+    assert_eq!(event["type"], "approved", "{event}");
+    let jwt = event["agent_passport_jwt"].as_str().unwrap().to_owned();
     assert!(event_id.is_some());
-    let jwks = site.jwks().await.unwrap();
+    let jwks = call(
+        emu.local_addr(),
+        "GET",
+        "/core/.well-known/jwks.json",
+        &[],
+        b"",
+    )
+    .await
+    .unwrap()
+    .json();
     assert_eq!(jwks, emu.jwks());
+    // The SDK's own check, the one sites run, accepts it.
+    use lime_core::site::{Expected, KeySet, verify_passport};
+    let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
+    let check = |token: &str, issuer: &str, now: i64| {
+        let expected = Expected::new(issuer, created.as_str());
+        verify_passport(token, &keys, &expected, now, &lime_tls::ProviderRs256)
+    };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let claims = passport::verify(&jwt, &jwks, emu.origin(), now).unwrap();
-    assert_eq!(claims["sub"], emu.agent_id());
-    assert_eq!(claims["request_id"], created.request_id.as_str());
-    assert_eq!(claims["aud"], "lime-site-login");
-    assert!(
-        claims["iss"]
-            .as_str()
-            .unwrap()
-            .starts_with("http://127.0.0.1:")
-    );
+    let verified = check(&jwt, emu.origin(), now).unwrap();
+    assert_eq!(verified.agent_id, emu.agent_id());
+    assert_eq!(verified.request_id, created.as_str());
+    assert!(emu.origin().starts_with("http://127.0.0.1:"));
     // A tampered passport or a different issuer fails.
-    assert!(passport::verify(&jwt, &jwks, "http://127.0.0.1:1", now).is_err());
+    assert!(check(&jwt, "http://127.0.0.1:1", now).is_err());
     let mut tampered = jwt.clone();
     tampered.insert(jwt.len() / 2, 'x');
-    assert!(passport::verify(&tampered, &jwks, emu.origin(), now).is_err());
+    assert!(check(&tampered, emu.origin(), now).is_err());
     assert!(
-        passport::verify(&jwt, &jwks, emu.origin(), now + 121).is_err(),
+        check(&jwt, emu.origin(), now + 121).is_err(),
         "expired after 120 s"
     );
 
-    assert_eq!(emu.request_status(&created.request_id), Some("DELIVERED"));
-    assert_eq!(emu.counters().approvals(&created.request_id), 1);
+    assert_eq!(emu.request_status(&created), Some("DELIVERED"));
+    assert_eq!(emu.counters().approvals(&created), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,12 +334,16 @@ async fn site_tokens_are_checked() {
     .await
     .unwrap();
     assert_eq!((r.status, r.code().as_str()), (401, "SITE_TOKEN_MISSING"));
-    let bad = SiteClient::new(&emu.base_url(), "st_wrong").unwrap();
-    assert!(matches!(
-        bad.create_request().await,
-        Err(lime_emulator::site::SiteError::Api { status: 401, .. })
-    ));
-    assert!(bad.subscribe(None).await.is_err());
+    let refused = create(emu.local_addr(), "st_wrong").await.unwrap_err();
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (401, "SITE_TOKEN_INVALID")
+    );
+    let refused = open_stream(emu.local_addr(), "st_wrong", None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.status, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,7 +392,7 @@ async fn events_wait_for_a_stream_and_replay_after_last_event_id() {
         .await
         .unwrap();
     let addr = emu.local_addr();
-    let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
+    let token = emu.site_token();
     let id = emu.create_request();
     let nonce = solve(addr, &id, Scheme::V1).await;
     let r = call(
@@ -404,18 +411,16 @@ async fn events_wait_for_a_stream_and_replay_after_last_event_id() {
     );
     assert_eq!(emu.request_status(&id), Some("APPROVED"));
 
-    let mut stream = site.subscribe(None).await.unwrap();
-    let first = stream.wait_for(&id, Duration::from_secs(5)).await.unwrap();
-    let SiteEvent::Approved {
-        event_id: Some(event_id),
-        ..
-    } = first
+    let mut stream = open_stream(addr, token, None).await.unwrap();
+    let (Some(event_id), first) = stream.wait_for(&id, Duration::from_secs(5)).await.unwrap()
     else {
-        panic!("{first:?}")
+        panic!("an event without an id")
     };
+    assert_eq!(first["type"], "approved");
     assert_eq!(emu.request_status(&id), Some("DELIVERED"));
     // Keepalives flow on an idle stream.
-    assert_eq!(stream.next().await.unwrap(), SiteEvent::Keepalive);
+    let keepalive = stream.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(keepalive.1["type"], "keepalive");
     drop(stream);
 
     // A second stream without Last-Event-ID does not get the delivered event again…
@@ -430,16 +435,16 @@ async fn events_wait_for_a_stream_and_replay_after_last_event_id() {
     )
     .await
     .unwrap();
-    let mut fresh = site.subscribe(None).await.unwrap();
+    let mut fresh = open_stream(addr, token, None).await.unwrap();
     let next = fresh.wait_for(&id2, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(next.request_id(), Some(id2.as_str()));
+    assert_eq!(next.1["type"], "approved");
     // …while Last-Event-ID replays every later event.
-    let mut resumed = site.subscribe(Some(&event_id)).await.unwrap();
+    let mut resumed = open_stream(addr, token, Some(&event_id)).await.unwrap();
     let replayed = resumed
         .wait_for(&id2, Duration::from_secs(5))
         .await
         .unwrap();
-    assert!(matches!(replayed, SiteEvent::Approved { .. }));
+    assert_eq!(replayed.1["type"], "approved");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,22 +455,23 @@ async fn requests_expire_with_an_event() {
         .start()
         .await
         .unwrap();
-    let site = SiteClient::new(&emu.base_url(), emu.site_token()).unwrap();
-    let mut stream = site.subscribe(None).await.unwrap();
-    let created = site.create_request().await.unwrap();
-    emu.advance_clock(Duration::from_secs(299));
-    assert_eq!(emu.request_status(&created.request_id), Some("PENDING"));
-    emu.advance_clock(Duration::from_secs(1));
-    let event = stream
-        .wait_for(&created.request_id, Duration::from_secs(5))
+    let mut stream = open_stream(emu.local_addr(), emu.site_token(), None)
         .await
         .unwrap();
-    assert!(matches!(event, SiteEvent::Expired { .. }), "{event:?}");
-    assert_eq!(emu.request_status(&created.request_id), Some("EXPIRED"));
+    let created = create(emu.local_addr(), emu.site_token()).await.unwrap();
+    emu.advance_clock(Duration::from_secs(299));
+    assert_eq!(emu.request_status(&created), Some("PENDING"));
+    emu.advance_clock(Duration::from_secs(1));
+    let event = stream
+        .wait_for(&created, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(event.1["type"], "expired", "{event:?}");
+    assert_eq!(emu.request_status(&created), Some("EXPIRED"));
     let read = call(
         emu.local_addr(),
         "GET",
-        &format!("/auth/requests/{}", created.request_id),
+        &format!("/auth/requests/{}", created),
         &[],
         b"",
     )
