@@ -119,3 +119,24 @@ fn a_refused_site_token_ends_the_stream_with_its_error() {
     assert!(events.next().is_none(), "nothing after the stream stopped");
     assert!(!format!("{site:?} {stopped:?}").contains("wrong-token-value"));
 }
+
+#[test]
+fn a_binding_round_trip_names_the_chosen_agent() {
+    let emu = emulator();
+    let site = site(&emu, emu.site_token());
+    let binding = site
+        .create_binding_request("https://site.example/callback")
+        .unwrap();
+    let code = emu
+        .complete_binding(&binding.binding_id, emu.agent_id())
+        .unwrap();
+    let verified = site.exchange_binding_code(&code).unwrap();
+    assert_eq!(
+        (verified.agent_id.as_str(), verified.binding_id.as_str()),
+        (emu.agent_id(), binding.binding_id.as_str())
+    );
+    assert!(
+        site.exchange_binding_code(&code).is_err(),
+        "a code is spent once"
+    );
+}

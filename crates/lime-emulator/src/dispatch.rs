@@ -215,6 +215,8 @@ pub(crate) async fn answer(
         Route::Events => site_api::events(shared, &request),
         Route::Jwks => json_response(StatusCode::OK, &shared.keys.current().jwks()),
         Route::OAuthToken => crate::oauth_api::mint(shared, request).await,
+        Route::CreateBinding => crate::binding::create(shared, request).await,
+        Route::ExchangeBinding => crate::binding::exchange(shared, request).await,
         // The MCP routes are the MCP listener's; the API never parses to them.
         Route::Other | Route::Mcp | Route::McpToolCall => {
             envelope_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")

@@ -95,6 +95,7 @@ impl EmulatorBuilder {
             redirect_origin: format!("http://{sink_addr}"),
             keys,
             store: Mutex::new(Store::new(limits)),
+            bindings: Mutex::default(),
             connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             mcp_connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             faults,
@@ -374,6 +375,16 @@ impl Emulator {
     /// many streams it ended.
     pub fn cut_event_streams(&self) -> usize {
         self.shared.store().cut_streams()
+    }
+
+    /// Completes the binding `binding_id` as its hosted connect page does
+    /// when the user picks `agent_id`: the one-time code the page would put
+    /// in the redirect (`?binding_code=`), for the site to exchange.
+    /// `None` for an unknown, expired or already completed binding.
+    pub fn complete_binding(&self, binding_id: &str, agent_id: &str) -> Option<String> {
+        self.shared
+            .bindings()
+            .complete(binding_id, agent_id, self.shared.now())
     }
 
     /// Removes every fault.

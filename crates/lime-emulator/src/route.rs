@@ -26,6 +26,10 @@ pub enum Route {
     Jwks,
     /// `POST /modules/oauth/token` (`oauth`): MCP access tokens.
     OAuthToken,
+    /// `POST /modules/bindings/requests` (`bind`).
+    CreateBinding,
+    /// `POST /modules/bindings/exchange` (`bind-exchange`).
+    ExchangeBinding,
     /// Anything else (`other`).
     Other,
     /// Every request to the MCP server (`mcp`), checked before its token.
@@ -40,7 +44,7 @@ pub enum Route {
 
 impl Route {
     /// Every route, in a stable order.
-    pub const ALL: [Route; 10] = [
+    pub const ALL: [Route; 12] = [
         Route::ReadRequest,
         Route::Approve,
         Route::Profile,
@@ -48,6 +52,8 @@ impl Route {
         Route::Events,
         Route::Jwks,
         Route::OAuthToken,
+        Route::CreateBinding,
+        Route::ExchangeBinding,
         Route::Other,
         Route::Mcp,
         Route::McpToolCall,
@@ -75,6 +81,8 @@ impl Route {
             Route::Events => "events",
             Route::Jwks => "jwks",
             Route::OAuthToken => "oauth",
+            Route::CreateBinding => "bind",
+            Route::ExchangeBinding => "bind-exchange",
             Route::Other => "other",
             Route::Mcp => "mcp",
             Route::McpToolCall => "mcp-call",
@@ -117,6 +125,8 @@ pub(crate) fn route_of(method: &Method, path: &str) -> (Route, Option<String>) {
         ("GET", ["modules", "agent-login", "events"]) => (Route::Events, None),
         ("GET", ["core", ".well-known", "jwks.json"]) => (Route::Jwks, None),
         ("POST", ["modules", "oauth", "token"]) => (Route::OAuthToken, None),
+        ("POST", ["modules", "bindings", "requests"]) => (Route::CreateBinding, None),
+        ("POST", ["modules", "bindings", "exchange"]) => (Route::ExchangeBinding, None),
         _ => (Route::Other, None),
     }
 }

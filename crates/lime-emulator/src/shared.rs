@@ -16,6 +16,8 @@ pub(crate) struct Shared {
     pub(crate) redirect_origin: String,
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) store: Mutex<Store>,
+    /// Agent bindings, apart from logins.
+    pub(crate) bindings: Mutex<crate::binding::Bindings>,
     /// Shared with the MCP server, whose routes are in the same plan.
     pub(crate) faults: Arc<Mutex<FaultPlan>>,
     pub(crate) ca_pem: Option<String>,
@@ -35,6 +37,9 @@ impl Shared {
     /// The emulator's time: the system clock, or a test's.
     pub(crate) fn now(&self) -> time::OffsetDateTime {
         self.settings.clock.now()
+    }
+    pub(crate) fn bindings(&self) -> std::sync::MutexGuard<'_, crate::binding::Bindings> {
+        self.bindings.lock().unwrap_or_else(|e| e.into_inner())
     }
     pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, FaultPlan> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())

@@ -145,3 +145,53 @@ fn the_named_exceptions_are_explicit_choices() {
         Err(PassportRefused::Expired)
     );
 }
+
+#[test]
+fn a_binding_passport_names_its_binding_and_lives_at_most_60_s() {
+    use lime_core::site::verify_binding_passport;
+    let key = IssuerKey::generate().unwrap();
+    let keys = KeySet::from_jwks(key.jwks().to_string().as_bytes()).unwrap();
+    let binding = |change: &dyn Fn(&mut Value)| {
+        let mut c = json!({
+            "aud": "lime-binding", "iss": ISSUER, "sub": "agent_1",
+            "binding_id": "bd_1", "iat": NOW, "nbf": NOW, "exp": NOW + 60,
+        });
+        change(&mut c);
+        key.sign(&c)
+    };
+    let check = |token: &str| {
+        verify_binding_passport(token, &keys, ISSUER, NOW + 1, &lime_tls::ProviderRs256)
+    };
+    let verified = check(&binding(&|_| {})).unwrap();
+    assert_eq!(
+        (verified.agent_id.as_str(), verified.binding_id.as_str()),
+        ("agent_1", "bd_1")
+    );
+    type Change<'a> = &'a dyn Fn(&mut Value);
+    let cases: [(Change<'_>, PassportRefused); 5] = [
+        (&|c| c["exp"] = (NOW + 61).into(), PassportRefused::Lifetime),
+        (&|c| c["binding_id"] = " ".into(), PassportRefused::Binding),
+        (
+            &|c| c["aud"] = "lime-site-login".into(),
+            PassportRefused::Audience,
+        ),
+        (
+            &|c| c["iss"] = "https://evil.example".into(),
+            PassportRefused::Issuer,
+        ),
+        (&|c| c["exp"] = NOW.into(), PassportRefused::Expired),
+    ];
+    for (change, refused) in cases {
+        assert_eq!(check(&binding(change)), Err(refused.clone()), "{refused:?}");
+    }
+    // A login passport is no binding passport, and the reverse.
+    assert_eq!(check(&key.sign(&claims())), Err(PassportRefused::Audience));
+    let as_login = verify_passport(
+        &binding(&|_| {}),
+        &keys,
+        &Expected::new(ISSUER, "lr_1"),
+        NOW,
+        &lime_tls::ProviderRs256,
+    );
+    assert_eq!(as_login, Err(PassportRefused::Audience));
+}

@@ -12,14 +12,15 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use lime_core::drive::{TransportError, TransportErrorKind};
 use lime_core::site::{
-    CreateRequest, Decided, EventStream, FetchKeys, KeyCache, KeySet, REPLAY_ALL, ReadRequest,
-    StreamOutput, Wait, key_id, verify_passport,
+    CreateBinding, CreateRequest, Decided, EventStream, ExchangeBinding, FetchKeys, KeyCache,
+    KeySet, REPLAY_ALL, ReadRequest, StreamOutput, Wait, key_id, verify_binding_passport,
+    verify_passport,
 };
 use lime_core::{Config, Error};
 
 pub use lime_core::site::{
-    Expected, LoginRequest, Outcome, Passport, PassportRefused, RequestState, SiteEvent,
-    VerifiedPassport,
+    BindingRequest, Expected, LoginRequest, Outcome, Passport, PassportRefused, RequestState,
+    SiteEvent, VerifiedBinding, VerifiedPassport,
 };
 
 use crate::agent::drive;
@@ -167,6 +168,59 @@ impl LimeSite {
             .drive(&mut FetchKeys::new(&self.inner.config, Instant::now()))
             .await;
         self.cache().fetched(fetched, Instant::now())
+    }
+
+    /// Creates a binding request: keep its `binding_id` with the signed-in
+    /// user, then send the browser to its `connect_url`; the service sends
+    /// the browser back to `redirect_uri` with `?binding_code=`, for
+    /// [`exchange_binding_code`](Self::exchange_binding_code).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] unless `redirect_uri` is an absolute
+    /// `https://` URL (`http://` only to loopback); else as
+    /// [`create_login_request`](Self::create_login_request).
+    pub async fn create_binding_request(
+        &self,
+        redirect_uri: &str,
+    ) -> Result<BindingRequest, Error> {
+        let mut flow = CreateBinding::new(&self.inner.config, redirect_uri, Instant::now())?;
+        self.drive(&mut flow).await
+    }
+
+    /// Exchanges a binding's one-time code for its passport and verifies
+    /// it ([`verify_binding_passport`](Self::verify_binding_passport)):
+    /// the agent the user chose, and the binding to match to the one kept.
+    ///
+    /// # Errors
+    /// [`Error::Api`] for a code the service does not take (unknown, spent,
+    /// expired); [`Error::PassportRefused`] for a passport that fails.
+    pub async fn exchange_binding_code(
+        &self,
+        binding_code: &str,
+    ) -> Result<VerifiedBinding, Error> {
+        let mut flow = ExchangeBinding::new(&self.inner.config, binding_code, Instant::now())?;
+        let passport = self.drive(&mut flow).await?;
+        self.verify_binding_passport(passport.as_str()).await
+    }
+
+    /// Verifies a binding passport: RS256 with a key of the service's key
+    /// set, `aud` `lime-binding`, `iss`, `sub`, a non-empty `binding_id`,
+    /// and at most 60 s of life.
+    ///
+    /// # Errors
+    /// As [`verify_passport`](Self::verify_passport).
+    pub async fn verify_binding_passport(&self, passport: &str) -> Result<VerifiedBinding, Error> {
+        let kid = key_id(passport).ok_or(Error::PassportRefused(PassportRefused::Malformed))?;
+        let keys = self.keys_for(&kid).await?;
+        let issuer = self.inner.config.base_url().origin();
+        verify_binding_passport(
+            passport,
+            &keys,
+            issuer,
+            unix_now(),
+            &lime_tls::ProviderRs256,
+        )
+        .map_err(Error::PassportRefused)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {

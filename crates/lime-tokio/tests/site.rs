@@ -208,3 +208,35 @@ async fn a_refused_site_token_stops_the_stream_and_create() {
     assert!(stopped.is_authentication(), "{stopped:?}");
     assert!(!format!("{site:?} {stopped:?}").contains("wrong-token-value"));
 }
+
+#[tokio::test]
+async fn a_binding_round_trip_names_the_chosen_agent_once() {
+    let emu = emulator().await;
+    let site = site(&emu);
+    let refused = site
+        .create_binding_request("http://site.example/callback")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::InvalidInput { .. }), "{refused:?}");
+    let binding = site
+        .create_binding_request("https://site.example/callback")
+        .await
+        .unwrap();
+    assert_eq!(binding.status, "PENDING");
+    assert!(binding.connect_url.ends_with(&binding.binding_id));
+    // The user picks an agent on the hosted page; the browser comes back
+    // with a one-time code.
+    let code = emu
+        .complete_binding(&binding.binding_id, emu.agent_id())
+        .unwrap();
+    let verified = site.exchange_binding_code(&code).await.unwrap();
+    assert_eq!(verified.agent_id, emu.agent_id());
+    assert_eq!(verified.binding_id, binding.binding_id);
+    assert_eq!(verified.expires_at - verified.issued_at, 60);
+    let spent = site.exchange_binding_code(&code).await.unwrap_err();
+    assert_eq!(spent.code(), Some("BINDING_CODE_INVALID"), "{spent:?}");
+    assert!(
+        emu.complete_binding(&binding.binding_id, "agent_other")
+            .is_none()
+    );
+}

@@ -31,6 +31,10 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(45);
 pub struct Passport(String);
 
 impl Passport {
+    pub(crate) fn new(token: String) -> Self {
+        Passport(token)
+    }
+
     /// The token, for [`verify_passport`](super::verify_passport) or to
     /// hand on.
     pub fn as_str(&self) -> &str {

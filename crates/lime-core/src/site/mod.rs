@@ -19,11 +19,13 @@ pub use jws::{
 };
 pub use mcp_token::{MCP_TOKEN_AUDIENCE, McpTokenRefused, VerifiedMcpToken, verify_mcp_token};
 pub use passport::{
-    Expected, MAX_PASSPORT_LIFETIME_SECS, PASSPORT_AUDIENCE, PassportRefused, VerifiedPassport,
+    BINDING_AUDIENCE, Expected, MAX_BINDING_LIFETIME_SECS, MAX_PASSPORT_LIFETIME_SECS,
+    PASSPORT_AUDIENCE, PassportRefused, VerifiedBinding, VerifiedPassport, verify_binding_passport,
     verify_passport,
 };
 pub use requests::{
-    Create, CreateRequest, FetchKeys, JWKS_PATH, KeysRead, LoginRequest, ReadRequest, RequestState,
+    BindingCreate, BindingExchange, BindingRequest, Create, CreateBinding, CreateRequest,
+    ExchangeBinding, FetchKeys, JWKS_PATH, KeysRead, LoginRequest, ReadRequest, RequestState,
     StatusRead,
 };
 pub use sse::{MAX_SSE_EVENT, MAX_SSE_ID, MAX_SSE_LINE};

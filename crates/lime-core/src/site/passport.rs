@@ -4,7 +4,7 @@
 //! (`lime-tls` has one on the crypto provider lime already uses), so this
 //! crate stays free of crypto and I/O.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::jws::{Jws, KeySet, SignatureCheck};
 
@@ -12,6 +12,10 @@ use super::jws::{Jws, KeySet, SignatureCheck};
 pub const PASSPORT_AUDIENCE: &str = "lime-site-login";
 /// The longest a passport may live (`exp − iat`), in seconds.
 pub const MAX_PASSPORT_LIFETIME_SECS: i64 = 120;
+/// The audience of every binding passport.
+pub const BINDING_AUDIENCE: &str = "lime-binding";
+/// The longest a binding passport may live (`exp − iat`), in seconds.
+pub const MAX_BINDING_LIFETIME_SECS: i64 = 60;
 
 /// Why a passport was refused: one typed reason per rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,9 +46,13 @@ pub enum PassportRefused {
     /// `request_id` is not the request the site created.
     #[error("the passport is for another login request")]
     Request,
-    /// `iat` or `exp` missing, or `exp − iat` over 120 s or negative.
-    #[error("the passport's lifetime is not within 120 s")]
+    /// `iat` or `exp` missing, or `exp − iat` negative or over the
+    /// maximum (120 s for a login, 60 s for a binding).
+    #[error("the passport's lifetime is over its maximum")]
     Lifetime,
+    /// A binding passport names no `binding_id`.
+    #[error("the binding passport names no binding")]
+    Binding,
     /// `exp` has passed (beyond the leeway), or the passport is older than
     /// the maximum age asked for.
     #[error("the passport has expired")]
@@ -127,27 +135,15 @@ pub fn verify_passport(
     now_unix: i64,
     check: &dyn SignatureCheck,
 ) -> Result<VerifiedPassport, PassportRefused> {
-    let claims = Jws::parse(token)
-        .ok_or(PassportRefused::Malformed)?
-        .verified_claims(keys, check)
-        .map_err(|refused| match refused {
-            super::jws::Refused::Algorithm => PassportRefused::Algorithm,
-            super::jws::Refused::UnknownKey => PassportRefused::UnknownKey,
-            super::jws::Refused::Signature => PassportRefused::Signature,
-        })?;
-    let claims = &claims;
-    let text = |name: &str| claims.get(name).and_then(Value::as_str);
-    let time = |name: &str| claims.get(name).and_then(Value::as_i64);
-    if text("aud") != Some(PASSPORT_AUDIENCE) {
-        return Err(PassportRefused::Audience);
-    }
-    if text("iss") != Some(expected.issuer.as_str()) {
-        return Err(PassportRefused::Issuer);
-    }
-    let agent_id = text("sub")
-        .filter(|s| !s.is_empty())
-        .ok_or(PassportRefused::Subject)?;
-    let request_id = text("request_id").unwrap_or_default();
+    let claims = signed_claims(token, keys, check)?;
+    let times = common_rules(
+        &claims,
+        PASSPORT_AUDIENCE,
+        MAX_PASSPORT_LIFETIME_SECS,
+        expected,
+        now_unix,
+    )?;
+    let request_id = text(&claims, "request_id").unwrap_or_default();
     if expected
         .request_id
         .as_deref()
@@ -156,10 +152,112 @@ pub fn verify_passport(
     {
         return Err(PassportRefused::Request);
     }
+    Ok(VerifiedPassport {
+        agent_id: times.agent_id,
+        request_id: request_id.to_owned(),
+        issued_at: times.issued_at,
+        expires_at: times.expires_at,
+    })
+}
+
+/// A binding passport whose signature and claims passed: which agent the
+/// human chose for the binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedBinding {
+    /// The agent bound (`sub`).
+    pub agent_id: String,
+    /// The binding it completes: match it to the one the site created.
+    pub binding_id: String,
+    /// Issued at (Unix seconds).
+    pub issued_at: i64,
+    /// Expires at (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// Verifies a binding passport (from a binding code's exchange) against
+/// `keys`, at `now_unix`: RS256 with a key of the set, `aud`
+/// [`BINDING_AUDIENCE`], `iss` `issuer`, `sub`, a non-empty `binding_id`,
+/// `exp − iat` at most [`MAX_BINDING_LIFETIME_SECS`], `exp` and `nbf`.
+///
+/// # Errors
+/// The first rule the passport breaks, as a [`PassportRefused`].
+pub fn verify_binding_passport(
+    token: &str,
+    keys: &KeySet,
+    issuer: &str,
+    now_unix: i64,
+    check: &dyn SignatureCheck,
+) -> Result<VerifiedBinding, PassportRefused> {
+    let claims = signed_claims(token, keys, check)?;
+    let expected = Expected::any_request(issuer);
+    let times = common_rules(
+        &claims,
+        BINDING_AUDIENCE,
+        MAX_BINDING_LIFETIME_SECS,
+        &expected,
+        now_unix,
+    )?;
+    let binding_id = text(&claims, "binding_id")
+        .filter(|id| !id.trim().is_empty())
+        .ok_or(PassportRefused::Binding)?;
+    Ok(VerifiedBinding {
+        agent_id: times.agent_id,
+        binding_id: binding_id.to_owned(),
+        issued_at: times.issued_at,
+        expires_at: times.expires_at,
+    })
+}
+
+fn signed_claims(
+    token: &str,
+    keys: &KeySet,
+    check: &dyn SignatureCheck,
+) -> Result<Map<String, Value>, PassportRefused> {
+    Jws::parse(token)
+        .ok_or(PassportRefused::Malformed)?
+        .verified_claims(keys, check)
+        .map_err(|refused| match refused {
+            super::jws::Refused::Algorithm => PassportRefused::Algorithm,
+            super::jws::Refused::UnknownKey => PassportRefused::UnknownKey,
+            super::jws::Refused::Signature => PassportRefused::Signature,
+        })
+}
+
+fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    claims.get(name).and_then(Value::as_str)
+}
+
+/// What every passport's rules establish.
+struct Checked {
+    agent_id: String,
+    issued_at: i64,
+    expires_at: i64,
+}
+
+/// The rules both kinds of passport share: audience, issuer, subject,
+/// lifetime, expiry and `nbf` (with the expected leeway and maximum age).
+fn common_rules(
+    claims: &Map<String, Value>,
+    audience: &str,
+    max_lifetime: i64,
+    expected: &Expected,
+    now_unix: i64,
+) -> Result<Checked, PassportRefused> {
+    let time = |name: &str| claims.get(name).and_then(Value::as_i64);
+    if text(claims, "aud") != Some(audience) {
+        return Err(PassportRefused::Audience);
+    }
+    if text(claims, "iss") != Some(expected.issuer.as_str()) {
+        return Err(PassportRefused::Issuer);
+    }
+    let agent_id = text(claims, "sub")
+        .filter(|s| !s.is_empty())
+        .ok_or(PassportRefused::Subject)?;
     let (Some(iat), Some(exp)) = (time("iat"), time("exp")) else {
         return Err(PassportRefused::Lifetime);
     };
-    if exp < iat || exp - iat > MAX_PASSPORT_LIFETIME_SECS {
+    if exp < iat || exp - iat > max_lifetime {
         return Err(PassportRefused::Lifetime);
     }
     // As of issue (within the asked maximum age), or now.
@@ -176,9 +274,8 @@ pub fn verify_passport(
     if time("nbf").is_some_and(|nbf| nbf > at.saturating_add(expected.leeway_secs)) {
         return Err(PassportRefused::NotYetValid);
     }
-    Ok(VerifiedPassport {
+    Ok(Checked {
         agent_id: agent_id.to_owned(),
-        request_id: request_id.to_owned(),
         issued_at: iat,
         expires_at: exp,
     })

@@ -237,3 +237,184 @@ impl Exchange for KeysRead {
         KeySet::from_jwks(response.body())
     }
 }
+
+/// The binding create's path under the base URL.
+pub(crate) const BINDING_CREATE_PATH: &str = "/modules/bindings/requests";
+/// The binding code exchange's path under the base URL.
+pub(crate) const BINDING_EXCHANGE_PATH: &str = "/modules/bindings/exchange";
+
+/// A binding request a site created: keep [`binding_id`](Self::binding_id)
+/// with the signed-in user, then send the browser to
+/// [`connect_url`](Self::connect_url), where the user picks an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BindingRequest {
+    /// Its id: a verified binding passport names it.
+    pub binding_id: String,
+    /// The hosted page to send the user to, as the service gave it.
+    pub connect_url: String,
+    /// `PENDING` when created.
+    pub status: String,
+    /// When it expires, with the offset the server sent.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Creates a binding request (`POST /modules/bindings/requests`) for the
+/// callback `redirect_uri`; drive it like [`Login`](crate::Login). Not
+/// idempotent, retried as [`CreateRequest`] is.
+pub type CreateBinding = OneRequest<BindingCreate>;
+
+/// The binding create's [`Exchange`].
+#[derive(Debug)]
+pub struct BindingCreate {
+    body: Vec<u8>,
+}
+
+impl sealed::Sealed for BindingCreate {}
+
+impl CreateBinding {
+    /// A create for `redirect_uri` starting at `now`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] unless `redirect_uri` is an absolute
+    /// `https://` URL (or `http://` to a loopback host) without user info
+    /// or fragment: the service sends the user's browser there with a
+    /// one-time code.
+    pub fn new(config: &Config, redirect_uri: &str, now: Instant) -> Result<Self, Error> {
+        let uri = checked_redirect(redirect_uri)?;
+        let body = serde_json::json!({ "redirect_uri": uri })
+            .to_string()
+            .into_bytes();
+        Ok(Self::start(
+            config,
+            BindingCreate { body },
+            now_seed(now),
+            now,
+        ))
+    }
+}
+
+fn checked_redirect(redirect_uri: &str) -> Result<&str, Error> {
+    let refuse = |why: &str| Error::invalid_input("redirect_uri", why);
+    let text = redirect_uri.trim();
+    let uri: http::Uri = text.parse().map_err(|_| refuse("not a URL"))?;
+    let host = uri.host().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => {}
+        Some("http") if loopback => {}
+        _ => {
+            return Err(refuse(
+                "must be an absolute https:// URL (http:// only to loopback)",
+            ));
+        }
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) || text.contains('#') {
+        return Err(refuse("must have no user info and no fragment"));
+    }
+    Ok(text)
+}
+
+impl Exchange for BindingCreate {
+    type Value = BindingRequest;
+    const STEP: &'static str = "create binding";
+    const IDEMPOTENT: bool = false;
+
+    fn request(&self, config: &Config) -> HttpRequest {
+        let body = Some(self.body.clone());
+        build_request(config, Method::POST, BINDING_CREATE_PATH, true, body)
+    }
+
+    fn read(
+        &mut self,
+        response: &HttpResponse,
+        config: &Config,
+        _: Instant,
+    ) -> Result<BindingRequest, Error> {
+        let data = classify(response, config.max_body_bytes())?;
+        let f = Fields {
+            object: &data,
+            status: response.status().as_u16(),
+        };
+        Ok(BindingRequest {
+            binding_id: f.string("binding_id")?,
+            connect_url: f.string("connect_url")?,
+            status: f.string("status")?,
+            expires_at: f.time("expires_at")?,
+        })
+    }
+}
+
+/// Exchanges a binding's one-time code (`POST /modules/bindings/exchange`)
+/// for its binding passport; verify that with
+/// [`verify_binding_passport`](crate::site::verify_binding_passport). Not
+/// idempotent (the code is spent), retried as [`CreateRequest`] is.
+pub type ExchangeBinding = OneRequest<BindingExchange>;
+
+/// The code exchange's [`Exchange`]. Its `Debug` never shows the code.
+pub struct BindingExchange {
+    body: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for BindingExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BindingExchange(<code>)")
+    }
+}
+
+impl sealed::Sealed for BindingExchange {}
+
+impl ExchangeBinding {
+    /// An exchange of `binding_code` starting at `now`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty code or one over 1 KiB.
+    pub fn new(config: &Config, binding_code: &str, now: Instant) -> Result<Self, Error> {
+        let code = binding_code.trim();
+        if code.is_empty() || code.len() > 1024 {
+            return Err(Error::invalid_input(
+                "binding_code",
+                "must be 1 to 1024 bytes",
+            ));
+        }
+        let body = serde_json::json!({ "binding_code": code })
+            .to_string()
+            .into_bytes();
+        let body = zeroize::Zeroizing::new(body);
+        Ok(Self::start(
+            config,
+            BindingExchange { body },
+            now_seed(now),
+            now,
+        ))
+    }
+}
+
+impl Exchange for BindingExchange {
+    type Value = crate::site::Passport;
+    const STEP: &'static str = "exchange binding code";
+    const IDEMPOTENT: bool = false;
+
+    fn request(&self, config: &Config) -> HttpRequest {
+        let body = Some(self.body.to_vec());
+        build_request(config, Method::POST, BINDING_EXCHANGE_PATH, true, body)
+    }
+
+    fn read(
+        &mut self,
+        response: &HttpResponse,
+        config: &Config,
+        _: Instant,
+    ) -> Result<crate::site::Passport, Error> {
+        let data = classify(response, config.max_body_bytes())?;
+        let f = Fields {
+            object: &data,
+            status: response.status().as_u16(),
+        };
+        Ok(crate::site::Passport::new(f.string("passport")?))
+    }
+}
