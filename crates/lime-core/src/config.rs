@@ -151,11 +151,13 @@ mod settings {
 }
 use settings::Config as Settings;
 
-/// The one secret a [`Config`] sends: an agent's or a site's.
+/// The one secret a [`Config`] sends: an agent's, a site's, or none (a
+/// reader of public endpoints).
 #[derive(Debug)]
 enum Credential {
     Agent(AgentToken),
     Site(SiteToken),
+    Public,
 }
 
 /// The default MCP token refresh skew: a token is minted anew 30 s before
@@ -209,7 +211,7 @@ impl Config {
     pub fn token(&self) -> Option<&AgentToken> {
         match &self.settings.credential {
             Credential::Agent(token) => Some(token),
-            Credential::Site(_) => None,
+            Credential::Site(_) | Credential::Public => None,
         }
     }
     /// The site token: `Some` only in a site's configuration
@@ -217,14 +219,15 @@ impl Config {
     pub fn site_token(&self) -> Option<&SiteToken> {
         match &self.settings.credential {
             Credential::Site(token) => Some(token),
-            Credential::Agent(_) => None,
+            Credential::Agent(_) | Credential::Public => None,
         }
     }
-    /// The credential's header and value (marked sensitive).
-    pub(crate) fn credential_header(&self) -> (&'static str, http::HeaderValue) {
+    /// The credential's header and value (marked sensitive), if any.
+    pub(crate) fn credential_header(&self) -> Option<(&'static str, http::HeaderValue)> {
         match &self.settings.credential {
-            Credential::Agent(token) => token.header(),
-            Credential::Site(token) => token.header(),
+            Credential::Agent(token) => Some(token.header()),
+            Credential::Site(token) => Some(token.header()),
+            Credential::Public => None,
         }
     }
     /// The API root.
@@ -568,6 +571,16 @@ impl ConfigBuilder {
             ))?,
         };
         self.build_with(Credential::Site(token))
+    }
+
+    /// Validates everything and builds a [`Config`] that sends no token: for
+    /// reading public endpoints only (an MCP server's token verifier
+    /// fetching the key set). Tokens given to the builder are not kept.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), but never for a missing token.
+    pub fn build_public(self) -> Result<Config, Error> {
+        self.build_with(Credential::Public)
     }
 
     fn env(&self, name: &str) -> Option<String> {

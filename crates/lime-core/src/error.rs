@@ -150,6 +150,9 @@ pub enum Error {
     /// A site refused an agent's passport: the approval it came with is
     /// not proof of which agent logged in ([`CODE_PASSPORT_REFUSED`]).
     PassportRefused(crate::site::PassportRefused),
+    /// An MCP server refused an agent's access token
+    /// ([`CODE_MCP_TOKEN_REFUSED`]).
+    McpTokenRefused(crate::site::McpTokenRefused),
     /// A bug in lime itself (a panicking solver thread) or in the driver
     /// running a flow (polling again before answering the last output);
     /// never caused by the server or by bad input. Please report it.
@@ -173,6 +176,8 @@ pub const CODE_INVALID_TOKEN_RESPONSE: &str = "INVALID_TOKEN_RESPONSE";
 pub const CODE_ACCESS_DENIED: &str = "access_denied";
 /// The code of a passport a site refused ([`Error::PassportRefused`]).
 pub const CODE_PASSPORT_REFUSED: &str = "PASSPORT_REFUSED";
+/// The code of an MCP access token a server refused ([`Error::McpTokenRefused`]).
+pub const CODE_MCP_TOKEN_REFUSED: &str = "MCP_TOKEN_REFUSED";
 /// The API code of LIME's authentication service being down (503, retried).
 pub const CODE_AUTH_UNAVAILABLE: &str = "AUTH_UNAVAILABLE";
 
@@ -383,6 +388,7 @@ impl Error {
             Error::Transport(e) => e.fmt_message(f),
             Error::Config { reason, .. } => write!(f, "configuration error: {reason}"),
             Error::PassportRefused(why) => write!(f, "passport refused: {why}"),
+            Error::McpTokenRefused(why) => write!(f, "MCP access token refused: {why}"),
             Error::Internal { reason } => write!(f, "internal error: {reason}"),
         }
     }
@@ -493,6 +499,7 @@ impl Error {
             Error::RateLimited { .. } => Some(CODE_RATE_LIMITED),
             Error::Api { code, .. } => Some(code),
             Error::PassportRefused(_) => Some(CODE_PASSPORT_REFUSED),
+            Error::McpTokenRefused(_) => Some(CODE_MCP_TOKEN_REFUSED),
             _ => None,
         }
     }

@@ -82,8 +82,7 @@ pub(crate) fn build_request(
     if has_body {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    if with_token {
-        let (name, value) = config.credential_header();
+    if with_token && let Some((name, value)) = config.credential_header() {
         headers.insert(name, value);
     }
     request

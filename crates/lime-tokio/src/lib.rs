@@ -3,9 +3,13 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod keys;
 #[cfg(feature = "mcp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 pub mod mcp;
+#[cfg(feature = "mcp-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp-server")))]
+pub mod mcp_server;
 mod proxy;
 mod resolve;
 pub mod site;

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -12,9 +12,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use lime_core::drive::{TransportError, TransportErrorKind};
 use lime_core::site::{
-    CreateBinding, CreateRequest, Decided, EventStream, ExchangeBinding, FetchKeys, KeyCache,
-    KeySet, REPLAY_ALL, ReadRequest, StreamOutput, Wait, key_id, verify_binding_passport,
-    verify_passport,
+    CreateBinding, CreateRequest, Decided, EventStream, ExchangeBinding, KeySet, REPLAY_ALL,
+    ReadRequest, StreamOutput, Wait, verify_binding_passport, verify_passport,
 };
 use lime_core::{Config, Error};
 
@@ -24,8 +23,9 @@ pub use lime_core::site::{
 };
 
 use crate::agent::drive;
+use crate::keys::{Keys, unix_now};
 use crate::resolve::{Check, Resolver};
-use crate::transport::{HyperClient, classify, client};
+use crate::transport::{classify, client};
 
 /// A site: creates login requests, follows their events and verifies the
 /// passports agents send back. Cheap to clone (one `Arc`): clones share the
@@ -50,15 +50,14 @@ pub struct LimeSite {
 }
 
 struct Inner {
-    config: Config,
-    client: HyperClient,
-    keys: Mutex<KeyCache>,
+    /// The configuration, the client and the cached key set.
+    keys: Keys,
 }
 
 impl std::fmt::Debug for LimeSite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LimeSite")
-            .field("config", &self.inner.config)
+            .field("config", self.inner.keys.config())
             .finish_non_exhaustive()
     }
 }
@@ -80,7 +79,7 @@ impl LimeSite {
 
     /// The configuration (its site token redacted in `Debug`).
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        self.inner.keys.config()
     }
 
     /// Creates a login request; hand its id to an agent. Retried only when
@@ -90,7 +89,7 @@ impl LimeSite {
     /// [`Error::Authentication`] for a refused site token; transport and
     /// API errors once retries are spent.
     pub async fn create_login_request(&self) -> Result<LoginRequest, Error> {
-        let mut flow = CreateRequest::new(&self.inner.config, Instant::now());
+        let mut flow = CreateRequest::new(self.inner.keys.config(), Instant::now());
         self.drive(&mut flow).await
     }
 
@@ -100,7 +99,7 @@ impl LimeSite {
     /// [`Error::InvalidInput`] for a malformed id, [`Error::Api`] with
     /// `LOGIN_REQUEST_NOT_FOUND` for an unknown one.
     pub async fn request_status(&self, request_id: &str) -> Result<RequestState, Error> {
-        let mut flow = ReadRequest::new(&self.inner.config, request_id, Instant::now())?;
+        let mut flow = ReadRequest::new(self.inner.keys.config(), request_id, Instant::now())?;
         self.drive(&mut flow).await
     }
 
@@ -108,7 +107,7 @@ impl LimeSite {
     pub fn events(&self) -> Events {
         Events::new(
             self.clone(),
-            EventStream::new(&self.inner.config, Instant::now()),
+            EventStream::new(self.inner.keys.config(), Instant::now()),
         )
     }
 
@@ -116,7 +115,7 @@ impl LimeSite {
     /// [`Events::last_event_id`], say across a restart): every later event
     /// the service still holds comes first.
     pub fn events_after(&self, cursor: &str) -> Events {
-        let stream = EventStream::new(&self.inner.config, Instant::now()).resume_from(cursor);
+        let stream = EventStream::new(self.inner.keys.config(), Instant::now()).resume_from(cursor);
         Events::new(self.clone(), stream)
     }
 
@@ -133,7 +132,7 @@ impl LimeSite {
         passport: &str,
         request_id: &str,
     ) -> Result<VerifiedPassport, Error> {
-        let expected = Expected::new(self.inner.config.base_url().origin(), request_id);
+        let expected = Expected::new(self.inner.keys.config().base_url().origin(), request_id);
         self.verify_with(passport, &expected).await
     }
 
@@ -147,8 +146,7 @@ impl LimeSite {
         passport: &str,
         expected: &Expected,
     ) -> Result<VerifiedPassport, Error> {
-        let kid = key_id(passport).ok_or(Error::PassportRefused(PassportRefused::Malformed))?;
-        let keys = self.keys_for(&kid).await?;
+        let keys = self.keys(passport).await?;
         verify_passport(
             passport,
             &keys,
@@ -157,17 +155,6 @@ impl LimeSite {
             &lime_tls::ProviderRs256,
         )
         .map_err(Error::PassportRefused)
-    }
-
-    /// The key set to check a token naming `kid` with: cached, or fetched.
-    async fn keys_for(&self, kid: &str) -> Result<KeySet, Error> {
-        if let Some(keys) = self.cache().keys_for(kid, Instant::now())? {
-            return Ok(keys);
-        }
-        let fetched = self
-            .drive(&mut FetchKeys::new(&self.inner.config, Instant::now()))
-            .await;
-        self.cache().fetched(fetched, Instant::now())
     }
 
     /// Creates a binding request: keep its `binding_id` with the signed-in
@@ -183,8 +170,13 @@ impl LimeSite {
         &self,
         redirect_uri: &str,
     ) -> Result<BindingRequest, Error> {
-        let mut flow = CreateBinding::new(&self.inner.config, redirect_uri, Instant::now())?;
-        self.drive(&mut flow).await
+        let config = self.inner.keys.config();
+        self.drive(&mut CreateBinding::new(
+            config,
+            redirect_uri,
+            Instant::now(),
+        )?)
+        .await
     }
 
     /// Exchanges a binding's one-time code for its passport and verifies
@@ -198,7 +190,8 @@ impl LimeSite {
         &self,
         binding_code: &str,
     ) -> Result<VerifiedBinding, Error> {
-        let mut flow = ExchangeBinding::new(&self.inner.config, binding_code, Instant::now())?;
+        let config = self.inner.keys.config();
+        let mut flow = ExchangeBinding::new(config, binding_code, Instant::now())?;
         let passport = self.drive(&mut flow).await?;
         self.verify_binding_passport(passport.as_str()).await
     }
@@ -210,9 +203,8 @@ impl LimeSite {
     /// # Errors
     /// As [`verify_passport`](Self::verify_passport).
     pub async fn verify_binding_passport(&self, passport: &str) -> Result<VerifiedBinding, Error> {
-        let kid = key_id(passport).ok_or(Error::PassportRefused(PassportRefused::Malformed))?;
-        let keys = self.keys_for(&kid).await?;
-        let issuer = self.inner.config.base_url().origin();
+        let keys = self.keys(passport).await?;
+        let issuer = self.inner.keys.config().base_url().origin();
         verify_binding_passport(
             passport,
             &keys,
@@ -223,9 +215,10 @@ impl LimeSite {
         .map_err(Error::PassportRefused)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {
-        // The cache holds no invariant a panic elsewhere could break.
-        self.inner.keys.lock().unwrap_or_else(|p| p.into_inner())
+    /// The key set to check `passport` with: cached, or fetched.
+    async fn keys(&self, passport: &str) -> Result<KeySet, Error> {
+        let keys = self.inner.keys.for_token(passport).await?;
+        keys.ok_or(Error::PassportRefused(PassportRefused::Malformed))
     }
 
     /// Waits up to `timeout` for `request_id` to be decided: first the
@@ -268,14 +261,13 @@ impl LimeSite {
     }
 
     async fn drive<F: lime_core::drive::Flow>(&self, flow: &mut F) -> Result<F::Value, Error> {
-        drive(&self.inner.client, self.inner.config.max_body_bytes(), flow).await
+        drive(
+            self.inner.keys.client(),
+            self.inner.keys.config().max_body_bytes(),
+            flow,
+        )
+        .await
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A site's event stream: reconnects forever (capped backoff), resumes
@@ -448,7 +440,7 @@ impl EventsState {
         let deadline = tokio::time::Instant::from_std(transmit.deadline);
         let (parts, body) = transmit.request.into_parts();
         let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-        let client = &self.site.inner.client;
+        let client = &self.site.inner.keys.client();
         let response = match tokio::time::timeout_at(deadline, client.send_request(request)).await {
             Err(_) => Err(TransportError::new(
                 TransportErrorKind::Timeout,
@@ -464,7 +456,7 @@ impl EventsState {
             self.body = Some(response.into_body());
             return self.stream.handle_open(now());
         }
-        let max = self.site.inner.config.max_body_bytes();
+        let max = self.site.inner.keys.config().max_body_bytes();
         let (parts, body) = response.into_parts();
         let read = http_body_util::Limited::new(body, max).collect();
         match tokio::time::timeout_at(deadline, read).await {
@@ -527,9 +519,7 @@ impl LimeSiteBuilder {
         let client = client(tls, config.proxy_rules().clone(), &resolver, check);
         Ok(LimeSite {
             inner: Arc::new(Inner {
-                config,
-                client,
-                keys: Mutex::new(KeyCache::default()),
+                keys: Keys::new(config, client),
             }),
         })
     }
