@@ -1284,9 +1284,14 @@ fn site_speaks_https_with_the_ca_and_ipv6_and_validates_ids() {
         json["expires_at"].as_str().unwrap().contains('.'),
         "milliseconds: {json}"
     );
-    // Without the CA: a TLS failure, never plain text.
+    // Without the CA: a TLS failure, never plain text, naming the URL and
+    // how to trust the CA.
     let (code, _, out) = run(server.site().args(["site", "create", "--json"]));
     assert_eq!(code, 7, "{out}");
+    assert!(
+        out.contains("--ca-cert") && out.contains(&server.base_url),
+        "{out}"
+    );
     // The agent approves, the site sees it over HTTPS.
     let (code, _, out) =
         run(server
@@ -1330,6 +1335,13 @@ fn site_speaks_https_with_the_ca_and_ipv6_and_validates_ids() {
         out.contains("site client ready"),
         "-v logs the site's steps: {out}"
     );
+}
+
+#[test]
+fn a_site_answer_that_is_not_json_is_an_invalid_response() {
+    let server = Server::start(6, &["--raw", "create:200:1:<html>oops</html>"]);
+    let (code, json, out) = run(server.site().args(["site", "create", "--json"]));
+    assert_eq!((code, error_of(&json).0), (7, "invalid_response"), "{out}");
 }
 
 #[test]
