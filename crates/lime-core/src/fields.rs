@@ -11,7 +11,15 @@ pub(crate) struct Fields<'a> {
     pub(crate) status: u16,
 }
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
+    /// The `data` of a success `response` (see [`classify`](crate::drive::classify)).
+    pub(crate) fn of(object: &'a Map<String, Value>, response: &crate::HttpResponse) -> Self {
+        Fields {
+            object,
+            status: response.status().as_u16(),
+        }
+    }
+
     fn wrong(&self, name: &str, expected: &str, got: &Value) -> Error {
         Error::invalid_response(
             Some(self.status),

@@ -197,10 +197,7 @@ impl Exchange for ProfileRead {
         _now: Instant,
     ) -> Result<AgentProfile, Error> {
         let data = classify(response, config.max_body_bytes())?;
-        let profile = AgentProfile::from_fields(&Fields {
-            object: &data,
-            status: response.status().as_u16(),
-        })?;
+        let profile = AgentProfile::from_fields(&Fields::of(&data, response))?;
         self.known.learn(&profile.agent_id);
         Ok(profile)
     }

@@ -79,10 +79,15 @@ fn later(now: OffsetDateTime, by: Duration) -> OffsetDateTime {
     now + time::Duration::try_from(by).unwrap_or(time::Duration::MAX)
 }
 
-async fn json_body(
+/// The calling site and its JSON body, or the refusal to answer.
+async fn site_and_body(
     shared: &Arc<Shared>,
     request: Request<Incoming>,
-) -> Result<Value, Response<ResponseBody>> {
+) -> Result<(String, Value), Response<ResponseBody>> {
+    let site_id = site_of(shared, &request)
+        .map_err(|refused| refused.response())?
+        .site_id
+        .clone();
     let Some(body) = read_body(request, shared.settings.client_timeout).await else {
         return Err(envelope_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -90,13 +95,14 @@ async fn json_body(
             "request body too large",
         ));
     };
-    serde_json::from_slice(&body).map_err(|_| {
+    let body = serde_json::from_slice(&body).map_err(|_| {
         envelope_error(
             StatusCode::BAD_REQUEST,
             "INVALID_JSON",
             "the body is not JSON",
         )
-    })
+    })?;
+    Ok((site_id, body))
 }
 
 /// `POST /modules/bindings/requests`, `{"redirect_uri": "https://…"}`.
@@ -104,13 +110,9 @@ pub(crate) async fn create(
     shared: &Arc<Shared>,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
-    let site_id = match site_of(shared, &request) {
-        Err(refused) => return refused.response(),
-        Ok(site) => site.site_id.clone(),
-    };
-    let body = match json_body(shared, request).await {
-        Ok(body) => body,
-        Err(response) => return response,
+    let (site_id, body) = match site_and_body(shared, request).await {
+        Ok(both) => both,
+        Err(refusal) => return refusal,
     };
     let redirect = body["redirect_uri"].as_str().unwrap_or_default();
     if !(redirect.starts_with("https://") || redirect.starts_with("http://")) {
@@ -160,13 +162,9 @@ pub(crate) async fn exchange(
     shared: &Arc<Shared>,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
-    let site_id = match site_of(shared, &request) {
-        Err(refused) => return refused.response(),
-        Ok(site) => site.site_id.clone(),
-    };
-    let body = match json_body(shared, request).await {
-        Ok(body) => body,
-        Err(response) => return response,
+    let (site_id, body) = match site_and_body(shared, request).await {
+        Ok(both) => both,
+        Err(refusal) => return refusal,
     };
     let code = body["binding_code"].as_str().unwrap_or_default();
     let now = shared.now();

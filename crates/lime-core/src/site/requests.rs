@@ -113,10 +113,7 @@ impl Exchange for Create {
         _: Instant,
     ) -> Result<LoginRequest, Error> {
         let data = classify(response, config.max_body_bytes())?;
-        let f = Fields {
-            object: &data,
-            status: response.status().as_u16(),
-        };
+        let f = Fields::of(&data, response);
         let request_id = f.string("login_request_id")?;
         validate_request_id(&request_id).map_err(|e| {
             Error::invalid_response(
@@ -173,10 +170,7 @@ impl Exchange for StatusRead {
         _: Instant,
     ) -> Result<RequestState, Error> {
         let data = classify(response, config.max_body_bytes())?;
-        let f = Fields {
-            object: &data,
-            status: response.status().as_u16(),
-        };
+        let f = Fields::of(&data, response);
         let request_id = match f.opt_string("request_id")? {
             Some(id) => id,
             None => self.path.rsplit('/').next().unwrap_or_default().to_owned(),
@@ -336,10 +330,7 @@ impl Exchange for BindingCreate {
         _: Instant,
     ) -> Result<BindingRequest, Error> {
         let data = classify(response, config.max_body_bytes())?;
-        let f = Fields {
-            object: &data,
-            status: response.status().as_u16(),
-        };
+        let f = Fields::of(&data, response);
         Ok(BindingRequest {
             binding_id: f.string("binding_id")?,
             connect_url: f.string("connect_url")?,
@@ -411,10 +402,7 @@ impl Exchange for BindingExchange {
         _: Instant,
     ) -> Result<crate::site::Passport, Error> {
         let data = classify(response, config.max_body_bytes())?;
-        let f = Fields {
-            object: &data,
-            status: response.status().as_u16(),
-        };
+        let f = Fields::of(&data, response);
         Ok(crate::site::Passport::new(f.string("passport")?))
     }
 }
