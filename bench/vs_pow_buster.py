@@ -1,103 +1,91 @@
 #!/usr/bin/env python3
-"""`lime pow solve` against pow-buster, the fastest published solver, in turns.
+"""lime-pow against pow-buster (0.2.0, the fastest published solver) on the
+four shapes LIME solves, in turns:
 
-    cargo install pow-buster --features cli --root DIR   # about 15-25 min
-    cargo build --release -p lime-cli
-    python3 bench/vs_pow_buster.py --pow-buster DIR/bin/pow-buster [--seconds 10] [--rounds 3]
+    bench/vs_pow_buster.py [--rounds 5] [--seconds 3] [--difficulty 20]
 
-Each round runs every case once, lime and pow-buster in turn, so a noisy
-machine slows both alike; the table gives each case's median.
+| shape | hashed before the nonce | threads |
+|---|---|---|
+| legacy, 64 B | the 64-byte challenge (one whole block; the nonce starts the next) | all cores |
+| v1, 64 B | `"lime:pow:v1" 0x00 challenge 0x00`: 77 bytes, the nonce at offset 13 of its block | all cores |
+| legacy, 32 B | the 32-byte challenge | one |
+| v1, 32 B | 45 bytes of framing and challenge | one |
 
-- lime: `lime pow solve` with an unreachable difficulty and `--timeout`;
-  the rate is the hashes its timeout error reports over the window.
-- pow-buster: `profile-mt --speed -n THREADS -p PREFIX`; it prints solves
-  per second at mCaptcha difficulty 10^7, so the rate is that times 10^7
-  (its expected hashes per solve), the last line of the window.
-
-pow-buster's profile-mt hashes `prefix_bytes[..PREFIX % 64]`: `-p 64` is an
-empty prefix, and with it every solve is the same message, whose attempt
-count is fixed (not 10^7 on average), so its rate is not a hash rate. The
-table shows `-p 0` beside it (the same figure) and `-p 63` (a real 63-byte
-prefix, 64 - 1) to compare against.
+Both solvers run in `bench/pow-compare` (a crate outside the workspace):
+a fresh random challenge of the exact length for every solve, the rate
+being solves x 2^d over the time, and every nonce checked with lime's own
+`verify`. lime spreads one solve over all threads; pow-buster solves one
+challenge per thread (its own way to use cores). pow-buster runs twice:
+as built by default (it picks AVX-512 or SHA-NI at run time) and with
+`-C target-cpu=native`, its README's recommendation. Each round runs every
+shape and solver once, in turn, so a noisy machine slows all alike; the
+table gives medians. Prints a markdown table; never fails on a number.
 """
 
 import argparse
-import re
+import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HARNESS = ROOT / "bench" / "pow-compare"
+SHAPES = [("legacy", 64, "all"), ("v1", 64, "all"), ("legacy", 32, 1), ("v1", 32, 1)]
 
 
-def lime_rate(lime, scheme, prefix, threads, seconds):
-    """Hashes per second of `lime pow solve` over the window."""
+def build(target_dir, native):
+    env = dict(os.environ)
+    if native:
+        env["RUSTFLAGS"] = (env.get("RUSTFLAGS", "") + " -C target-cpu=native").strip()
+    subprocess.run(
+        ["cargo", "build", "--release", "-q", "--manifest-path", str(HARNESS / "Cargo.toml"),
+         "--target-dir", str(target_dir)],
+        check=True, env=env,
+    )
+    return target_dir / "release" / "pow-compare"
+
+
+def rate(binary, solver, scheme, size, threads, seconds, difficulty):
     out = subprocess.run(
-        [lime, "pow", "solve", "--json", "--scheme", scheme, "--challenge", "c" * prefix,
-         "--difficulty", "96", "--threads", str(threads), "--timeout", str(seconds)],
-        capture_output=True, text=True, check=False,
-    ).stdout
-    tried = re.search(r"\((\d+) hashes tried\)", out)
-    if not tried:
-        sys.exit(f"lime pow solve did not time out as expected: {out!r}")
-    return int(tried.group(1)) / seconds
-
-
-def pow_buster_rate(pow_buster, prefix, threads, seconds):
-    """What profile-mt --speed reports after the window, in hashes per second."""
-    try:
-        run = subprocess.run(
-            [pow_buster, "profile-mt", "--speed", "-n", str(threads), "-p", str(prefix)],
-            capture_output=True, text=True, timeout=seconds + 0.5,
-        )
-        err = run.stderr
-    except subprocess.TimeoutExpired as stopped:
-        err = (stopped.stderr or b"").decode()
-    lines = re.findall(r"^([0-9.]+) rps", err, re.M)
-    if not lines:
-        sys.exit(f"pow-buster printed no rate: {err[-300:]!r}")
-    return float(lines[-1]) * 1e7
+        [str(binary), solver, scheme, str(size), str(threads), str(seconds), str(difficulty)],
+        capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        sys.exit(f"pow-compare {solver} {scheme} {size} failed: {out.stderr.strip()}")
+    return float(out.stdout)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pow-buster", required=True, help="the pow-buster binary")
-    parser.add_argument("--lime", default=str(ROOT / "target/release/lime"))
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--case", choices=["all", "2x64", "1x32"], default="all",
-                        help="2 threads with a 64-byte challenge, 1 thread with a 32-byte one, or both")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--difficulty", type=int, default=20)
     args = parser.parse_args()
-    for binary, how in [(args.pow_buster, "cargo install pow-buster --features cli --root DIR"),
-                        (args.lime, "cargo build --release -p lime-cli")]:
-        if not Path(binary).is_file():
-            sys.exit(f"{binary} not found: build it with `{how}`")
-
-    cases = [  # (label, threads, prefix)
-        ("2 threads, 64-byte challenge", 2, 64),
-        ("1 thread, 32-byte challenge", 1, 32),
-    ]
-    cases = [c for c in cases if args.case in ("all", f"{c[1]}x{c[2]}")]
-    rates = {}
+    cores = os.cpu_count() or 1
+    target = ROOT / "target"
+    default_bin = build(target / "pow-compare", native=False)
+    native_bin = build(target / "pow-compare-native", native=True)
+    runs = [("lime", default_bin, "lime"), ("pow-buster", default_bin, "pow-buster"),
+            ("pow-buster native", native_bin, "pow-buster")]
+    rates = {(shape, name): [] for shape in SHAPES for name, _, _ in runs}
     for _ in range(args.rounds):
-        for label, threads, prefix in cases:
-            for scheme in ["legacy", "v1"]:
-                key = (label, f"lime pow solve --scheme {scheme}")
-                rates.setdefault(key, []).append(
-                    lime_rate(args.lime, scheme, prefix, threads, args.seconds))
-            for p in sorted({prefix, 63 if prefix == 64 else prefix, 0 if prefix == 64 else prefix}):
-                key = (label, f"pow-buster profile-mt -n {threads} -p {p}")
-                rates.setdefault(key, []).append(
-                    pow_buster_rate(args.pow_buster, p, threads, args.seconds))
+        for shape in SHAPES:
+            scheme, size, threads = shape
+            n = cores if threads == "all" else threads
+            for name, binary, solver in runs:
+                rates[(shape, name)].append(
+                    rate(binary, solver, scheme, size, n, args.seconds, args.difficulty))
+    print(f"Medians of {args.rounds} rounds in turns, {args.seconds:g} s per run, difficulty "
+          f"{args.difficulty}, {cores} cores; M/s = million hashes per second (solves x 2^d).\n")
+    print("| shape | lime | pow-buster | lime / pow-buster | pow-buster native | lime / native |")
+    print("|---|---|---|---|---|---|")
+    for shape in SHAPES:
+        scheme, size, threads = shape
+        lime, pb, nat = (statistics.median(rates[(shape, name)]) for name, _, _ in runs)
+        label = f"{scheme}, {size} B, {'all cores' if threads == 'all' else 'one thread'}"
+        print(f"| {label} | {lime / 1e6:.1f} M/s | {pb / 1e6:.1f} M/s | {lime / pb:.2f}x "
+              f"| {nat / 1e6:.1f} M/s | {lime / nat:.2f}x |")
 
-    print(f"Median of {args.rounds} rounds, {args.seconds:g} s each, in turns.\n")
-    print("| case | solver | M hashes/s | rounds |")
-    print("|---|---|---|---|")
-    for (label, solver), values in rates.items():
-        each = ", ".join(f"{v / 1e6:.1f}" for v in values)
-        print(f"| {label} | {solver} | {statistics.median(values) / 1e6:.1f} | {each} |")
 
-
-if __name__ == "__main__":
-    main()
+main()
