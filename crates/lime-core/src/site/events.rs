@@ -88,7 +88,8 @@ pub enum SiteEvent {
 
 impl SiteEvent {
     fn parse(event: SseEvent) -> Option<Self> {
-        let SseEvent { id, data } = event;
+        let SseEvent { id, own_id, data } = event;
+        let id = id.filter(|_| own_id);
         let Ok(Value::Object(value)) = serde_json::from_str::<Value>(&data) else {
             return Some(SiteEvent::Other { event_id: id, data });
         };
@@ -309,11 +310,13 @@ impl EventStream {
         let mut events = Vec::new();
         self.parser.feed(chunk, &mut events);
         for event in events {
-            if event.id.is_some() && self.seen(event.id.as_deref()) {
-                continue;
-            }
-            if let Some(id) = &event.id {
-                self.last_event_id = Some(id.clone());
+            // Only an event with an `id:` of its own moves the cursor or
+            // can be a repeat; others carry the last id over.
+            if event.own_id {
+                if self.seen(event.id.as_deref()) {
+                    continue;
+                }
+                self.last_event_id = event.id.clone();
             }
             if let Some(event) = SiteEvent::parse(event) {
                 self.ready.push_back(event);

@@ -7,6 +7,9 @@
 pub(crate) struct SseEvent {
     /// The last `id:` seen, as the SSE specification carries it over.
     pub(crate) id: Option<String>,
+    /// Whether this event had an `id:` line of its own (a keepalive or an
+    /// error after an event only carries the last one over).
+    pub(crate) own_id: bool,
     /// The `data:` lines joined with `\n`.
     pub(crate) data: String,
 }
@@ -30,6 +33,8 @@ pub(crate) struct SseParser {
     /// The last chunk ended in `\r`: a `\n` first in the next one is its pair.
     after_cr: bool,
     id: Option<String>,
+    /// The event being read has an `id:` line of its own.
+    own_id: bool,
     data: Option<String>,
     /// The event being read passed [`MAX_SSE_EVENT`].
     oversized: bool,
@@ -96,10 +101,12 @@ impl SseParser {
             {
                 events.push(SseEvent {
                     id: self.id.clone(),
+                    own_id: self.own_id,
                     data,
                 });
             }
             self.oversized = false;
+            self.own_id = false;
             return;
         }
         if self.oversized || line[0] == b':' {
@@ -132,6 +139,7 @@ impl SseParser {
             }
             b"id" if value.len() <= MAX_SSE_ID && !value.contains(&0) => {
                 self.id = Some(String::from_utf8_lossy(value).into_owned());
+                self.own_id = true;
             }
             _ => {}
         }

@@ -16,6 +16,7 @@ use lime_core::{
 pub const TOKEN: &str = "at_scenario-secret-token-0123456789";
 pub const BASE: &str = "http://127.0.0.1:9/api/v1";
 pub const AGENT: &str = "agent_me";
+pub const SITE_TOKEN: &str = "st_scenario-site-token-0123456789";
 
 /// One scripted answer.
 pub enum Reply {
@@ -146,6 +147,16 @@ pub fn minted(secs: u64) -> HttpResponse {
 }
 
 /// A login on the test config for tests that drive it step by step.
+/// A site's configuration: the site token, the scenario's base URL.
+pub fn site_config() -> Config {
+    Config::builder()
+        .site_token(SITE_TOKEN)
+        .base_url(BASE)
+        .env_lookup(|_| None)
+        .build_site()
+        .expect("valid site config")
+}
+
 pub fn manual_login() -> (Login, Instant) {
     let now = Instant::now();
     let config = Scenario::build_config(Box::new(|b| b));
@@ -248,6 +259,15 @@ impl Scenario {
         let mut profile = state.start_profile(start);
         let mut replies = self.replies;
         drive(&mut profile, start, self.latency, &mut replies)
+    }
+
+    /// A site's flow, started by `start` on a site's configuration.
+    pub fn site<F: Flow>(self, start: impl FnOnce(&Config, Instant) -> F) -> Run<F::Value> {
+        let config = site_config();
+        let now = Instant::now();
+        let mut flow = start(&config, now);
+        let mut replies = self.replies;
+        drive(&mut flow, now, self.latency, &mut replies)
     }
 
     pub fn profile(self) -> Run<AgentProfile> {
