@@ -106,7 +106,8 @@ async fn one_refusal_refreshes_the_token_and_two_are_an_mcp_auth_error() {
     let url = emu.mcp_url().unwrap();
     let agent = agent(&emu);
     agent.list_tools(&url).await.unwrap();
-    emu.inject(Route::Mcp, refuse(), 1);
+    // On the call itself, so no request of the session's takes it first.
+    emu.inject(Route::McpToolCall, refuse(), 1);
     let echoed = agent
         .call_tool(&url, "echo", args(json!({"text": "again"})))
         .await

@@ -53,8 +53,10 @@ async fn no_mcp_token_in_trace_logs() {
         .unwrap();
     agent.list_tools(&url).await.unwrap();
     let first = agent.mcp_access_token(&url).await.unwrap();
+    // On the tool call itself: the session's own requests (its event
+    // stream) must not take the one 401 first.
     emu.inject(
-        lime_emulator::Route::Mcp,
+        lime_emulator::Route::McpToolCall,
         lime_emulator::Fault::Status {
             status: 401,
             retry_after: None,
