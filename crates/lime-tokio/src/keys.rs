@@ -44,9 +44,14 @@ impl Keys {
         if let Some(keys) = self.cache().keys_for(&kid, Instant::now())? {
             return Ok(Some(keys));
         }
+        self.fetch().await.map(Some)
+    }
+
+    /// Fetches the key set now and keeps it (or the failure) in the cache.
+    pub(crate) async fn fetch(&self) -> Result<KeySet, Error> {
         let mut fetch = FetchKeys::new(&self.config, Instant::now());
         let fetched = drive(&self.client, self.config.max_body_bytes(), &mut fetch).await;
-        self.cache().fetched(fetched, Instant::now()).map(Some)
+        self.cache().fetched(fetched, Instant::now())
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {

@@ -81,11 +81,7 @@ impl McpTokenVerifier {
     /// # Errors
     /// Transport and API errors of the fetch.
     pub async fn warm_up(&self) -> Result<(), Error> {
-        let keys = self.inner.keys.config();
-        let mut fetch = lime_core::site::FetchKeys::new(keys, std::time::Instant::now());
-        crate::agent::drive(self.inner.keys.client(), keys.max_body_bytes(), &mut fetch)
-            .await
-            .map(drop)
+        self.inner.keys.fetch().await.map(drop)
     }
 
     /// Verifies one token (without `Bearer `).

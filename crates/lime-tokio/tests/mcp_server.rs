@@ -48,8 +48,11 @@ async fn the_verifier_accepts_its_domain_and_refuses_every_other_token() {
     let emu = Emulator::builder().start().await.unwrap();
     let verifier = verifier(&emu);
     assert_eq!(verifier.domain(), DOMAIN);
+    // The key set fetched at start-up serves the first token: one fetch.
+    verifier.warm_up().await.unwrap();
     let good = token(&emu, DOMAIN).await;
     let verified = verifier.verify(&good).await.unwrap();
+    assert_eq!(emu.counters().calls(lime_emulator::Route::Jwks), 1);
     assert_eq!(
         (verified.agent_id.as_str(), verified.domain.as_str()),
         (emu.agent_id(), DOMAIN)
