@@ -108,7 +108,7 @@ pub(crate) fn verify(
     domain: &str,
     now: i64,
 ) -> Option<String> {
-    let claims: Value = crate::passport::verify_signature(token, &key.jwks()).ok()?;
+    let claims: Value = key.verify(token).ok()?;
     let fresh = claims["exp"].as_i64().is_some_and(|exp| exp > now);
     let ours =
         claims["aud"] == MCP_AUDIENCE && claims["iss"] == issuer && claims["domain"] == domain;

@@ -2,7 +2,9 @@
 //! that publishes its public half.
 
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
@@ -24,6 +26,9 @@ pub struct IssuerKey {
     signing: KeyPair,
     /// The public key's modulus and exponent, big-endian.
     public: PublicKeyComponents<Vec<u8>>,
+    /// The public key parsed once: the MCP server checks every request's
+    /// token with it (parsing per token cost each call an RSA set-up).
+    verifier: ParsedPublicKey,
 }
 
 impl std::fmt::Debug for IssuerKey {
@@ -42,7 +47,7 @@ impl IssuerKey {
     pub fn generate() -> Result<Self, PassportError> {
         let key = KeyPair::generate(KeySize::Rsa2048)
             .map_err(|_| PassportError("cannot generate an RSA key".to_owned()))?;
-        Ok(Self::from_key(key))
+        Self::from_key(key)
     }
 
     /// A key from PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
@@ -55,18 +60,38 @@ impl IssuerKey {
             .map_err(|e| PassportError(format!("not a PKCS#8 PEM key: {e}")))?;
         let key = KeyPair::from_pkcs8(der.secret_pkcs8_der())
             .map_err(|e| PassportError(format!("not an RSA key: {e}")))?;
-        Ok(Self::from_key(key))
+        Self::from_key(key)
     }
 
-    fn from_key(key: KeyPair) -> Self {
+    fn from_key(key: KeyPair) -> Result<Self, PassportError> {
         let public = PublicKeyComponents::<Vec<u8>>::from(key.public_key());
+        let verifier = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.public_key())
+            .map_err(|e| PassportError(format!("the public key does not parse: {e}")))?;
         // The key id: a stable fingerprint of the modulus.
         let kid = format!("lime-emu-{}", &hex_prefix(&public.n));
-        IssuerKey {
+        Ok(IssuerKey {
             kid,
             signing: key,
             public,
+            verifier,
+        })
+    }
+
+    /// The claims of an RS256 JWT this key signed (its header names this
+    /// key's `kid`); no claim is checked.
+    ///
+    /// # Errors
+    /// [`PassportError`] naming what failed: the shape, the header, the key
+    /// or the signature.
+    pub fn verify(&self, token: &str) -> Result<Value, PassportError> {
+        let jwt = Jwt::split(token)?;
+        if jwt.kid != self.kid {
+            return Err(PassportError("kid is not this key's".to_owned()));
         }
+        self.verifier
+            .verify_sig(jwt.signed.as_bytes(), &jwt.signature)
+            .map_err(|_| PassportError("signature does not verify".to_owned()))?;
+        Ok(jwt.claims)
     }
 
     /// The key id the JWT header and the JWKS name.
@@ -140,33 +165,19 @@ fn hex_prefix(bytes: &[u8]) -> String {
 }
 
 /// An RS256 JWT's claims once its signature verifies with a key of `jwks`
-/// (the header names it by `kid`); no claim is checked. What passports and
-/// the emulator's MCP access tokens share.
+/// (the header names it by `kid`); no claim is checked. For tests, which
+/// hold the published key set; the emulator checks with
+/// [`IssuerKey::verify`].
 ///
 /// # Errors
 /// [`PassportError`] naming what failed: the shape, the header, the key or
 /// the signature.
 pub fn verify_signature(token: &str, jwks: &Value) -> Result<Value, PassportError> {
     let bad = |why: &str| PassportError(why.to_owned());
-    let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad("not three dot-separated parts"));
-    };
-    let decode = |part: &str| -> Result<Value, PassportError> {
-        let bytes = B64.decode(part).map_err(|_| bad("bad base64url"))?;
-        serde_json::from_slice(&bytes).map_err(|_| bad("not JSON"))
-    };
-    let header = decode(h)?;
-    let claims = decode(c)?;
-    if header["alg"] != "RS256" {
-        return Err(bad("alg is not RS256"));
-    }
-    let kid = header["kid"].as_str().ok_or_else(|| bad("no kid"))?;
+    let jwt = Jwt::split(token)?;
     let jwk = jwks["keys"]
         .as_array()
-        .and_then(|keys| keys.iter().find(|k| k["kid"] == kid))
+        .and_then(|keys| keys.iter().find(|k| k["kid"] == jwt.kid))
         .ok_or_else(|| bad("kid not in the JWKS"))?;
     let component = |name: &str| -> Result<Vec<u8>, PassportError> {
         let raw = jwk[name].as_str().ok_or_else(|| bad("JWK lacks n or e"))?;
@@ -176,13 +187,72 @@ pub fn verify_signature(token: &str, jwks: &Value) -> Result<Value, PassportErro
         n: component("n")?,
         e: component("e")?,
     };
-    let signature = B64.decode(s).map_err(|_| bad("bad signature encoding"))?;
     public
         .verify(
             &RSA_PKCS1_2048_8192_SHA256,
-            format!("{h}.{c}").as_bytes(),
-            &signature,
+            jwt.signed.as_bytes(),
+            &jwt.signature,
         )
         .map_err(|_| bad("signature does not verify"))?;
-    Ok(claims)
+    Ok(jwt.claims)
+}
+
+/// A compact RS256 JWS taken apart, its signature not yet checked.
+struct Jwt<'a> {
+    kid: String,
+    claims: Value,
+    /// `header.claims`, what the signature covers.
+    signed: &'a str,
+    signature: Vec<u8>,
+}
+
+impl<'a> Jwt<'a> {
+    fn split(token: &'a str) -> Result<Self, PassportError> {
+        let bad = |why: &str| PassportError(why.to_owned());
+        let (signed, s) = token
+            .rsplit_once('.')
+            .ok_or_else(|| bad("not three dot-separated parts"))?;
+        let Some((h, c)) = signed.split_once('.').filter(|(_, c)| !c.contains('.')) else {
+            return Err(bad("not three dot-separated parts"));
+        };
+        let decode = |part: &str| -> Result<Value, PassportError> {
+            let bytes = B64.decode(part).map_err(|_| bad("bad base64url"))?;
+            serde_json::from_slice(&bytes).map_err(|_| bad("not JSON"))
+        };
+        let header = decode(h)?;
+        if header["alg"] != "RS256" {
+            return Err(bad("alg is not RS256"));
+        }
+        let kid = header["kid"].as_str().ok_or_else(|| bad("no kid"))?;
+        Ok(Jwt {
+            kid: kid.to_owned(),
+            claims: decode(c)?,
+            signed,
+            signature: B64.decode(s).map_err(|_| bad("bad signature encoding"))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IssuerKey;
+    use serde_json::json;
+
+    #[test]
+    fn a_key_verifies_what_it_signed_and_nothing_else() {
+        let (key, other) = (
+            IssuerKey::generate().unwrap(),
+            IssuerKey::generate().unwrap(),
+        );
+        let claims = json!({ "sub": "agent_1" });
+        let token = key.sign(&claims);
+        assert_eq!(key.verify(&token).unwrap(), claims);
+        assert!(other.verify(&token).is_err(), "another key's token");
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let tampered = format!("{signed}.{flipped}{}", &signature[1..]);
+        assert!(key.verify(&tampered).is_err(), "a changed signature");
+        let forged = format!("{}.{signature}", signed.replace('.', ".e30."));
+        assert!(key.verify(&forged).is_err(), "four parts");
+    }
 }
