@@ -4,7 +4,9 @@ lime-bench mcp measures lime. The SDK refuses loopback names, so the MCP host
 name is mapped to the server's address inside this process."""
 
 import asyncio
+import glob
 import json
+import resource
 import socket
 import sys
 import time
@@ -20,6 +22,21 @@ def percentiles(ms):
     ms = sorted(ms)
     at = lambda p: ms[round((len(ms) - 1) * p)]
     return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "samples": ms}
+
+
+def own_cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pid_cpu(pid):
+    """CPU seconds every live thread of `pid` has run (the MCP server's),
+    from the scheduler, as lime-bench reads it."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        with open(path) as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
 
 
 def resolve(host, ip):
@@ -41,10 +58,14 @@ async def main():
     agent = LimeAgent()  # its defaults, as lime's
     await agent.list_tools(url)  # warm-up: the token and the session
     ms = []
+    server_pid = int(arg("--server-pid", "0"))
+    client, server = own_cpu(), pid_cpu(server_pid)
     for i in range(count):
         t = time.perf_counter()
         await agent.call_tool(url, "echo", {"text": f"call {i}"})
         ms.append((time.perf_counter() - t) * 1000)
+    per_call = lambda seconds: seconds * 1e6 / count
+    cpu = {"client": per_call(own_cpu() - client), "server": per_call(pid_cpu(server_pid) - server)}
     limit = asyncio.Semaphore(concurrency)
 
     async def one(i):
@@ -60,6 +81,7 @@ async def main():
     secs = time.perf_counter() - started
     print(json.dumps({
         "latency": percentiles(ms),
+        "cpu_us_per_call": cpu,
         "throughput": {"calls": count, "ok": ok, "seconds": secs, "per_second": ok / secs},
     }), flush=True)
     # The SDK's MCP sessions are anyio task groups opened in other tasks:

@@ -48,6 +48,11 @@ mcp_rows = [
     (f"MCP `echo` latency, sequential, {q}", f"{mr['latency'][q]:.2f} ms", f"{mp['latency'][q]:.2f} ms", f"{mp['latency'][q] / mr['latency'][q]:.1f}× faster")
     for q in ["p50", "p99"]
 ]
+mcp_rows += [
+    (f"{who} CPU per sequential `echo` call", f"{mr['cpu_us_per_call'][side]:.0f} µs", f"{mp['cpu_us_per_call'][side]:.0f} µs",
+     f"{mp['cpu_us_per_call'][side] / mr['cpu_us_per_call'][side]:.1f}× less" if side == "client" else "the same server")
+    for who, side in (("client", "client"), ("MCP server (the emulator)", "server"))
+]
 mcp_rows.append(("MCP `echo` throughput, 64 in flight", f"{mr['throughput']['per_second']:.0f} calls/s ({mr['throughput']['ok']}/{mr['throughput']['calls']})",
                  f"{mp['throughput']['per_second']:.0f} calls/s ({mp['throughput']['ok']}/{mp['throughput']['calls']})",
                  f"{mr['throughput']['per_second'] / mp['throughput']['per_second']:.1f}×"))
@@ -65,7 +70,9 @@ lines += [
     "Both SDKs with their defaults (the official SDK serializes calls per MCP URL; lime shares the session),",
     "against the same `lime serve --mcp-domain` MCP server over plain HTTP on loopback, the token",
     "minted and the session opened before timing. The Python SDK refuses loopback names, so the",
-    "harness maps the MCP host name to 127.0.0.1 inside the Python process; lime uses `resolve`.", "",
+    "harness maps the MCP host name to 127.0.0.1 inside the Python process; lime uses `resolve`.",
+    "CPU per call is over the sequential calls, from the scheduler's per-thread clocks (getrusage",
+    "for the Python process): the server's share is paid on both sides of the latency ratio.", "",
     "| measure | Rust (lime) | Python (3.0.2) | Rust/Python |", "|---|---|---|---|",
 ]
 lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in mcp_rows]

@@ -7,6 +7,8 @@
 //! - `cpu-adapter`: a lime-blocking or lime-tokio agent against a running
 //!   emulator (difficulty 0, plain HTTP on loopback, connections reused):
 //!   the CPU of every thread of this process per login.
+//! - `mcp` (in `main.rs`) uses the same clocks for the client's and the
+//!   MCP server's CPU per tool call.
 
 use std::time::{Duration, Instant};
 
@@ -19,9 +21,19 @@ fn thread_cpu() -> Duration {
 }
 
 /// CPU time every live thread of this process has run.
-fn process_cpu() -> Duration {
+pub(crate) fn process_cpu() -> Duration {
+    tasks_cpu("/proc/self/task")
+}
+
+/// CPU time every live thread of process `pid` has run (the emulator's,
+/// beside the client's).
+pub(crate) fn pid_cpu(pid: u32) -> Duration {
+    tasks_cpu(&format!("/proc/{pid}/task"))
+}
+
+fn tasks_cpu(dir: &str) -> Duration {
     let mut total = Duration::ZERO;
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+    for task in std::fs::read_dir(dir).expect("a /proc task directory") {
         let path = task.expect("a task").path().join("schedstat");
         total += schedstat(path.to_str().expect("a path"));
     }

@@ -7,7 +7,7 @@
 //! lime-bench throughput --count N --concurrency C
 //! lime-bench success --count N                            (PoW budget 10 s, the default)
 //! lime-bench once <REQUEST_ID>                            (one login, for the footprint)
-//! lime-bench mcp --url URL --addr IP:PORT --count N --concurrency C   (MCP tool calls)
+//! lime-bench mcp --url URL --addr IP:PORT --count N --concurrency C --server-pid PID   (MCP tool calls)
 //! lime-bench cpu-core --count N                           (client CPU per login, canned answers)
 //! lime-bench cpu-adapter --adapter tokio|blocking --count N   (client CPU per login, emulator)
 //! ```
@@ -87,6 +87,9 @@ fn main() {
             arg(&args, "--concurrency", "64")
                 .parse()
                 .expect("concurrency"),
+            arg(&args, "--server-pid", "")
+                .parse()
+                .expect("--server-pid PID"),
         ),
         Some("cpu-core") => cpu::core(arg(&args, "--count", "100000").parse().expect("count")),
         Some("cpu-adapter") => cpu::adapter(
@@ -230,15 +233,29 @@ fn once(id: &str) -> Value {
 /// MCP tool calls (`echo`) through one agent, with its defaults: `count`
 /// sequential calls for latency, then `count` calls with `concurrency` in
 /// flight for throughput. The token is minted and the session opened
-/// before timing.
-fn mcp(url: &str, addr: std::net::SocketAddr, count: usize, concurrency: usize) -> Value {
+/// before timing. Over the sequential calls, the CPU of this process and
+/// of the MCP server (`server`, its pid) per call.
+fn mcp(
+    url: &str,
+    addr: std::net::SocketAddr,
+    count: usize,
+    concurrency: usize,
+    server_pid: u32,
+) -> Value {
     let host = url
         .split("://")
         .nth(1)
         .and_then(|rest| rest.split([':', '/']).next())
         .expect("an MCP URL with a host")
         .to_owned();
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let runtime = if std::env::var_os("LIME_BENCH_CURRENT_THREAD").is_some() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    } else {
+        tokio::runtime::Runtime::new().expect("runtime")
+    };
     let agent = lime_tokio::LimeAgent::builder()
         .token(env("LIME_AGENT_TOKEN"))
         .base_url(env("LIME_API_BASE"))
@@ -251,12 +268,24 @@ fn mcp(url: &str, addr: std::net::SocketAddr, count: usize, concurrency: usize) 
     let arguments = |i: usize| serde_json::json!({ "text": format!("call {i}") });
     runtime.block_on(async {
         agent.list_tools(url).await.expect("warm-up");
-        let mut ms = Vec::with_capacity(count);
-        for i in 0..count {
-            let t = Instant::now();
-            agent.call_tool(url, "echo", arguments(i)).await.expect("call");
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
+        // The calls run in a task on a worker, as a service's handler does
+        // (block_on's own thread would make every wake-up cross threads).
+        let sequential = {
+            let (agent, url) = (agent.clone(), url.to_owned());
+            tokio::spawn(async move {
+                let mut ms = Vec::with_capacity(count);
+                let (client, server) = (cpu::process_cpu(), cpu::pid_cpu(server_pid));
+                for i in 0..count {
+                    let t = Instant::now();
+                    agent.call_tool(&url, "echo", arguments(i)).await.expect("call");
+                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                let per_call = |cpu: Duration| cpu.as_secs_f64() * 1e6 / count as f64;
+                let client = per_call(cpu::process_cpu() - client);
+                (ms, client, per_call(cpu::pid_cpu(server_pid) - server))
+            })
+        };
+        let (ms, client_cpu, server_cpu) = sequential.await.expect("the sequential calls");
         let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let started = Instant::now();
         let tasks: Vec<_> = (0..count)
@@ -276,6 +305,7 @@ fn mcp(url: &str, addr: std::net::SocketAddr, count: usize, concurrency: usize) 
         let secs = started.elapsed().as_secs_f64();
         json!({
             "latency": percentiles(ms),
+            "cpu_us_per_call": { "client": client_cpu, "server": server_cpu },
             "throughput": { "calls": count, "ok": ok, "seconds": secs, "per_second": ok as f64 / secs },
         })
     })
