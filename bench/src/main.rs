@@ -248,14 +248,7 @@ fn mcp(
         .and_then(|rest| rest.split([':', '/']).next())
         .expect("an MCP URL with a host")
         .to_owned();
-    let runtime = if std::env::var_os("LIME_BENCH_CURRENT_THREAD").is_some() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    } else {
-        tokio::runtime::Runtime::new().expect("runtime")
-    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let agent = lime_tokio::LimeAgent::builder()
         .token(env("LIME_AGENT_TOKEN"))
         .base_url(env("LIME_API_BASE"))
