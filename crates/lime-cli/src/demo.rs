@@ -124,11 +124,16 @@ async fn start_emulator(
     scheme: Scheme,
     line: &Timeline,
 ) -> Result<Emulator, Failure> {
-    let emulator = Emulator::builder()
+    let mut builder = Emulator::builder()
         .difficulty(difficulty)
         .scheme(scheme)
         .tls(lime_emulator::TlsSource::Generated)
-        .mcp_domain(MCP_DOMAIN)
+        .mcp_domain(MCP_DOMAIN);
+    // RSA generation was most of a demo's time: the key is made once.
+    if let Some(cache) = dirs::cache_dir() {
+        builder = builder.signing_key_cache(cache.join("lime").join("demo-signing-key.der"));
+    }
+    let emulator = builder
         .start()
         .await
         .map_err(|e| Failure::new(Kind::Transport, format!("cannot start the emulator: {e}")))?;

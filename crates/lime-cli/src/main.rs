@@ -54,6 +54,10 @@ enum Command {
     /// Run the whole cycle against an embedded emulator: a site asks, an
     /// agent solves and approves, the site receives a verified passport, and
     /// the agent calls an MCP tool with its token.
+    ///
+    /// The emulator's RSA signing key is made on the first run and kept for
+    /// later ones in the user's cache directory (lime/demo-signing-key.der,
+    /// owner-only); delete the file for a new key.
     Demo(demo::DemoArgs),
     /// Confirm a login request as the agent.
     Login(agent::LoginArgs),

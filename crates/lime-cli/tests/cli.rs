@@ -18,7 +18,13 @@ fn lime() -> Command {
     ] {
         cmd.env_remove(var);
     }
+    // The demo keeps its signing key in the user's cache: this run's own.
+    cmd.env("XDG_CACHE_HOME", cache_home());
     cmd
+}
+
+fn cache_home() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("lime-cli-tests-cache-{}", std::process::id()))
 }
 
 fn run(cmd: &mut Command) -> (i32, Value, String) {
@@ -159,6 +165,15 @@ fn demo_completes_the_cycle() {
     );
     assert!(json["elapsed_ms"].is_u64());
     assert!(!json.to_string().contains("solve_ms"));
+    // The signing key was made once and kept, owner-only, for later runs.
+    let key_file = cache_home().join("lime").join("demo-signing-key.der");
+    let kept = std::fs::read(&key_file).expect("the demo keeps its key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     // And the MCP half: a token for the demo's MCP server, whoami over HTTPS.
     assert_eq!(json["mcp"]["domain"], "mcp.lime.demo");
     assert_eq!(json["mcp"]["whoami"]["agent_id"], "agent_emulated");
@@ -173,6 +188,11 @@ fn demo_completes_the_cycle() {
     assert!(
         text.contains("passport verified") && text.contains("DELIVERED"),
         "{text}"
+    );
+    assert_eq!(
+        std::fs::read(&key_file).unwrap(),
+        kept,
+        "the second run reused it"
     );
 }
 

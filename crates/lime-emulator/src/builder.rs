@@ -45,6 +45,7 @@ pub struct EmulatorBuilder {
     pub(crate) addr: SocketAddr,
     pub(crate) owner_key: OwnerKey,
     pub(crate) signing_key_pem: Option<String>,
+    pub(crate) signing_key_cache: Option<std::path::PathBuf>,
     pub(crate) tls: Option<crate::tls::TlsSource>,
     pub(crate) client_timeout: Duration,
     pub(crate) max_connections: usize,
@@ -68,6 +69,7 @@ impl Default for EmulatorBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             owner_key: OwnerKey::UserId,
             signing_key_pem: None,
+            signing_key_cache: None,
             tls: None,
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -215,6 +217,15 @@ impl EmulatorBuilder {
     /// Signs passports with this PKCS#8 PEM key instead of a generated one.
     pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
         self.signing_key_pem = Some(pem.into());
+        self
+    }
+
+    /// Signs with the key kept at `path` (PKCS#8 DER), made and saved there
+    /// (owner-only) when the file is missing or holds no key: RSA
+    /// generation takes 50-300 ms, most of a short-lived emulator's start.
+    /// [`signing_key_pem`](Self::signing_key_pem) takes precedence.
+    pub fn signing_key_cache(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.signing_key_cache = Some(path.into());
         self
     }
 

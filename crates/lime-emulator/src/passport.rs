@@ -63,6 +63,28 @@ impl IssuerKey {
         Self::from_key(key)
     }
 
+    /// The key kept at `path` (PKCS#8 DER), or a fresh one saved there
+    /// when the file is missing or holds no key. Saved owner-only (0600 on
+    /// Unix), through a temporary file renamed over it, so a reader never
+    /// sees half a key; a key that cannot be saved is still used.
+    ///
+    /// # Errors
+    /// When a key cannot be generated.
+    pub fn cached(path: &std::path::Path) -> Result<Self, PassportError> {
+        let kept = std::fs::read(path).ok();
+        if let Some(key) = kept.and_then(|der| KeyPair::from_pkcs8(&der).ok()) {
+            return Self::from_key(key);
+        }
+        let key = KeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| PassportError("cannot generate an RSA key".to_owned()))?;
+        if let Ok(der) = aws_lc_rs::encoding::AsDer::as_der(&key) {
+            if let Err(e) = save_owner_only(path, der.as_ref()) {
+                tracing::debug!(path = %path.display(), error = %e, "the signing key was not cached");
+            }
+        }
+        Self::from_key(key)
+    }
+
     fn from_key(key: KeyPair) -> Result<Self, PassportError> {
         let public = PublicKeyComponents::<Vec<u8>>::from(key.public_key());
         let verifier = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.public_key())
@@ -153,6 +175,29 @@ impl KeyRing {
     pub(crate) fn replace(&self, key: IssuerKey) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(key);
     }
+}
+
+/// Writes `bytes` to `path` readable by its owner alone, replacing any
+/// file there at once (a temporary file beside it, renamed).
+fn save_owner_only(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&temporary); // a crashed run's
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {
@@ -254,5 +299,25 @@ mod tests {
         assert!(key.verify(&tampered).is_err(), "a changed signature");
         let forged = format!("{}.{signature}", signed.replace('.', ".e30."));
         assert!(key.verify(&forged).is_err(), "four parts");
+    }
+
+    #[test]
+    fn a_cached_key_is_made_once_kept_owner_only_and_remade_when_spoiled() {
+        let dir = std::env::temp_dir().join(format!("lime-key-cache-{}", std::process::id()));
+        let path = dir.join("nested").join("key.der");
+        let first = IssuerKey::cached(&path).unwrap();
+        let again = IssuerKey::cached(&path).unwrap();
+        assert_eq!(first.kid(), again.kid(), "the saved key is reused");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, b"not a key").unwrap();
+        let remade = IssuerKey::cached(&path).unwrap();
+        assert_ne!(remade.kid(), first.kid(), "a spoiled file is replaced");
+        assert_eq!(IssuerKey::cached(&path).unwrap().kid(), remade.kid());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
