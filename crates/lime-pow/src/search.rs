@@ -16,6 +16,10 @@ use crate::{Difficulty, Nonce, Scheme, Unsolvable};
 const MAX_LOW_DIGITS: usize = 4;
 /// The widest nonce that always fits in an `i64` (`i64::MAX` has 19 digits).
 const MAX_I64_DIGITS: usize = 19;
+/// The widest a starting width is chosen for speed alone: 16-digit nonces
+/// stay below 2^53, exact even where a server reads `pow_nonce` as a
+/// JSON number in a double. Wider starts only when the work needs it.
+const MAX_CHOSEN_WIDTH: usize = 16;
 /// How many times the expected work a starting width leaves room for.
 const ROOM_FACTOR: f64 = 16.0;
 /// The narrowest nonce the solver starts at: room for the low digits it varies.
@@ -182,16 +186,20 @@ impl Search {
     }
 
     /// The nonce widths worth starting at: from the narrowest with room for
-    /// 16 times the expected work (so the width almost never grows) to 10
-    /// digits, or one more than the narrowest when that is wider. Never past
-    /// 19 digits: every nonce fits in a signed 64-bit integer, for servers
-    /// that read `pow_nonce` as one. Work beyond any 19-digit range (a
-    /// difficulty no one can solve) may start at any width from 10 to 19.
+    /// 16 times the expected work (so the width almost never grows) to 16
+    /// digits ([`MAX_CHOSEN_WIDTH`]), or one more than the narrowest when
+    /// that is wider. Never past 19 digits: every nonce fits in a signed
+    /// 64-bit integer, for servers that read `pow_nonce` as one. Work beyond
+    /// any 19-digit range (a difficulty no one can solve) may start at any
+    /// width from 16 to 19.
     fn widths(&self) -> (usize, usize) {
         let needed = self.difficulty.expected_hashes() * ROOM_FACTOR;
         match (MIN_WIDTH..=MAX_I64_DIGITS).find(|&w| 9.0 * pow10(w - 1) as f64 >= needed) {
-            Some(narrowest) => (narrowest, (narrowest + 1).clamp(10, MAX_I64_DIGITS)),
-            None => (10, MAX_I64_DIGITS),
+            Some(narrowest) => (
+                narrowest,
+                (narrowest + 1).clamp(MAX_CHOSEN_WIDTH, MAX_I64_DIGITS),
+            ),
+            None => (MAX_CHOSEN_WIDTH, MAX_I64_DIGITS),
         }
     }
 
@@ -652,14 +660,17 @@ mod tests {
                     );
                     // 9 * 10^(width-1) - 1 more candidates still fit in an i64.
                     assert!(i64::try_from(pow10(width) - 1).is_ok() || width == MAX_I64_DIGITS);
-                    if difficulty == 15 {
-                        assert!(
-                            width <= 10,
-                            "{scheme} {len}: {width} digits at difficulty 15"
-                        );
-                    }
                     let room = 9.0 * pow10(width - 1) as f64;
                     let needed = search.difficulty.expected_hashes() * ROOM_FACTOR;
+                    if difficulty <= 40 {
+                        // Below 2^53 through all the room: exact in a double.
+                        assert!(
+                            width <= MAX_CHOSEN_WIDTH,
+                            "{scheme} {len}: {width} digits at difficulty {difficulty}"
+                        );
+                        let last = start as f64 + needed;
+                        assert!(last < 2f64.powi(53), "{scheme} {len} d={difficulty}");
+                    }
                     let coverable = 9.0 * pow10(MAX_I64_DIGITS - 1) as f64 >= needed;
                     assert!(
                         room >= needed || !coverable,

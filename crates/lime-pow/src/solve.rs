@@ -409,7 +409,7 @@ impl Run<'_> {
             let Some(from) = self.start.checked_add(offset) else {
                 return self.halt(End::Exhausted);
             };
-            match self.search.scan(from, size) {
+            match self.scan_batch(from, size) {
                 ScanOutcome::Found { nonce, tried } => {
                     self.hashes.add(tried);
                     let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
@@ -425,6 +425,34 @@ impl Run<'_> {
             let now = Instant::now();
             size = next_batch_size(size, now - began);
             began = now;
+        }
+    }
+
+    /// Scans `from..from + count` a run at a time (the up to 10,000
+    /// values that share their high digits, one set-up each anyway),
+    /// looking at the stop flag between runs: a worker stops within a run
+    /// of another's find, not at the end of its batch. (At batch ends, the
+    /// finder waited on the others' remaining batches: about 4% of a
+    /// two-thread solve at difficulty 20, and the others' hashes wasted.)
+    fn scan_batch(&self, from: u64, count: u64) -> ScanOutcome {
+        const RUN: u64 = 10_000;
+        let end = from.saturating_add(count);
+        let mut at = from;
+        loop {
+            let run_end = (at - at % RUN).saturating_add(RUN).min(end);
+            match self.search.scan(at, run_end - at) {
+                ScanOutcome::NotFound { next } if next < end => {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return ScanOutcome::NotFound { next };
+                    }
+                    at = next;
+                }
+                ScanOutcome::Found { nonce, tried } => {
+                    let tried = tried + (at - from);
+                    return ScanOutcome::Found { nonce, tried };
+                }
+                outcome => return outcome,
+            }
         }
     }
 

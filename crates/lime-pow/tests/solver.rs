@@ -145,10 +145,11 @@ fn concurrent_solves_share_the_process_cores() {
     });
 }
 
-/// A server that reads `pow_nonce` as a signed 64-bit integer accepts every
-/// nonce, and at the production difficulty a nonce has at most 10 digits.
+/// A server that reads `pow_nonce` as a signed 64-bit integer, or as a
+/// JSON number in a double, accepts every nonce: at most 16 digits, below
+/// 2^53, at the production difficulty.
 #[test]
-fn nonces_fit_an_i64_and_stay_short_at_the_production_difficulty() {
+fn nonces_fit_an_i64_and_a_double_at_the_production_difficulty() {
     for scheme in [lime_pow::Scheme::Legacy, lime_pow::Scheme::V1] {
         for len in [0usize, 16, 32, 49, 64, 100] {
             let challenge = "c".repeat(len);
@@ -161,9 +162,26 @@ fn nonces_fit_an_i64_and_stay_short_at_the_production_difficulty() {
                 assert!(nonce.parse::<i64>().is_ok(), "{nonce} does not fit an i64");
                 assert!(lime_pow::verify(scheme, &challenge, nonce, difficulty));
                 if difficulty == 15 {
-                    assert!(nonce.len() <= 10, "{scheme} {len}: {nonce}");
+                    let exact = nonce.parse::<f64>().unwrap() < 2f64.powi(53);
+                    assert!(nonce.len() <= 16 && exact, "{scheme} {len}: {nonce}");
                 }
             }
         }
+    }
+}
+
+/// One thread counts every candidate from its start to the nonce once,
+/// however its batches split into runs of 10,000 (a count off by a run's
+/// offset would show here: the solves below cross many runs).
+#[test]
+fn one_thread_counts_each_candidate_up_to_the_nonce_once() {
+    for challenge in ["count-a", "count-b", "count-c"] {
+        let search = lime_pow::Search::new(lime_pow::Scheme::V1, challenge.as_bytes(), 18).unwrap();
+        let solution = lime_pow::Solver::new()
+            .threads(1)
+            .solve(lime_pow::Scheme::V1, challenge.as_bytes(), 18)
+            .unwrap();
+        let nonce: u64 = solution.nonce.as_str().parse().unwrap();
+        assert_eq!(solution.hashes, nonce - search.fast_start() + 1, "{challenge}");
     }
 }
