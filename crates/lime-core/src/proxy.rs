@@ -249,8 +249,8 @@ enum NoProxyEntry {
     All,
     /// A name: itself and its subdomains.
     Domain(String),
-    /// An address, or a block of them: `(network, prefix length)`.
-    Block(IpAddr, u8),
+    /// An address, or a block of them.
+    Block(ipnet::IpNet),
 }
 
 impl NoProxy {
@@ -269,12 +269,11 @@ impl NoProxy {
                     None => (entry, None),
                 };
                 if let Some(ip) = parse_ip(address) {
-                    let max = if ip.is_ipv4() { 32 } else { 128 };
                     let prefix = match prefix {
-                        None => max,
-                        Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max)?,
+                        None => ipnet::IpNet::from(ip).max_prefix_len(),
+                        Some(p) => p.parse().ok()?,
                     };
-                    return Some(NoProxyEntry::Block(ip, prefix));
+                    return ipnet::IpNet::new(ip, prefix).ok().map(NoProxyEntry::Block);
                 }
                 if prefix.is_some() {
                     return None;
@@ -297,9 +296,7 @@ impl NoProxy {
         let name = host.trim_end_matches('.').to_ascii_lowercase();
         self.entries.iter().any(|entry| match entry {
             NoProxyEntry::All => true,
-            NoProxyEntry::Block(network, prefix) => {
-                ip.is_some_and(|ip| in_block(ip, *network, *prefix))
-            }
+            NoProxyEntry::Block(block) => ip.is_some_and(|ip| block.contains(&ip)),
             NoProxyEntry::Domain(domain) => {
                 ip.is_none()
                     && (name == *domain
@@ -313,19 +310,6 @@ impl NoProxy {
 
 fn parse_ip(s: &str) -> Option<IpAddr> {
     s.trim_start_matches('[').trim_end_matches(']').parse().ok()
-}
-
-fn in_block(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
-    let (ip, network, bits) = match (ip, network) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(a.to_bits()), u128::from(b.to_bits()), 32),
-        (IpAddr::V6(a), IpAddr::V6(b)) => (a.to_bits(), b.to_bits(), 128),
-        _ => return false,
-    };
-    let shift = bits - u32::from(prefix);
-    if shift >= 128 {
-        return true;
-    }
-    (ip >> shift) == (network >> shift)
 }
 
 /// Where one connection goes.

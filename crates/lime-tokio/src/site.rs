@@ -46,18 +46,14 @@ use crate::transport::{classify, client};
 /// ```
 #[derive(Clone)]
 pub struct LimeSite {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
     /// The configuration, the client and the cached key set.
-    keys: Keys,
+    keys: Arc<Keys>,
 }
 
 impl std::fmt::Debug for LimeSite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LimeSite")
-            .field("config", self.inner.keys.config())
+            .field("config", self.keys.config())
             .finish_non_exhaustive()
     }
 }
@@ -79,7 +75,7 @@ impl LimeSite {
 
     /// The configuration (its site token redacted in `Debug`).
     pub fn config(&self) -> &Config {
-        self.inner.keys.config()
+        self.keys.config()
     }
 
     /// Creates a login request; hand its id to an agent. Retried only when
@@ -89,7 +85,7 @@ impl LimeSite {
     /// [`Error::Authentication`] for a refused site token; transport and
     /// API errors once retries are spent.
     pub async fn create_login_request(&self) -> Result<LoginRequest, Error> {
-        let mut flow = CreateRequest::new(self.inner.keys.config(), Instant::now());
+        let mut flow = CreateRequest::new(self.keys.config(), Instant::now());
         self.drive(&mut flow).await
     }
 
@@ -99,7 +95,7 @@ impl LimeSite {
     /// [`Error::InvalidInput`] for a malformed id, [`Error::Api`] with
     /// `LOGIN_REQUEST_NOT_FOUND` for an unknown one.
     pub async fn request_status(&self, request_id: &str) -> Result<RequestState, Error> {
-        let mut flow = ReadRequest::new(self.inner.keys.config(), request_id, Instant::now())?;
+        let mut flow = ReadRequest::new(self.keys.config(), request_id, Instant::now())?;
         self.drive(&mut flow).await
     }
 
@@ -107,7 +103,7 @@ impl LimeSite {
     pub fn events(&self) -> Events {
         Events::new(
             self.clone(),
-            EventStream::new(self.inner.keys.config(), Instant::now()),
+            EventStream::new(self.keys.config(), Instant::now()),
         )
     }
 
@@ -115,7 +111,7 @@ impl LimeSite {
     /// [`Events::last_event_id`], say across a restart): every later event
     /// the service still holds comes first.
     pub fn events_after(&self, cursor: &str) -> Events {
-        let stream = EventStream::new(self.inner.keys.config(), Instant::now()).resume_from(cursor);
+        let stream = EventStream::new(self.keys.config(), Instant::now()).resume_from(cursor);
         Events::new(self.clone(), stream)
     }
 
@@ -132,7 +128,7 @@ impl LimeSite {
         passport: &str,
         request_id: &str,
     ) -> Result<VerifiedPassport, Error> {
-        let expected = Expected::new(self.inner.keys.config().base_url().origin(), request_id);
+        let expected = Expected::new(self.keys.config().base_url().origin(), request_id);
         self.verify_with(passport, &expected).await
     }
 
@@ -170,7 +166,7 @@ impl LimeSite {
         &self,
         redirect_uri: &str,
     ) -> Result<BindingRequest, Error> {
-        let config = self.inner.keys.config();
+        let config = self.keys.config();
         self.drive(&mut CreateBinding::new(
             config,
             redirect_uri,
@@ -190,7 +186,7 @@ impl LimeSite {
         &self,
         binding_code: &str,
     ) -> Result<VerifiedBinding, Error> {
-        let config = self.inner.keys.config();
+        let config = self.keys.config();
         let mut flow = ExchangeBinding::new(config, binding_code, Instant::now())?;
         let passport = self.drive(&mut flow).await?;
         self.verify_binding_passport(passport.as_str()).await
@@ -204,7 +200,7 @@ impl LimeSite {
     /// As [`verify_passport`](Self::verify_passport).
     pub async fn verify_binding_passport(&self, passport: &str) -> Result<VerifiedBinding, Error> {
         let keys = self.keys(passport).await?;
-        let issuer = self.inner.keys.config().base_url().origin();
+        let issuer = self.keys.config().base_url().origin();
         verify_binding_passport(
             passport,
             &keys,
@@ -217,7 +213,7 @@ impl LimeSite {
 
     /// The key set to check `passport` with: cached, or fetched.
     async fn keys(&self, passport: &str) -> Result<KeySet, Error> {
-        let keys = self.inner.keys.for_token(passport).await?;
+        let keys = self.keys.for_token(passport).await?;
         keys.ok_or(Error::PassportRefused(PassportRefused::Malformed))
     }
 
@@ -262,8 +258,8 @@ impl LimeSite {
 
     async fn drive<F: lime_core::drive::Flow>(&self, flow: &mut F) -> Result<F::Value, Error> {
         drive(
-            self.inner.keys.client(),
-            self.inner.keys.config().max_body_bytes(),
+            self.keys.client(),
+            self.keys.config().max_body_bytes(),
             flow,
         )
         .await
@@ -440,7 +436,7 @@ impl EventsState {
         let deadline = tokio::time::Instant::from_std(transmit.deadline);
         let (parts, body) = transmit.request.into_parts();
         let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-        let client = &self.site.inner.keys.client();
+        let client = &self.site.keys.client();
         let response = match tokio::time::timeout_at(deadline, client.send_request(request)).await {
             Err(_) => Err(TransportError::new(
                 TransportErrorKind::Timeout,
@@ -456,7 +452,7 @@ impl EventsState {
             self.body = Some(response.into_body());
             return self.stream.handle_open(now());
         }
-        let max = self.site.inner.keys.config().max_body_bytes();
+        let max = self.site.keys.config().max_body_bytes();
         let (parts, body) = response.into_parts();
         let read = http_body_util::Limited::new(body, max).collect();
         match tokio::time::timeout_at(deadline, read).await {
@@ -518,9 +514,7 @@ impl LimeSiteBuilder {
         };
         let client = client(tls, config.proxy_rules().clone(), &resolver, check);
         Ok(LimeSite {
-            inner: Arc::new(Inner {
-                keys: Keys::new(config, client),
-            }),
+            keys: Arc::new(Keys::new(config, client)),
         })
     }
 }
