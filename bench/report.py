@@ -38,9 +38,10 @@ rows.append(("release binary size (`lime`)", f"{size['bytes'] / 1e6:.1f} MB", "�
 # python_bench.py cpu): the client process's CPU, not the emulator's.
 cc, cbl, cto, cpy = load("cpu_core"), load("cpu_blocking"), load("cpu_tokio"), load("cpu_python")
 rows.append(("client CPU per login, lime-core on canned answers", f"{cc['cpu_us_per_login']:.1f} µs ({cc['allocations_per_login']} allocations)", "—", ""))
+split = lambda c: f"{c['cpu_us_per_login']:.0f} µs (user {c['user_us_per_login']:.0f} + kernel {c['kernel_us_per_login']:.0f})"
 for name, c in (("lime-blocking", cbl), ("lime-tokio", cto)):
-    rows.append((f"client CPU per login, {name} against the emulator (d=0)", f"{c['cpu_us_per_login']:.0f} µs",
-                 f"{cpy['cpu_us_per_login']:.0f} µs", f"{cpy['cpu_us_per_login'] / c['cpu_us_per_login']:.1f}× less"))
+    rows.append((f"client CPU per login, {name} against the emulator (d=0)", split(c),
+                 split(cpy), f"{cpy['cpu_us_per_login'] / c['cpu_us_per_login']:.1f}× less"))
 
 # MCP tool calls: lime against the official SDK 3.0.2 (a separate table: another Python SDK).
 mr, mp = load("mcp_rust"), load("mcp_python")

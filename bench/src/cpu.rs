@@ -6,7 +6,8 @@
 //!   allocations per login from a counting allocator.
 //! - `cpu-adapter`: a lime-blocking or lime-tokio agent against a running
 //!   emulator (difficulty 0, plain HTTP on loopback, connections reused):
-//!   the CPU of every thread of this process per login.
+//!   the CPU of every thread of this process per login, and how it splits
+//!   between user space and the kernel (the loopback TCP stack, wake-ups).
 //! - `mcp` (in `main.rs`) uses the same clocks for the client's and the
 //!   MCP server's CPU per tool call.
 
@@ -38,6 +39,22 @@ fn tasks_cpu(dir: &str) -> Duration {
         total += schedstat(path.to_str().expect("a path"));
     }
     total
+}
+
+/// This process's user and kernel CPU so far (`/proc/self/stat`, in
+/// clock ticks of 10 ms: coarse, so only for runs of a second or so).
+fn user_and_kernel() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|t| t.parse().ok()).unwrap_or(0u64);
+    let tick = Duration::from_millis(10);
+    (tick * ticks(11) as u32, tick * ticks(12) as u32)
 }
 
 fn schedstat(path: &str) -> Duration {
@@ -122,17 +139,17 @@ pub(crate) fn core(count: usize) -> Value {
 pub(crate) fn adapter(adapter: &str, count: usize) -> Value {
     let ids: Vec<String> = (0..count + 50).map(|_| crate::create_request()).collect();
     let (warm, timed) = ids.split_at(50);
-    let (cpu, wall) = match adapter {
+    let (cpu, (user_before, kernel_before), wall) = match adapter {
         "blocking" => {
             let agent = lime_blocking::LimeAgent::new(crate::config()).expect("agent");
             for id in warm {
                 agent.login(id).expect("login");
             }
-            let (before, wall) = (process_cpu(), Instant::now());
+            let (before, split, wall) = (process_cpu(), user_and_kernel(), Instant::now());
             for id in timed {
                 agent.login(id).expect("login");
             }
-            (process_cpu() - before, wall.elapsed())
+            (process_cpu() - before, split, wall.elapsed())
         }
         _ => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -149,19 +166,23 @@ pub(crate) fn adapter(adapter: &str, count: usize) -> Value {
                     for id in &warm {
                         agent.login(id).await.expect("login");
                     }
-                    let (before, wall) = (process_cpu(), Instant::now());
+                    let (before, split, wall) = (process_cpu(), user_and_kernel(), Instant::now());
                     for id in &timed {
                         agent.login(id).await.expect("login");
                     }
-                    (process_cpu() - before, wall.elapsed())
+                    (process_cpu() - before, split, wall.elapsed())
                 }))
                 .expect("the timed task")
         }
     };
+    let (user, kernel) = user_and_kernel();
+    let per_login = |d: Duration| d.as_secs_f64() * 1e6 / count as f64;
     json!({
         "adapter": adapter,
         "logins": count,
-        "cpu_us_per_login": cpu.as_secs_f64() * 1e6 / count as f64,
+        "cpu_us_per_login": per_login(cpu),
+        "user_us_per_login": per_login(user - user_before),
+        "kernel_us_per_login": per_login(kernel - kernel_before),
         "wall_us_per_login": wall.as_secs_f64() * 1e6 / count as f64,
     })
 }
