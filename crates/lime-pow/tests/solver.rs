@@ -182,6 +182,10 @@ fn one_thread_counts_each_candidate_up_to_the_nonce_once() {
             .solve(lime_pow::Scheme::V1, challenge.as_bytes(), 18)
             .unwrap();
         let nonce: u64 = solution.nonce.as_str().parse().unwrap();
-        assert_eq!(solution.hashes, nonce - search.fast_start() + 1, "{challenge}");
+        assert_eq!(
+            solution.hashes,
+            nonce - search.fast_start() + 1,
+            "{challenge}"
+        );
     }
 }
