@@ -43,6 +43,10 @@ for name, c in (("lime-blocking", cbl), ("lime-tokio", cto)):
     rows.append((f"client CPU per login, {name} against the emulator (d=0)", split(c),
                  split(cpy), f"{cpy['cpu_us_per_login'] / c['cpu_us_per_login']:.1f}× less"))
 
+demo = load("demo")
+rows.append(("`lime demo` wall time (release), median of 5 with the key kept",
+             f"{demo['warm_median_s'] * 1000:.0f} ms (first run, making the key: {demo['first_s'] * 1000:.0f} ms)", "—", ""))
+
 # MCP tool calls: lime against the official SDK 3.0.2 (a separate table: another Python SDK).
 mr, mp = load("mcp_rust"), load("mcp_python")
 mcp_rows = [
