@@ -77,10 +77,11 @@ impl IssuerKey {
         }
         let key = KeyPair::generate(KeySize::Rsa2048)
             .map_err(|_| PassportError("cannot generate an RSA key".to_owned()))?;
-        if let Ok(der) = aws_lc_rs::encoding::AsDer::as_der(&key) {
-            if let Err(e) = save_owner_only(path, der.as_ref()) {
-                tracing::debug!(path = %path.display(), error = %e, "the signing key was not cached");
-            }
+        let saved = aws_lc_rs::encoding::AsDer::as_der(&key)
+            .map_err(|_| std::io::Error::other("the key has no PKCS#8 form"))
+            .and_then(|der| save_owner_only(path, der.as_ref()));
+        if let Err(e) = saved {
+            tracing::debug!(path = %path.display(), error = %e, "the signing key was not cached");
         }
         Self::from_key(key)
     }
