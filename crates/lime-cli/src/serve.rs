@@ -446,14 +446,7 @@ impl CaFile {
                 (dir.join("ca.pem"), Some(dir))
             }
         };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options
-            .open(&path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, pem.as_bytes()));
-        if let Err(e) = written {
+        if let Err(e) = lime_emulator::owner_only::create(&path, pem.as_bytes()) {
             if let Some(dir) = &dir {
                 let _ = std::fs::remove_dir(dir);
             }

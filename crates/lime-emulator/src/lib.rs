@@ -16,6 +16,7 @@ mod mcp_server;
 mod mcp_token;
 mod network;
 mod oauth_api;
+pub mod owner_only;
 pub mod passport;
 mod reply;
 mod route;

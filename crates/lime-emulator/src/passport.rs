@@ -79,7 +79,7 @@ impl IssuerKey {
             .map_err(|_| PassportError("cannot generate an RSA key".to_owned()))?;
         let saved = aws_lc_rs::encoding::AsDer::as_der(&key)
             .map_err(|_| std::io::Error::other("the key has no PKCS#8 form"))
-            .and_then(|der| save_owner_only(path, der.as_ref()));
+            .and_then(|der| crate::owner_only::replace(path, der.as_ref()));
         if let Err(e) = saved {
             tracing::debug!(path = %path.display(), error = %e, "the signing key was not cached");
         }
@@ -176,29 +176,6 @@ impl KeyRing {
     pub(crate) fn replace(&self, key: IssuerKey) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(key);
     }
-}
-
-/// Writes `bytes` to `path` readable by its owner alone, replacing any
-/// file there at once (a temporary file beside it, renamed).
-fn save_owner_only(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_file(&temporary); // a crashed run's
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options
-        .open(&temporary)
-        .and_then(|mut file| file.write_all(bytes))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {
