@@ -5,6 +5,7 @@
 mod agent_api;
 mod auth;
 mod binding;
+mod binding_store;
 mod body;
 mod builder;
 mod clock;
@@ -26,7 +27,7 @@ pub mod sse;
 mod state;
 mod tls;
 
-pub use binding::{BINDING_CODE_TTL, BINDING_TTL, MAX_BINDINGS};
+pub use binding_store::{BINDING_CODE_TTL, BINDING_TTL, MAX_BINDINGS};
 pub use builder::{
     DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MCP_TOKEN_TTL, EmulatorBuilder,
     MAX_REQUEST_BODY, MAX_TTL, OwnerKey,

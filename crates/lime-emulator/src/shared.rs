@@ -17,7 +17,7 @@ pub(crate) struct Shared {
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) store: Mutex<Store>,
     /// Agent bindings, apart from logins.
-    pub(crate) bindings: Mutex<crate::binding::Bindings>,
+    pub(crate) bindings: Mutex<crate::binding_store::Bindings>,
     /// Shared with the MCP server, whose routes are in the same plan.
     pub(crate) faults: Arc<Mutex<FaultPlan>>,
     pub(crate) ca_pem: Option<String>,
@@ -38,7 +38,7 @@ impl Shared {
     pub(crate) fn now(&self) -> time::OffsetDateTime {
         self.settings.clock.now()
     }
-    pub(crate) fn bindings(&self) -> std::sync::MutexGuard<'_, crate::binding::Bindings> {
+    pub(crate) fn bindings(&self) -> std::sync::MutexGuard<'_, crate::binding_store::Bindings> {
         self.bindings.lock().unwrap_or_else(|e| e.into_inner())
     }
     pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, FaultPlan> {
