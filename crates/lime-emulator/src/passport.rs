@@ -45,9 +45,7 @@ impl IssuerKey {
     /// # Errors
     /// When the key cannot be generated.
     pub fn generate() -> Result<Self, PassportError> {
-        let key = KeyPair::generate(KeySize::Rsa2048)
-            .map_err(|_| PassportError("cannot generate an RSA key".to_owned()))?;
-        Self::from_key(key)
+        Self::from_key(new_pair()?)
     }
 
     /// A key from PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
@@ -75,8 +73,7 @@ impl IssuerKey {
         if let Some(key) = kept.and_then(|der| KeyPair::from_pkcs8(&der).ok()) {
             return Self::from_key(key);
         }
-        let key = KeyPair::generate(KeySize::Rsa2048)
-            .map_err(|_| PassportError("cannot generate an RSA key".to_owned()))?;
+        let key = new_pair()?;
         let saved = aws_lc_rs::encoding::AsDer::as_der(&key)
             .map_err(|_| std::io::Error::other("the key has no PKCS#8 form"))
             .and_then(|der| crate::owner_only::replace(path, der.as_ref()));
@@ -176,6 +173,12 @@ impl KeyRing {
     pub(crate) fn replace(&self, key: IssuerKey) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(key);
     }
+}
+
+/// A fresh 2048-bit RSA key pair.
+fn new_pair() -> Result<KeyPair, PassportError> {
+    KeyPair::generate(KeySize::Rsa2048)
+        .map_err(|_| PassportError("cannot generate an RSA key".to_owned()))
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {

@@ -14,6 +14,9 @@ use crate::{Difficulty, Nonce, Scheme, Unsolvable};
 
 /// How many low digits vary inside one prepared block (10^4 tries per setup).
 const MAX_LOW_DIGITS: usize = 4;
+/// The longest run: values that share all but their low digits, one
+/// prepared block each. Runs never straddle a multiple of it.
+pub(crate) const MAX_RUN: u64 = pow10(MAX_LOW_DIGITS);
 /// The widest nonce that always fits in an `i64` (`i64::MAX` has 19 digits).
 const MAX_I64_DIGITS: usize = 19;
 /// The widest a starting width is chosen for speed alone: 16-digit nonces

@@ -12,6 +12,7 @@ use std::vec::Vec;
 use std::{fmt, thread, vec};
 
 use crate::handles::{CancelToken, Progress};
+use crate::search::MAX_RUN;
 use crate::{CoreLease, Nonce, ScanOutcome, Scheme, Search, Unsolvable};
 
 /// Candidates in a thread's first batch. Between batches a thread looks at
@@ -435,11 +436,10 @@ impl Run<'_> {
     /// finder waited on the others' remaining batches: about 4% of a
     /// two-thread solve at difficulty 20, and the others' hashes wasted.)
     fn scan_batch(&self, from: u64, count: u64) -> ScanOutcome {
-        const RUN: u64 = 10_000;
         let end = from.saturating_add(count);
         let mut at = from;
         loop {
-            let run_end = (at - at % RUN).saturating_add(RUN).min(end);
+            let run_end = (at - at % MAX_RUN).saturating_add(MAX_RUN).min(end);
             match self.search.scan(at, run_end - at) {
                 ScanOutcome::NotFound { next } if next < end => {
                     if self.stop.load(Ordering::Relaxed) {
