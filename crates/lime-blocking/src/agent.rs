@@ -196,11 +196,6 @@ pub(crate) fn drive<F: Flow>(
     }
 }
 
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(Instant::now())
-}
-
 /// Builds a blocking [`LimeAgent`]: the same setters as `lime-tokio`'s builder.
 #[derive(Default)]
 pub struct LimeAgentBuilder {
@@ -291,7 +286,7 @@ impl LimeAgent {
     fn with_http(config: Config, http: ureq::Agent) -> LimeAgent {
         LimeAgent {
             inner: Arc::new(Inner {
-                state: AgentState::new(config, seed()),
+                state: AgentState::with_random_seed(config),
                 http,
                 mint_locks: KeyedLocks::default(),
             }),

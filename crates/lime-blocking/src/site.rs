@@ -2,7 +2,7 @@
 //! `lime_core::site`; this module connects them to ureq.
 
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lime_core::drive::{TransportError, TransportErrorKind};
@@ -44,7 +44,7 @@ pub struct LimeSite {
 struct Inner {
     config: Config,
     http: ureq::Agent,
-    keys: Mutex<KeyCache>,
+    keys: KeyCache,
 }
 
 impl std::fmt::Debug for LimeSite {
@@ -138,8 +138,7 @@ impl LimeSite {
         passport: &str,
         expected: &Expected,
     ) -> Result<VerifiedPassport, Error> {
-        let kid = key_id(passport).ok_or(Error::PassportRefused(PassportRefused::Malformed))?;
-        let keys = self.keys_for(&kid)?;
+        let keys = self.keys_for(passport)?;
         verify_passport(
             passport,
             &keys,
@@ -150,12 +149,14 @@ impl LimeSite {
         .map_err(Error::PassportRefused)
     }
 
-    fn keys_for(&self, kid: &str) -> Result<KeySet, Error> {
-        if let Some(keys) = self.cache().keys_for(kid, Instant::now())? {
+    /// The key set to check `passport` with: cached, or fetched.
+    fn keys_for(&self, passport: &str) -> Result<KeySet, Error> {
+        let kid = key_id(passport).ok_or(Error::PassportRefused(PassportRefused::Malformed))?;
+        if let Some(keys) = self.inner.keys.keys_for(&kid, Instant::now())? {
             return Ok(keys);
         }
         let fetched = self.drive(&mut FetchKeys::new(&self.inner.config, Instant::now()));
-        self.cache().fetched(fetched, Instant::now())
+        self.inner.keys.fetched(fetched, Instant::now())
     }
 
     /// Creates a binding request: keep its `binding_id` with the signed-in
@@ -192,8 +193,7 @@ impl LimeSite {
     /// # Errors
     /// As [`verify_passport`](Self::verify_passport).
     pub fn verify_binding_passport(&self, passport: &str) -> Result<VerifiedBinding, Error> {
-        let kid = key_id(passport).ok_or(Error::PassportRefused(PassportRefused::Malformed))?;
-        let keys = self.keys_for(&kid)?;
+        let keys = self.keys_for(passport)?;
         let issuer = self.inner.config.base_url().origin();
         verify_binding_passport(
             passport,
@@ -203,11 +203,6 @@ impl LimeSite {
             &lime_tls::ProviderRs256,
         )
         .map_err(Error::PassportRefused)
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {
-        // The cache holds no invariant a panic elsewhere could break.
-        self.inner.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits up to `timeout` for `request_id` to be decided, by the rules of
@@ -404,7 +399,7 @@ impl LimeSiteBuilder {
             inner: Arc::new(Inner {
                 config,
                 http,
-                keys: Mutex::new(KeyCache::default()),
+                keys: KeyCache::default(),
             }),
         })
     }

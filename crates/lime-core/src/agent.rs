@@ -57,6 +57,15 @@ impl AgentState {
         }
     }
 
+    /// An agent state for `config` whose jitter seed is std's randomly
+    /// keyed hash of the moment, so agents spread their retries apart.
+    pub fn with_random_seed(config: Config) -> Self {
+        use std::hash::{BuildHasher, RandomState};
+        #[allow(clippy::disallowed_methods)] // a seed, not the flows' clock
+        let seed = RandomState::new().hash_one(Instant::now());
+        Self::new(config, seed)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config

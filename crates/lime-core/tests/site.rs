@@ -105,7 +105,7 @@ fn the_key_fetch_reads_a_jwks_and_refuses_anything_else() {
 #[test]
 fn a_key_cache_with_a_failed_fetch_says_so_until_the_interval_passed() {
     let now = Instant::now();
-    let mut cache = KeyCache::default();
+    let cache = KeyCache::default();
     assert!(cache.keys_for("k1", now).unwrap().is_none(), "fetch first");
     let failed = cache.fetched(Err(Error::internal("down")), now);
     assert!(failed.is_err());

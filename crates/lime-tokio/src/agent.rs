@@ -277,12 +277,6 @@ async fn lease_a_core(task: &lime_core::drive::PowTask) -> Option<CoreLease> {
     }
 }
 
-/// The agent's jitter seed: std's randomly keyed hasher, so agents spread out.
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::Instant::now())
-}
-
 /// Builds a [`LimeAgent`]. Every `lime-core` setting is reachable through
 /// [`configure`](Self::configure); the common ones have their own methods.
 #[derive(Debug, Default)]
@@ -467,17 +461,8 @@ impl LimeAgentBuilder {
             return Ok(LimeAgent::with_clients(config, clients, extras));
         }
         let tls = lime_tls::client_config(&config)?;
-        let mut pins = crate::resolve::pins_from_env()?;
-        pins.extend(self.resolve);
-        let resolver = Resolver::new(pins, self.dns_resolver.map(|r| r.0));
-        let base = config.base_url();
-        let api_check = if base.is_https() || config.allow_http() {
-            Check::Any
-        } else {
-            Check::LoopbackOnly {
-                host: base.host().to_ascii_lowercase(),
-            }
-        };
+        let resolver = Resolver::pinned(self.resolve, self.dns_resolver.map(|r| r.0))?;
+        let api_check = Check::api(&config);
         let proxy = config.proxy_rules().clone();
         let clients = Clients {
             #[cfg(feature = "mcp")]
@@ -521,7 +506,7 @@ impl LimeAgent {
         let _ = extras;
         LimeAgent {
             inner: Arc::new(Inner {
-                state: AgentState::new(config, seed()),
+                state: AgentState::with_random_seed(config),
                 client: clients.api,
                 #[cfg(feature = "mcp")]
                 mcp_client: clients.mcp,

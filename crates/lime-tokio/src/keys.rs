@@ -2,7 +2,6 @@
 //! the crate's client when `lime_core::site::KeyCache` says so. One for a
 //! site's passports, one for an MCP server's tokens.
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use lime_core::site::{FetchKeys, KeyCache, KeySet, key_id};
@@ -15,7 +14,7 @@ use crate::transport::HyperClient;
 pub(crate) struct Keys {
     config: Config,
     client: HyperClient,
-    cache: Mutex<KeyCache>,
+    cache: KeyCache,
 }
 
 impl Keys {
@@ -23,7 +22,7 @@ impl Keys {
         Keys {
             config,
             client,
-            cache: Mutex::new(KeyCache::default()),
+            cache: KeyCache::default(),
         }
     }
 
@@ -41,7 +40,7 @@ impl Keys {
         let Some(kid) = key_id(token) else {
             return Ok(None);
         };
-        if let Some(keys) = self.cache().keys_for(&kid, Instant::now())? {
+        if let Some(keys) = self.cache.keys_for(&kid, Instant::now())? {
             return Ok(Some(keys));
         }
         self.fetch().await.map(Some)
@@ -51,12 +50,7 @@ impl Keys {
     pub(crate) async fn fetch(&self) -> Result<KeySet, Error> {
         let mut fetch = FetchKeys::new(&self.config, Instant::now());
         let fetched = drive(&self.client, self.config.max_body_bytes(), &mut fetch).await;
-        self.cache().fetched(fetched, Instant::now())
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {
-        // The cache holds no invariant a panic elsewhere could break.
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+        self.cache.fetched(fetched, Instant::now())
     }
 }
 

@@ -13,6 +13,7 @@
 //! # let _ = layer; Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,8 +27,8 @@ use lime_core::{Config, Error};
 pub use lime_core::site::VerifiedMcpToken;
 
 use crate::keys::{Keys, unix_now};
-use crate::resolve::{Check, Resolver};
-use crate::transport::client;
+use crate::resolve::Resolver;
+use crate::transport::api_client;
 
 /// The environment variable naming the domain this MCP server serves.
 pub const EXPECTED_DOMAIN_ENV: &str = "LIME_EXPECTED_DOMAIN";
@@ -176,16 +177,7 @@ impl McpTokenVerifierBuilder {
             .domain()
             .to_owned();
         let config: Config = self.config.build_public()?;
-        let tls = lime_tls::client_config(&config)?;
-        let resolver = Resolver::new(crate::resolve::pins_from_env()?, None);
-        let check = if config.base_url().is_https() || config.allow_http() {
-            Check::Any
-        } else {
-            Check::LoopbackOnly {
-                host: config.base_url().host().to_ascii_lowercase(),
-            }
-        };
-        let client = client(tls, config.proxy_rules().clone(), &resolver, check);
+        let client = api_client(&config, &Resolver::pinned(HashMap::new(), None)?)?;
         Ok(McpTokenVerifier {
             inner: Arc::new(Inner {
                 keys: Keys::new(config, client),

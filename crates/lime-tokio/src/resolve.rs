@@ -71,6 +71,22 @@ pub(crate) enum Check {
     Mcp(AddressPolicy),
 }
 
+impl Check {
+    /// The API's rule: any address over HTTPS or with `allow_http`; a
+    /// plain-HTTP API (allowed only because its host is loopback) only on
+    /// loopback.
+    pub(crate) fn api(config: &lime_core::Config) -> Check {
+        let base = config.base_url();
+        if base.is_https() || config.allow_http() {
+            Check::Any
+        } else {
+            Check::LoopbackOnly {
+                host: base.host().to_ascii_lowercase(),
+            }
+        }
+    }
+}
+
 /// The resolver every client of an agent uses, with its client's check.
 #[derive(Clone)]
 pub(crate) struct Resolver {
@@ -80,6 +96,17 @@ pub(crate) struct Resolver {
 }
 
 impl Resolver {
+    /// The pins of [`RESOLVE_ENV`], then `pins` (which win), before
+    /// `injected` or the system's DNS.
+    pub(crate) fn pinned(
+        pins: HashMap<String, IpAddr>,
+        injected: Option<Arc<dyn Resolve>>,
+    ) -> Result<Self, lime_core::Error> {
+        let mut all = parse_pins(&std::env::var(RESOLVE_ENV).unwrap_or_default())?;
+        all.extend(pins);
+        Ok(Resolver::new(all, injected))
+    }
+
     pub(crate) fn new(
         overrides: HashMap<String, IpAddr>,
         injected: Option<Arc<dyn Resolve>>,
@@ -248,11 +275,6 @@ mod tests {
 /// address, no port: the port comes from the URL). For tests and scripts
 /// that point an unchanged program at a local server.
 pub const RESOLVE_ENV: &str = "LIME_RESOLVE";
-
-/// The pins [`RESOLVE_ENV`] names (none when it is unset or blank).
-pub(crate) fn pins_from_env() -> Result<HashMap<String, IpAddr>, lime_core::Error> {
-    parse_pins(&std::env::var(RESOLVE_ENV).unwrap_or_default())
-}
 
 fn parse_pins(text: &str) -> Result<HashMap<String, IpAddr>, lime_core::Error> {
     let mut pins = HashMap::new();

@@ -24,8 +24,8 @@ pub use lime_core::site::{
 
 use crate::agent::drive;
 use crate::keys::{Keys, unix_now};
-use crate::resolve::{Check, Resolver};
-use crate::transport::{classify, client};
+use crate::resolve::Resolver;
+use crate::transport::{api_client, classify};
 
 /// A site: creates login requests, follows their events and verifies the
 /// passports agents send back. Cheap to clone (one `Arc`): clones share the
@@ -500,19 +500,7 @@ impl LimeSiteBuilder {
     /// or [`Error::Config`] for a bad root certificate.
     pub fn build(mut self) -> Result<LimeSite, Error> {
         let config = self.config.build_site()?;
-        let tls = lime_tls::client_config(&config)?;
-        let mut pins = crate::resolve::pins_from_env()?;
-        pins.extend(self.resolve);
-        let resolver = Resolver::new(pins, None);
-        let base = config.base_url();
-        let check = if base.is_https() || config.allow_http() {
-            Check::Any
-        } else {
-            Check::LoopbackOnly {
-                host: base.host().to_ascii_lowercase(),
-            }
-        };
-        let client = client(tls, config.proxy_rules().clone(), &resolver, check);
+        let client = api_client(&config, &Resolver::pinned(self.resolve, None)?)?;
         Ok(LimeSite {
             keys: Arc::new(Keys::new(config, client)),
         })

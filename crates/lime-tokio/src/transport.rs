@@ -57,6 +57,17 @@ pub(crate) fn client(
     Arc::new(Client::builder(TokioExecutor::new()).build(https))
 }
 
+/// A client for LIME's API alone (a site, a token verifier): `config`'s
+/// TLS and proxy, the API's address rule ([`Check::api`]).
+pub(crate) fn api_client(
+    config: &lime_core::Config,
+    resolver: &Resolver,
+) -> Result<HyperClient, lime_core::Error> {
+    let tls = lime_tls::client_config(config)?;
+    let proxy = config.proxy_rules().clone();
+    Ok(client(tls, proxy, resolver, Check::api(config)))
+}
+
 /// Performs one attempt: connect, headers and the whole body before
 /// `transmit.deadline`, the body refused once it passes `max_body` bytes.
 pub(crate) async fn send(

@@ -154,25 +154,33 @@ pub const KEY_REFETCH_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// (at first, and again when a token names a `kid` the set lacks: at once
 /// the first time, then at most once per [`KEY_REFETCH_INTERVAL`], so a
 /// rotated key is picked up by the first token that names it); the driver
-/// fetches and hands the answer back. Time is passed in.
+/// fetches and hands the answer back. A failed fetch counts against the
+/// interval too, so a down JWKS endpoint is not hammered. Time is passed
+/// in; every method takes `&self`, so one cache serves a shared verifier.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use lime_core::site::{KeyCache, KeySet, KeyStep};
+/// use lime_core::site::{KeyCache, KeySet};
 /// let start = Instant::now();
-/// let mut cache = KeyCache::default();
-/// assert!(matches!(cache.lookup("k1", start), KeyStep::Fetch));
-/// cache.store(KeySet::from_jwks(br#"{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"}]}"#)?, start);
-/// assert!(matches!(cache.lookup("k1", start), KeyStep::Ready(_)));
+/// let cache = KeyCache::default();
+/// assert!(cache.keys_for("k1", start)?.is_none()); // fetch first
+/// let jwks = br#"{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"}]}"#;
+/// cache.fetched(KeySet::from_jwks(jwks), start)?;
+/// assert!(cache.keys_for("k1", start)?.is_some());
 /// // A rotated key: fetched again at once…
-/// assert!(matches!(cache.lookup("k2", start), KeyStep::Fetch));
+/// assert!(cache.keys_for("k2", start)?.is_none());
 /// // …but another unknown kid waits for the interval.
-/// assert!(matches!(cache.lookup("k3", start), KeyStep::Ready(_)));
-/// assert!(matches!(cache.lookup("k3", start + Duration::from_secs(31)), KeyStep::Fetch));
+/// assert!(cache.keys_for("k3", start)?.is_some());
+/// assert!(cache.keys_for("k3", start + Duration::from_secs(31))?.is_none());
 /// # Ok::<(), lime_core::Error>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct KeyCache {
+    state: std::sync::Mutex<Cached>,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
     keys: Option<KeySet>,
     /// The last fetch's end, or failure.
     fetched_at: Option<std::time::Instant>,
@@ -180,86 +188,58 @@ pub struct KeyCache {
     refetched_at: Option<std::time::Instant>,
 }
 
-/// What a [`KeyCache`] answers for a `kid`.
-#[derive(Debug)]
-pub enum KeyStep<'a> {
-    /// Verify with these keys (a `kid` they lack is then refused as
-    /// unknown).
-    Ready(&'a KeySet),
-    /// Fetch the JWKS, [`store`](KeyCache::store) it, and ask again.
-    Fetch,
-    /// No keys yet and the last fetch failed within the interval: refuse
-    /// for now rather than fetch again.
-    Unavailable,
-}
-
 impl KeyCache {
-    /// The keys to verify a token naming `kid` with, or a fetch first.
-    pub fn lookup(&mut self, kid: &str, now: std::time::Instant) -> KeyStep<'_> {
-        let past = |at: Option<std::time::Instant>| {
-            at.is_none_or(|at| now.saturating_duration_since(at) >= KEY_REFETCH_INTERVAL)
-        };
-        match &self.keys {
-            Some(keys) if keys.contains(kid) => KeyStep::Ready(keys),
-            None if past(self.fetched_at) => KeyStep::Fetch,
-            None => KeyStep::Unavailable,
-            Some(_) if past(self.refetched_at) => {
-                self.refetched_at = Some(now);
-                KeyStep::Fetch
-            }
-            Some(keys) => KeyStep::Ready(keys),
-        }
-    }
-
-    /// Keeps a freshly fetched key set.
-    pub fn store(&mut self, keys: KeySet, now: std::time::Instant) {
-        self.keys = Some(keys);
-        self.fetched_at = Some(now);
-    }
-
-    /// [`lookup`](Self::lookup) as a driver uses it: the keys (`Some`),
-    /// a fetch first (`None`, then hand its result to
-    /// [`fetched`](Self::fetched)), or an error while fetching is paused.
+    /// The keys to verify a token naming `kid` with (`Some`), or a fetch
+    /// first (`None`: hand its result to [`fetched`](Self::fetched)).
     ///
     /// # Errors
     /// [`crate::Error::Transport`] when the last fetch failed within the
     /// interval and no keys are held.
     pub fn keys_for(
-        &mut self,
+        &self,
         kid: &str,
         now: std::time::Instant,
     ) -> Result<Option<KeySet>, crate::Error> {
-        match self.lookup(kid, now) {
-            KeyStep::Ready(keys) => Ok(Some(keys.clone())),
-            KeyStep::Fetch => Ok(None),
-            KeyStep::Unavailable => Err(crate::Error::Transport(crate::TransportError::new(
+        let past = |at: Option<std::time::Instant>| {
+            at.is_none_or(|at| now.saturating_duration_since(at) >= KEY_REFETCH_INTERVAL)
+        };
+        let mut cached = self.lock();
+        match &cached.keys {
+            Some(keys) if keys.contains(kid) => Ok(Some(keys.clone())),
+            None if past(cached.fetched_at) => Ok(None),
+            None => Err(crate::Error::Transport(crate::TransportError::new(
                 crate::TransportErrorKind::ConnectionLost,
                 "the key set could not be fetched lately; it is fetched again 30 s after the last try",
             ))),
+            Some(_) if past(cached.refetched_at) => {
+                cached.refetched_at = Some(now);
+                Ok(None)
+            }
+            Some(keys) => Ok(Some(keys.clone())),
         }
     }
 
-    /// Keeps a fetch's result: the keys, or the failure (see
-    /// [`fetch_failed`](Self::fetch_failed)); hands it back.
+    /// Keeps a fetch's result (the keys; or, for a failure, its time, the
+    /// keys held staying) and hands it back.
     ///
     /// # Errors
     /// The fetch's error.
     pub fn fetched(
-        &mut self,
+        &self,
         result: Result<KeySet, crate::Error>,
         now: std::time::Instant,
     ) -> Result<KeySet, crate::Error> {
-        match &result {
-            Ok(keys) => self.store(keys.clone(), now),
-            Err(_) => self.fetch_failed(now),
+        let mut cached = self.lock();
+        cached.fetched_at = Some(now);
+        if let Ok(keys) = &result {
+            cached.keys = Some(keys.clone());
         }
         result
     }
 
-    /// A failed fetch counts against the interval too (a down JWKS
-    /// endpoint is not hammered); the keys held, if any, stay.
-    pub fn fetch_failed(&mut self, now: std::time::Instant) {
-        self.fetched_at = Some(now);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        // The cache holds no invariant a panic elsewhere could break.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -272,12 +252,16 @@ mod tests {
     fn a_failed_fetch_is_not_retried_within_the_interval() {
         #[allow(clippy::disallowed_methods)] // a test's own clock start
         let start = Instant::now();
-        let mut cache = KeyCache::default();
-        assert!(matches!(cache.lookup("k1", start), KeyStep::Fetch));
-        cache.fetch_failed(start);
-        assert!(matches!(cache.lookup("k1", start), KeyStep::Unavailable));
+        let cache = KeyCache::default();
+        assert!(cache.keys_for("k1", start).unwrap().is_none(), "fetch");
+        assert!(
+            cache
+                .fetched(Err(crate::Error::internal("down")), start)
+                .is_err()
+        );
+        assert!(cache.keys_for("k1", start).is_err(), "unavailable");
         let later = start + KEY_REFETCH_INTERVAL;
-        assert!(matches!(cache.lookup("k1", later), KeyStep::Fetch));
+        assert!(cache.keys_for("k1", later).unwrap().is_none(), "fetch");
         let keys = KeySet::from_jwks(
             br#"{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"},{"kty":"EC","kid":"k9"}]}"#,
         )
@@ -286,21 +270,21 @@ mod tests {
             keys.contains("k1") && !keys.contains("k9"),
             "only RSA keys count"
         );
-        cache.store(keys, later);
+        cache.fetched(Ok(keys), later).unwrap();
         // A rotated key: unknown kid, fetched again at once, then not
         // again until the interval passed.
-        assert!(matches!(
-            cache.lookup("k2", later + Duration::from_secs(1)),
-            KeyStep::Fetch
-        ));
-        assert!(matches!(
-            cache.lookup("k2", later + Duration::from_secs(2)),
-            KeyStep::Ready(_)
-        ));
-        assert!(matches!(
-            cache.lookup("k2", later + Duration::from_secs(1) + KEY_REFETCH_INTERVAL),
-            KeyStep::Fetch
-        ));
+        let second = Duration::from_secs(1);
+        assert!(cache.keys_for("k2", later + second).unwrap().is_none());
+        assert!(cache.keys_for("k2", later + 2 * second).unwrap().is_some());
+        let next = later + second + KEY_REFETCH_INTERVAL;
+        assert!(cache.keys_for("k2", next).unwrap().is_none());
+        // A failed refetch keeps the keys held.
+        assert!(
+            cache
+                .fetched(Err(crate::Error::internal("down")), next)
+                .is_err()
+        );
+        assert!(cache.keys_for("k1", next).unwrap().is_some());
         assert!(KeySet::from_jwks(b"[]").is_err());
     }
 }

@@ -14,9 +14,7 @@ mod sse;
 mod wait;
 
 pub use events::{DEFAULT_READ_TIMEOUT, EventStream, Passport, SiteEvent, StreamOutput};
-pub use jws::{
-    KEY_REFETCH_INTERVAL, KeyCache, KeySet, KeyStep, MAX_TOKEN_BYTES, SignatureCheck, key_id,
-};
+pub use jws::{KEY_REFETCH_INTERVAL, KeyCache, KeySet, MAX_TOKEN_BYTES, SignatureCheck, key_id};
 pub use mcp_token::{MCP_TOKEN_AUDIENCE, McpTokenRefused, VerifiedMcpToken, verify_mcp_token};
 pub use passport::{
     BINDING_AUDIENCE, Expected, MAX_BINDING_LIFETIME_SECS, MAX_PASSPORT_LIFETIME_SECS,
