@@ -4,7 +4,6 @@ use lime_core::{
     drive::{HttpResponse, Transmit, TransportError, TransportErrorKind},
     proxy::ProxyRoute,
 };
-use ureq::RequestExt;
 
 /// Performs one attempt. Whatever agent was injected, this request follows
 /// no redirect, gets statuses as responses, and must complete (connect,
@@ -23,19 +22,8 @@ pub(crate) fn send(
             "no time left for the attempt",
         ));
     }
-    let plain_http = transmit.request.uri().scheme_str() != Some("https");
-    let mut request = transmit
-        .request
-        .with_agent(agent)
-        .configure()
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .timeout_global(Some(left));
-    if plain_http {
-        // Whatever proxy an injected agent has, cleartext never reaches it.
-        request = request.proxy(None);
-    }
-    let response = request.build().run().map_err(classify)?;
+    let request = guarded(agent, transmit).timeout_global(Some(left));
+    let response = agent.run(request.build()).map_err(classify)?;
     let (parts, mut body) = response.into_parts();
     let bytes = body
         .with_config()
@@ -58,21 +46,31 @@ pub(crate) fn open_stream(
         .deadline
         .saturating_duration_since(std::time::Instant::now())
         .max(std::time::Duration::from_millis(1));
-    let plain_http = transmit.request.uri().scheme_str() != Some("https");
-    let mut request = transmit
-        .request
-        .with_agent(agent)
-        .configure()
-        .max_redirects(0)
-        .http_status_as_error(false)
+    let request = guarded(agent, transmit)
         .timeout_global(None)
         .timeout_connect(Some(left))
         .timeout_recv_response(Some(left))
         .timeout_recv_body(Some(read_for));
+    agent.run(request.build()).map_err(classify)
+}
+
+/// `transmit`'s request on `agent` with what no agent setting may change:
+/// no redirect, statuses as responses, and a plain `http://` request never
+/// through the agent's proxy (cleartext never reaches one).
+fn guarded(
+    agent: &ureq::Agent,
+    transmit: Transmit,
+) -> ureq::config::ConfigBuilder<ureq::typestate::HttpCrateScope<Vec<u8>>> {
+    let plain_http = transmit.request.uri().scheme_str() != Some("https");
+    let request = agent
+        .configure_request(transmit.request)
+        .max_redirects(0)
+        .http_status_as_error(false);
     if plain_http {
-        request = request.proxy(None);
+        request.proxy(None)
+    } else {
+        request
     }
-    request.build().run().map_err(classify)
 }
 
 /// Reads a whole (bounded) body of a stream's refusal.
