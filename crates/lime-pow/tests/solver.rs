@@ -101,6 +101,42 @@ fn hashes_and_threads_are_reported() {
 }
 
 #[test]
+fn a_low_difficulty_nonce_in_the_first_batch_is_found_without_starting_a_thread() {
+    // At 4 bits the first 4,096 candidates miss with odds of e^-256: the
+    // calling thread finds it alone, before any worker or core is taken.
+    let solution = Solver::new()
+        .threads(2)
+        .solve(Scheme::Legacy, b"head-start", 4)
+        .unwrap();
+    assert_eq!(solution.threads, 1);
+    assert!(solution.hashes <= 4_096, "{}", solution.hashes);
+    assert!(verify(
+        Scheme::Legacy,
+        "head-start",
+        solution.nonce.as_str(),
+        4
+    ));
+    // Above the head start's difficulties, two asked still means two when
+    // the process's cores are free (fewer when other tests hold them).
+    let solution = Solver::new()
+        .threads(2)
+        .solve(Scheme::Legacy, b"head-start", 16)
+        .unwrap();
+    assert!((1..=2).contains(&solution.threads));
+}
+
+#[test]
+fn a_head_start_past_its_deadline_is_a_timeout_not_a_hang() {
+    let outcome = Solver::new()
+        .deadline(Instant::now())
+        .solve(Scheme::V1, b"late", 8);
+    assert!(
+        matches!(outcome, Err(SolveError::Timeout { hashes: 0, .. })),
+        "{outcome:?}"
+    );
+}
+
+#[test]
 fn debug_output_never_shows_the_nonce() {
     let solution = Solver::new()
         .smallest()
