@@ -56,7 +56,7 @@ pub mod drive {
         AGENT_TOKEN_HEADER, HttpRequest, HttpResponse, Output, Transmit, describe_headers,
     };
     pub use crate::one_request::{Exchange, Mint, OneRequest, ProfileRead};
-    pub use crate::pow::{PowOutcome, PowTask};
+    pub use crate::pow::{PowOutcome, PowTask, QUICK_MAX_DIFFICULTY};
     pub use crate::roots::certificates_from_pem;
 }
 

@@ -9,6 +9,10 @@ use zeroize::Zeroizing;
 /// What a solve produced: feed it to [`Login::handle_solution`](crate::Login::handle_solution).
 pub type PowOutcome = Result<Solution, SolveError>;
 
+/// The largest difficulty [`PowTask::is_quick`] calls quick: 256 hashes
+/// expected.
+pub const QUICK_MAX_DIFFICULTY: i64 = 8;
+
 /// A solve to run: owns everything it needs, so it can move to another
 /// thread. `Debug` never shows the challenge.
 pub struct PowTask {
@@ -68,6 +72,15 @@ impl PowTask {
         self.difficulty
     }
 
+    /// Whether the solve is too small to hand to another thread: at most
+    /// [`QUICK_MAX_DIFFICULTY`] bits, a few hundred hashes expected (a few
+    /// microseconds), less than the hand-off costs. An async driver runs
+    /// such a task on its own thread (it still holds a core of the budget
+    /// first, so the task never waits on the budget).
+    pub fn is_quick(&self) -> bool {
+        self.difficulty <= QUICK_MAX_DIFFICULTY
+    }
+
     /// When the solve gives up: the PoW timeout, capped by the login deadline.
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -121,4 +134,33 @@ pub struct PowStats {
         serde(rename = "elapsed_ms", serialize_with = "crate::serde_helpers::millis")
     )]
     pub elapsed: std::time::Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_is_quick_up_to_eight_bits_and_then_solves_at_once() {
+        #[allow(clippy::disallowed_methods)] // the solve's own deadline
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let task = |difficulty| PowTask {
+            scheme: Scheme::V1,
+            challenge: Zeroizing::new("quick".to_owned()),
+            difficulty,
+            deadline,
+            threads: 2,
+            cancel: CancelToken::new(),
+            progress: Progress::new(),
+        };
+        assert!(task(0).is_quick() && task(QUICK_MAX_DIFFICULTY).is_quick());
+        assert!(!task(QUICK_MAX_DIFFICULTY + 1).is_quick());
+        let solution = task(QUICK_MAX_DIFFICULTY).run().unwrap();
+        assert!(lime_pow::verify(
+            Scheme::V1,
+            "quick",
+            solution.nonce.as_str(),
+            8
+        ));
+    }
 }

@@ -12,9 +12,17 @@ use crate::handles::CancelToken;
 /// Permits of the process's solver threads: as many as the cores
 /// [`std::thread::available_parallelism`] reports.
 struct Budget {
-    free: Mutex<usize>,
+    state: Mutex<Permits>,
     freed: Condvar,
     total: usize,
+}
+
+/// The budget's state under its lock.
+struct Permits {
+    free: usize,
+    /// Threads in [`CoreLease::acquire`]'s wait: a permit given back wakes
+    /// them only when there are any (a wake is a system call each time).
+    waiting: usize,
 }
 
 fn budget() -> &'static Budget {
@@ -22,7 +30,10 @@ fn budget() -> &'static Budget {
     BUDGET.get_or_init(|| {
         let total = thread::available_parallelism().map_or(1, |n| n.get());
         Budget {
-            free: Mutex::new(total),
+            state: Mutex::new(Permits {
+                free: total,
+                waiting: 0,
+            }),
             freed: Condvar::new(),
             total,
         }
@@ -37,18 +48,21 @@ pub(crate) fn cores() -> usize {
 }
 
 impl Budget {
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Permits> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn give_back(&self, n: usize) {
         if n == 0 {
             return;
         }
-        let mut free = self.lock();
-        *free = (*free + n).min(self.total);
-        drop(free);
-        self.freed.notify_all();
+        let mut permits = self.lock();
+        permits.free = (permits.free + n).min(self.total);
+        let waiting = permits.waiting > 0;
+        drop(permits);
+        if waiting {
+            self.freed.notify_all();
+        }
     }
 }
 
@@ -77,11 +91,11 @@ pub struct CoreLease {
 impl CoreLease {
     /// One permit, if one is free now.
     pub fn try_acquire() -> Option<CoreLease> {
-        let mut free = budget().lock();
-        if *free == 0 {
+        let mut permits = budget().lock();
+        if permits.free == 0 {
             return None;
         }
-        *free -= 1;
+        permits.free -= 1;
         Some(CoreLease { permits: 1 })
     }
 
@@ -89,10 +103,10 @@ impl CoreLease {
     /// either ends the wait first.
     pub(crate) fn acquire(deadline: Option<Instant>, cancel: Option<&CancelToken>) -> Option<Self> {
         let budget = budget();
-        let mut free = budget.lock();
+        let mut permits = budget.lock();
         loop {
-            if *free > 0 {
-                *free -= 1;
+            if permits.free > 0 {
+                permits.free -= 1;
                 return Some(CoreLease { permits: 1 });
             }
             if cancel.is_some_and(CancelToken::is_cancelled)
@@ -101,19 +115,21 @@ impl CoreLease {
                 return None;
             }
             // Short slices: cancellation and the deadline are polled, not signalled.
-            let (guard, _) = budget
+            permits.waiting += 1;
+            let (mut guard, _) = budget
                 .freed
-                .wait_timeout(free, Duration::from_millis(5))
+                .wait_timeout(permits, Duration::from_millis(5))
                 .unwrap_or_else(|e| e.into_inner());
-            free = guard;
+            guard.waiting -= 1;
+            permits = guard;
         }
     }
 
     /// Adds up to `more` permits that are free now; returns how many it got.
     pub(crate) fn grow(&mut self, more: usize) -> usize {
-        let mut free = budget().lock();
-        let got = more.min(*free);
-        *free -= got;
+        let mut permits = budget().lock();
+        let got = more.min(permits.free);
+        permits.free -= got;
         self.permits += got;
         got
     }

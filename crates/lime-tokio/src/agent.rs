@@ -211,14 +211,21 @@ pub(crate) async fn drive<F: Flow>(
             },
             Output::Solve(task) => {
                 // Wait for a core without holding a thread, so N concurrent
-                // logins use about one solver thread per core in total.
+                // logins use about one solver thread per core in total; a
+                // quick task then runs here, the others on the blocking pool.
+                let task_is_quick = task.is_quick();
                 let lease = lease_a_core(&task).await;
-                let (outcome, lease) = tokio::task::spawn_blocking(move || match lease {
+                let run = move || match lease {
                     Some(mut lease) => (task.run_leased(&mut lease), Some(lease)),
                     None => (task.run(), None),
-                })
-                .await
-                .map_err(|e| Error::internal(format!("the proof-of-work task failed: {e}")))?;
+                };
+                let (outcome, lease) = if task_is_quick {
+                    run()
+                } else {
+                    tokio::task::spawn_blocking(run).await.map_err(|e| {
+                        Error::internal(format!("the proof-of-work task failed: {e}"))
+                    })?
+                };
                 // The core goes back once the blocking thread is free again.
                 drop(lease);
                 flow.handle_solution(outcome, now());
