@@ -85,6 +85,7 @@ impl EmulatorBuilder {
                     counters: Default::default(),
                     faults: Arc::clone(&faults),
                     clock: builder.clock.clone(),
+                    verified: Default::default(),
                 });
                 let endpoint = crate::mcp_server::McpEndpoint::new(state, builder.client_timeout);
                 (Some((endpoint, mcp_addr)), Some(listener))

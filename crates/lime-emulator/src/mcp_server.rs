@@ -54,6 +54,8 @@ pub(crate) struct McpServerState {
     pub(crate) faults: Arc<std::sync::Mutex<crate::faults::FaultPlan>>,
     /// The emulator's clock (a test's, or the system's).
     pub(crate) clock: crate::clock::Clock,
+    /// Tokens already verified.
+    pub(crate) verified: crate::mcp_token::VerifiedTokens,
 }
 
 /// Who called: the verified token's claims, put in the request's extensions.
@@ -74,7 +76,7 @@ impl McpServerState {
             .ok()?
             .strip_prefix("Bearer ")?;
         let now = self.clock.now().unix_timestamp();
-        let agent_id = crate::mcp_token::verify(
+        let agent_id = self.verified.caller(
             &self.keys.current(),
             bearer,
             &self.issuer,
