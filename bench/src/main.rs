@@ -248,46 +248,40 @@ fn mcp(
         .and_then(|rest| rest.split([':', '/']).next())
         .expect("an MCP URL with a host")
         .to_owned();
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let agent = lime_tokio::LimeAgent::builder()
-        .token(env("LIME_AGENT_TOKEN"))
-        .base_url(env("LIME_API_BASE"))
-        .allow_http(true)
-        .mcp_allow_http(true)
-        .resolve(&host, addr)
-        .no_proxy()
+    let agent = || {
+        lime_tokio::LimeAgent::builder()
+            .token(env("LIME_AGENT_TOKEN"))
+            .base_url(env("LIME_API_BASE"))
+            .allow_http(true)
+            .mcp_allow_http(true)
+            .resolve(&host, addr)
+            .no_proxy()
+            .build()
+            .expect("agent")
+    };
+    // Sequential calls on one thread, as the Python SDK's asyncio loop
+    // makes them: the headline latency and CPU.
+    let one_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
-        .expect("agent");
-    let arguments = |i: usize| serde_json::json!({ "text": format!("call {i}") });
+        .expect("runtime");
+    let (ms, cpu) = one_thread.block_on(sequential_calls(agent(), url, count, server_pid));
+    drop(one_thread);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let agent = agent();
     runtime.block_on(async {
-        agent.list_tools(url).await.expect("warm-up");
-        // The calls run in a task on a worker, as a service's handler does
-        // (block_on's own thread would make every wake-up cross threads).
-        let sequential = {
-            let (agent, url) = (agent.clone(), url.to_owned());
-            tokio::spawn(async move {
-                let mut ms = Vec::with_capacity(count);
-                let (client, server) = (cpu::process_cpu(), cpu::pid_cpu(server_pid));
-                for i in 0..count {
-                    let t = Instant::now();
-                    agent.call_tool(&url, "echo", arguments(i)).await.expect("call");
-                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                let per_call = |cpu: Duration| cpu.as_secs_f64() * 1e6 / count as f64;
-                let client = per_call(cpu::process_cpu() - client);
-                (ms, client, per_call(cpu::pid_cpu(server_pid) - server))
-            })
-        };
-        let (ms, client_cpu, server_cpu) = sequential.await.expect("the sequential calls");
+        // The same calls in a task on a multi-thread runtime's worker, as a
+        // service's handler makes them (its wake-ups may cross threads).
+        let multi = tokio::spawn(sequential_calls(agent.clone(), url.to_owned(), count, server_pid));
+        let (multi_ms, multi_cpu) = multi.await.expect("the sequential calls");
         let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let started = Instant::now();
         let tasks: Vec<_> = (0..count)
             .map(|i| {
                 let (agent, limit, url) = (agent.clone(), limit.clone(), url.to_owned());
-                let args = arguments(i);
                 tokio::spawn(async move {
                     let _permit = limit.acquire_owned().await.expect("semaphore");
-                    agent.call_tool(&url, "echo", args).await.is_ok()
+                    agent.call_tool(&url, "echo", echo_arguments(i)).await.is_ok()
                 })
             })
             .collect();
@@ -298,8 +292,40 @@ fn mcp(
         let secs = started.elapsed().as_secs_f64();
         json!({
             "latency": percentiles(ms),
-            "cpu_us_per_call": { "client": client_cpu, "server": server_cpu },
+            "cpu_us_per_call": cpu,
+            "multi_thread": { "latency": percentiles(multi_ms), "cpu_us_per_call": multi_cpu },
             "throughput": { "calls": count, "ok": ok, "seconds": secs, "per_second": ok as f64 / secs },
         })
     })
+}
+
+fn echo_arguments(i: usize) -> Value {
+    json!({ "text": format!("call {i}") })
+}
+
+/// `count` `echo` calls one after another (after a warm-up that opens the
+/// session): each call's milliseconds, and the client's and the MCP
+/// server's CPU per call.
+async fn sequential_calls(
+    agent: lime_tokio::LimeAgent,
+    url: impl AsRef<str>,
+    count: usize,
+    server_pid: u32,
+) -> (Vec<f64>, Value) {
+    let url = url.as_ref();
+    agent.list_tools(url).await.expect("warm-up");
+    let mut ms = Vec::with_capacity(count);
+    let (client, server) = (cpu::process_cpu(), cpu::pid_cpu(server_pid));
+    for i in 0..count {
+        let t = Instant::now();
+        agent
+            .call_tool(url, "echo", echo_arguments(i))
+            .await
+            .expect("call");
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let per_call = |cpu: Duration| cpu.as_secs_f64() * 1e6 / count as f64;
+    let client = per_call(cpu::process_cpu() - client);
+    let server = per_call(cpu::pid_cpu(server_pid) - server);
+    (ms, json!({ "client": client, "server": server }))
 }
