@@ -5,7 +5,7 @@
 //! own `verify` first.
 //!
 //! ```text
-//! pow-compare lime|pow-buster legacy|v1 CHALLENGE_BYTES THREADS SECONDS DIFFICULTY
+//! pow-compare lime|lime-each|pow-buster legacy|v1 CHALLENGE_BYTES THREADS SECONDS DIFFICULTY
 //! ```
 //! prints the hash rate (hashes per second) on one line.
 #![forbid(unsafe_code)]
@@ -54,7 +54,7 @@ fn pow_buster_solve(scheme: Scheme, challenge: &[u8], difficulty: u32) -> String
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [solver, scheme, bytes, threads, seconds, difficulty] = args.as_slice() else {
-        eprintln!("usage: pow-compare lime|pow-buster legacy|v1 BYTES THREADS SECONDS DIFFICULTY");
+        eprintln!("usage: pow-compare lime|lime-each|pow-buster legacy|v1 BYTES THREADS SECONDS DIFFICULTY");
         std::process::exit(2);
     };
     let scheme: Scheme = scheme.parse().expect("legacy or v1");
@@ -73,9 +73,11 @@ fn main() {
             while !stop.load(Ordering::Relaxed) {
                 let challenge = challenge(bytes, &mut state);
                 let nonce = match solver.as_str() {
-                    // lime's solver spreads one solve over its threads.
-                    "lime" => lime_pow::Solver::new()
-                        .threads(threads)
+                    // `lime` spreads one solve over its threads (one login's
+                    // way); `lime-each` solves one challenge per thread, as
+                    // concurrent logins share the cores.
+                    "lime" | "lime-each" => lime_pow::Solver::new()
+                        .threads(if solver == "lime" { threads } else { 1 })
                         .solve(scheme, &challenge, i64::from(difficulty))
                         .expect("lime solves")
                         .nonce
@@ -91,7 +93,8 @@ fn main() {
             }
         }
     };
-    // pow-buster solves one challenge per thread; lime one over all threads.
+    // pow-buster and `lime-each` solve one challenge per thread; `lime` one
+    // over all threads.
     let workers = if solver == "lime" { 1 } else { threads };
     let handles: Vec<_> = (0..workers as u64)
         .map(|i| std::thread::spawn(worker(0x9E37_79B9_7F4A_7C15 ^ (i + 1) ^ start.elapsed().as_nanos() as u64)))
