@@ -113,6 +113,37 @@ macro_rules! agent_constructors {
     };
 }
 
+/// Expands, inside an adapter's `impl LimeSite` block, to `builder`,
+/// `from_env` and `config`, given the builder type and how the site reaches
+/// its `Config`: `site_constructors!(LimeSiteBuilder, |site| site.keys.config())`.
+///
+/// For the adapter crates; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! site_constructors {
+    ($builder:ident, |$site:ident| $config:expr) => {
+        /// A builder with every default.
+        pub fn builder() -> $builder {
+            $builder::default()
+        }
+
+        /// A site from the environment: `LIME_SITE_TOKEN`, `LIME_API_BASE`,
+        /// `LIME_CA_CERT`, `HTTPS_PROXY`.
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($builder), "::build`].")]
+        pub fn from_env() -> Result<Self, $crate::Error> {
+            Self::builder().build()
+        }
+
+        /// The configuration (its site token redacted in `Debug`).
+        pub fn config(&self) -> &$crate::Config {
+            let $site = self;
+            $config
+        }
+    };
+}
+
 /// Expands, inside a site builder's `impl` block, to `token` (the site
 /// token) and the transport setters, on its [`ConfigSlot`](crate::ConfigSlot):
 /// `site_builder_setters!(config)`.

@@ -15,7 +15,7 @@ use lime_core::site::{
     CreateBinding, CreateRequest, Decided, EventStream, ExchangeBinding, KeySet, REPLAY_ALL,
     ReadRequest, StreamOutput, Wait, verify_binding_passport, verify_passport,
 };
-use lime_core::{Config, Error};
+use lime_core::Error;
 
 pub use lime_core::site::{
     BindingRequest, Expected, LoginRequest, Outcome, Passport, PassportRefused, RequestState,
@@ -59,24 +59,7 @@ impl std::fmt::Debug for LimeSite {
 }
 
 impl LimeSite {
-    /// A builder with every default.
-    pub fn builder() -> LimeSiteBuilder {
-        LimeSiteBuilder::default()
-    }
-
-    /// A site from the environment: `LIME_SITE_TOKEN`, `LIME_API_BASE`,
-    /// `LIME_CA_CERT`, `HTTPS_PROXY`.
-    ///
-    /// # Errors
-    /// As [`LimeSiteBuilder::build`].
-    pub fn from_env() -> Result<Self, Error> {
-        Self::builder().build()
-    }
-
-    /// The configuration (its site token redacted in `Debug`).
-    pub fn config(&self) -> &Config {
-        self.keys.config()
-    }
+    lime_core::site_constructors!(LimeSiteBuilder, |site| site.keys.config());
 
     /// Creates a login request; hand its id to an agent. Retried only when
     /// the service says it did not process it, so no stray request is made.

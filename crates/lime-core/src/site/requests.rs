@@ -190,7 +190,7 @@ impl Exchange for StatusRead {
 
 /// Fetches the API's key set (`GET /core/.well-known/jwks.json`, public,
 /// not enveloped); drive it like [`Login`](crate::Login) and hand the keys
-/// to [`KeyCache::store`](crate::site::KeyCache::store).
+/// to [`KeyCache::fetched`](crate::site::KeyCache::fetched).
 pub type FetchKeys = OneRequest<KeysRead>;
 
 /// The key fetch's [`Exchange`].
