@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use lime_core::Error;
 use lime_core::drive::{TransportError, TransportErrorKind};
 use lime_core::site::{
     CreateBinding, CreateRequest, Decided, EventStream, ExchangeBinding, KeySet, REPLAY_ALL,
     ReadRequest, StreamOutput, Wait, verify_binding_passport, verify_passport,
 };
-use lime_core::Error;
 
 pub use lime_core::site::{
     BindingRequest, Expected, LoginRequest, Outcome, Passport, PassportRefused, RequestState,
