@@ -282,16 +282,14 @@ impl Solver {
             Some(lease) => lease,
             None => match CoreLease::acquire(deadline, self.cancel.as_ref()) {
                 Some(lease) => own.insert(lease),
-                None if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) => {
-                    return Err(SolveError::Cancelled {
-                        hashes: run.hashes.hashes() - run.hashes_before,
-                    });
-                }
                 None => {
-                    return Err(SolveError::Timeout {
-                        hashes: run.hashes.hashes() - run.hashes_before,
-                        elapsed: started.elapsed(),
-                    });
+                    let cancelled = self.cancel.as_ref().is_some_and(CancelToken::is_cancelled);
+                    let end = if cancelled {
+                        End::Cancelled
+                    } else {
+                        End::Timeout
+                    };
+                    return run.outcome(&[end], 0, started);
                 }
             },
         };
