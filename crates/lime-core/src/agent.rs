@@ -57,13 +57,12 @@ impl AgentState {
         }
     }
 
-    /// An agent state for `config` whose jitter seed is std's randomly
-    /// keyed hash of the moment, so agents spread their retries apart.
+    /// An agent state for `config` whose jitter seed comes from std's
+    /// randomly keyed hasher (new keys on every call, random per process),
+    /// so agents spread their retries apart. No clock is read.
     pub fn with_random_seed(config: Config) -> Self {
         use std::hash::{BuildHasher, RandomState};
-        #[allow(clippy::disallowed_methods)] // a seed, not the flows' clock
-        let seed = RandomState::new().hash_one(Instant::now());
-        Self::new(config, seed)
+        Self::new(config, RandomState::new().hash_one(0u8))
     }
 
     /// The configuration.

@@ -123,8 +123,9 @@ pub(crate) const MAX_VERIFIED_TOKENS: usize = 1024;
 
 /// The MCP server's memo of tokens it verified, so each call of a session
 /// does not pay an RSA check: keyed by the SHA-256 of the issuer, domain
-/// and token checked (the token is never kept), an entry holds while the key that verified it still signs
-/// and until its `exp`. Bounded by [`MAX_VERIFIED_TOKENS`].
+/// and token checked (the token is never kept), an entry holds while the
+/// key that verified it still signs and until its `exp`. Bounded by
+/// [`MAX_VERIFIED_TOKENS`].
 #[derive(Debug, Default)]
 pub(crate) struct VerifiedTokens(std::sync::Mutex<HashMap<[u8; 32], Verified>>);
 

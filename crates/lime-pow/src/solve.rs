@@ -33,7 +33,7 @@ const BATCH_TIME: Range<Duration> = Duration::from_micros(250)..Duration::from_m
 /// batch holds the nonce 63% of the time at 12 bits and 98% at 10, and
 /// starting and joining a thread costs more than the batch. Above it, the
 /// other cores would idle for nothing.
-pub(crate) const HEAD_START_MAX_DIFFICULTY: u32 = 12;
+const HEAD_START_MAX_DIFFICULTY: u32 = 12;
 
 /// A found nonce and what finding it cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
