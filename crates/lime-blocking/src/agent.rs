@@ -1,11 +1,11 @@
 //! `LimeAgent`: the blocking SDK surface.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use lime_core::ApprovalResult;
 use lime_core::lime_pow::{CancelToken, Progress};
-use lime_core::mcp::{KeyedLocks, McpAccessToken, McpTicket, TokenStep, Want};
+use lime_core::mcp::{KeyedLocks, McpAccessToken, McpTarget, McpTicket, TokenStep, Want};
 use lime_core::{
     AgentProfile, Config, Error, LoginFailure, LoginReport,
     drive::{AgentState, Flow, Output},
@@ -130,7 +130,7 @@ impl LimeAgent {
     /// [`Error::OAuthCapability`] when the agent lacks the `oauth:mcp`
     /// grant; otherwise as any authenticated call.
     pub fn mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
-        self.mcp_token(target, false)
+        self.mcp_ticket(&self.inner.state.mcp_target(target)?, Want::Fresh)
     }
 
     /// [`mcp_access_token`](Self::mcp_access_token), minting a new token
@@ -140,25 +140,20 @@ impl LimeAgent {
     /// # Errors
     /// As [`mcp_access_token`](Self::mcp_access_token).
     pub fn refresh_mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
-        self.mcp_token(target, true)
+        let target = self.inner.state.mcp_target(target)?;
+        self.mcp_ticket(&target, self.inner.state.mcp_refresh(&target))
     }
 
-    fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error> {
+    /// A token for `target` as `want` asks: ask, lock the domain, ask
+    /// again, drive the mint the core handed out.
+    fn mcp_ticket(&self, target: &McpTarget, want: Want) -> Result<McpAccessToken, Error> {
         let state = &self.inner.state;
-        let target = state.mcp_target(target)?;
-        let want = if force {
-            state.mcp_refresh(&target)
-        } else {
-            Want::Fresh
-        };
-        if let TokenStep::Ready(ticket) = state.mcp_token(&target, want, Instant::now()) {
+        if let TokenStep::Ready(ticket) = state.mcp_token(target, want, Instant::now()) {
             return Ok(ticket.into_token());
         }
         let lock = self.inner.mint_locks.lock_for(target.domain());
-        let _one_mint = lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match state.mcp_token(&target, want, Instant::now()) {
+        let _one_mint = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        match state.mcp_token(target, want, Instant::now()) {
             TokenStep::Ready(ticket) => Ok(ticket.into_token()),
             TokenStep::Mint(mut mint) => self.drive(&mut *mint).map(McpTicket::into_token),
         }

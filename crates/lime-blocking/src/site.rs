@@ -12,8 +12,7 @@ pub use lime_core::site::{
 };
 use lime_core::site::{
     CreateBinding, CreateRequest, Decided, EventStream, ExchangeBinding, FetchKeys, KeyCache,
-    KeySet, REPLAY_ALL, ReadRequest, StreamOutput, Wait, key_id, verify_binding_passport,
-    verify_passport,
+    KeySet, REPLAY_ALL, ReadRequest, StreamOutput, Wait, key_id,
 };
 use lime_core::{Config, Error};
 
@@ -121,15 +120,7 @@ impl LimeSite {
         passport: &str,
         expected: &Expected,
     ) -> Result<VerifiedPassport, Error> {
-        let keys = self.keys_for(passport)?;
-        verify_passport(
-            passport,
-            &keys,
-            expected,
-            unix_now(),
-            &lime_tls::ProviderRs256,
-        )
-        .map_err(Error::PassportRefused)
+        lime_tls::verify_passport(passport, &self.keys_for(passport)?, expected)
     }
 
     /// The key set to check `passport` with: cached, or fetched.
@@ -176,16 +167,8 @@ impl LimeSite {
     /// # Errors
     /// As [`verify_passport`](Self::verify_passport).
     pub fn verify_binding_passport(&self, passport: &str) -> Result<VerifiedBinding, Error> {
-        let keys = self.keys_for(passport)?;
         let issuer = self.inner.config.base_url().origin();
-        verify_binding_passport(
-            passport,
-            &keys,
-            issuer,
-            unix_now(),
-            &lime_tls::ProviderRs256,
-        )
-        .map_err(Error::PassportRefused)
+        lime_tls::verify_binding_passport(passport, &self.keys_for(passport)?, issuer)
     }
 
     /// Waits up to `timeout` for `request_id` to be decided, by the rules of
@@ -218,12 +201,6 @@ impl LimeSite {
     fn drive<F: lime_core::drive::Flow>(&self, flow: &mut F) -> Result<F::Value, Error> {
         drive(&self.inner.http, self.inner.config.max_body_bytes(), flow)
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A site's event stream as an iterator: reconnects forever (capped

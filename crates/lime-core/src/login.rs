@@ -309,13 +309,10 @@ impl Login {
     /// Feeds the response to the request last sent.
     pub fn handle_response(&mut self, response: HttpResponse, now: Instant) {
         self.now = now;
-        if !self
-            .stepper
-            .take_response_slot(now, Some(response.status().as_u16()))
-        {
+        let status = response.status().as_u16();
+        if !self.stepper.take_response_slot(now, Some(status)) {
             return;
         }
-        let status = response.status().as_u16();
         let outcome = classify(&response, self.config.max_body_bytes());
         let wait = retry_after(&response);
         match outcome {

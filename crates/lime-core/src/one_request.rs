@@ -90,13 +90,10 @@ impl<E: Exchange> OneRequest<E> {
     /// Feeds the response to the request last sent.
     pub fn handle_response(&mut self, response: HttpResponse, now: Instant) {
         self.now = now;
-        if !self
-            .stepper
-            .take_response_slot(now, Some(response.status().as_u16()))
-        {
+        let status = response.status().as_u16();
+        if !self.stepper.take_response_slot(now, Some(status)) {
             return;
         }
-        let status = response.status().as_u16();
         let result = self.exchange.read(&response, &self.config, now);
         if !E::IDEMPOTENT && !crate::retry::not_processed(status) {
             return self.stepper.finish(result);

@@ -1,7 +1,8 @@
 //! The TLS kit both LIME adapters share: a rustls client configuration
 //! with the crypto provider the cargo features name, never a process-wide
 //! default (an application's own rustls set-up is left alone), and the
-//! trust roots an agent's [`Config`] asks for.
+//! trust roots an agent's [`Config`] asks for; and the verifiers' RS256
+//! check and clock, which `lime_core::site`'s rules take as arguments.
 //!
 //! It does no HTTP and holds no state; `lime-core` stays free of I/O, and
 //! the adapters (`lime-tokio`, `lime-blocking`) make the connections.
@@ -24,6 +25,9 @@ use rustls::crypto::CryptoProvider;
 use rustls_pki_types::CertificateDer;
 
 use lime_core::drive::{TransportError, TransportErrorKind};
+use lime_core::site::{
+    self, Expected, KeySet, VerifiedBinding, VerifiedMcpToken, VerifiedPassport,
+};
 use lime_core::{Config, Error, Hint};
 
 /// The crypto provider this build was compiled with: `aws-lc-rs` when that
@@ -201,6 +205,55 @@ impl lime_core::site::SignatureCheck for ProviderRs256 {
             .iter()
             .any(|algorithm| algorithm.verify_signature(&key, message, signature).is_ok())
     }
+}
+
+/// `lime_core::site`'s passport check as of the system clock, with
+/// [`ProviderRs256`]: the two things the sans-IO rules take as arguments.
+///
+/// # Errors
+/// [`Error::PassportRefused`] with the first rule `passport` breaks.
+pub fn verify_passport(
+    passport: &str,
+    keys: &KeySet,
+    expected: &Expected,
+) -> Result<VerifiedPassport, Error> {
+    site::verify_passport(passport, keys, expected, unix_now(), &ProviderRs256)
+        .map_err(Error::PassportRefused)
+}
+
+/// [`verify_passport`] for a binding passport issued by `issuer`.
+///
+/// # Errors
+/// [`Error::PassportRefused`] with the first rule `passport` breaks.
+pub fn verify_binding_passport(
+    passport: &str,
+    keys: &KeySet,
+    issuer: &str,
+) -> Result<VerifiedBinding, Error> {
+    site::verify_binding_passport(passport, keys, issuer, unix_now(), &ProviderRs256)
+        .map_err(Error::PassportRefused)
+}
+
+/// [`verify_passport`] for an MCP access token issued by `issuer` for the
+/// server of `domain`.
+///
+/// # Errors
+/// [`Error::McpTokenRefused`] with the first rule `token` breaks.
+pub fn verify_mcp_token(
+    token: &str,
+    keys: &KeySet,
+    issuer: &str,
+    domain: &str,
+) -> Result<VerifiedMcpToken, Error> {
+    site::verify_mcp_token(token, keys, issuer, domain, unix_now(), &ProviderRs256)
+        .map_err(Error::McpTokenRefused)
+}
+
+/// The clock's Unix seconds, for the claim checks.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`

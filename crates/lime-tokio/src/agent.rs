@@ -144,7 +144,8 @@ impl LimeAgent {
     /// [`Error::OAuthCapability`] when the agent lacks the `oauth:mcp` grant;
     /// otherwise as any authenticated call.
     pub async fn mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
-        self.mcp_token(target, false).await
+        let target = self.inner.state.mcp_target(target)?;
+        Ok(self.mcp_ticket(&target, Want::Fresh).await?.into_token())
     }
 
     /// [`mcp_access_token`](Self::mcp_access_token), minting a new token
@@ -154,19 +155,9 @@ impl LimeAgent {
     /// # Errors
     /// As [`mcp_access_token`](Self::mcp_access_token).
     pub async fn refresh_mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
-        self.mcp_token(target, true).await
-    }
-
-    async fn mcp_token(&self, target: &str, force: bool) -> Result<McpAccessToken, Error> {
         let target = self.inner.state.mcp_target(target)?;
-        let want = if force {
-            self.inner.state.mcp_refresh(&target)
-        } else {
-            Want::Fresh
-        };
-        self.mcp_ticket(&target, want)
-            .await
-            .map(McpTicket::into_token)
+        let want = self.inner.state.mcp_refresh(&target);
+        Ok(self.mcp_ticket(&target, want).await?.into_token())
     }
 
     /// A ticket for `target` as `want` asks: ask, lock the domain, ask

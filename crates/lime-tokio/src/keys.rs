@@ -53,10 +53,3 @@ impl Keys {
         self.cache.fetched(fetched, Instant::now())
     }
 }
-
-/// The clock's Unix seconds, for the claim checks.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}

@@ -21,12 +21,12 @@ use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use lime_core::mcp::McpTarget;
-use lime_core::site::{McpTokenRefused, verify_mcp_token};
+use lime_core::site::McpTokenRefused;
 use lime_core::{Config, Error};
 
 pub use lime_core::site::VerifiedMcpToken;
 
-use crate::keys::{Keys, unix_now};
+use crate::keys::Keys;
 use crate::resolve::Resolver;
 use crate::transport::api_client;
 
@@ -91,20 +91,10 @@ impl McpTokenVerifier {
     /// [`Error::McpTokenRefused`] with the rule it breaks; transport errors
     /// when the key set cannot be fetched.
     pub async fn verify(&self, token: &str) -> Result<VerifiedMcpToken, Error> {
-        let refused = Error::McpTokenRefused;
         let keys = self.inner.keys.for_token(token).await?;
-        let keys = keys.ok_or(refused(McpTokenRefused::Malformed))?;
+        let keys = keys.ok_or(Error::McpTokenRefused(McpTokenRefused::Malformed))?;
         let issuer = self.inner.keys.config().base_url().origin();
-        let domain = &self.inner.domain;
-        verify_mcp_token(
-            token,
-            &keys,
-            issuer,
-            domain,
-            unix_now(),
-            &lime_tls::ProviderRs256,
-        )
-        .map_err(refused)
+        lime_tls::verify_mcp_token(token, &keys, issuer, &self.inner.domain)
     }
 
     /// Verifies the `Authorization: Bearer …` token of `request`.

@@ -14,7 +14,7 @@ use lime_core::Error;
 use lime_core::drive::{TransportError, TransportErrorKind};
 use lime_core::site::{
     CreateBinding, CreateRequest, Decided, EventStream, ExchangeBinding, KeySet, REPLAY_ALL,
-    ReadRequest, StreamOutput, Wait, verify_binding_passport, verify_passport,
+    ReadRequest, StreamOutput, Wait,
 };
 
 pub use lime_core::site::{
@@ -23,7 +23,7 @@ pub use lime_core::site::{
 };
 
 use crate::agent::drive;
-use crate::keys::{Keys, unix_now};
+use crate::keys::Keys;
 use crate::resolve::Resolver;
 use crate::transport::{api_client, classify};
 
@@ -125,15 +125,7 @@ impl LimeSite {
         passport: &str,
         expected: &Expected,
     ) -> Result<VerifiedPassport, Error> {
-        let keys = self.keys(passport).await?;
-        verify_passport(
-            passport,
-            &keys,
-            expected,
-            unix_now(),
-            &lime_tls::ProviderRs256,
-        )
-        .map_err(Error::PassportRefused)
+        lime_tls::verify_passport(passport, &self.keys(passport).await?, expected)
     }
 
     /// Creates a binding request: keep its `binding_id` with the signed-in
@@ -149,13 +141,8 @@ impl LimeSite {
         &self,
         redirect_uri: &str,
     ) -> Result<BindingRequest, Error> {
-        let config = self.keys.config();
-        self.drive(&mut CreateBinding::new(
-            config,
-            redirect_uri,
-            Instant::now(),
-        )?)
-        .await
+        let mut flow = CreateBinding::new(self.keys.config(), redirect_uri, Instant::now())?;
+        self.drive(&mut flow).await
     }
 
     /// Exchanges a binding's one-time code for its passport and verifies
@@ -169,8 +156,7 @@ impl LimeSite {
         &self,
         binding_code: &str,
     ) -> Result<VerifiedBinding, Error> {
-        let config = self.keys.config();
-        let mut flow = ExchangeBinding::new(config, binding_code, Instant::now())?;
+        let mut flow = ExchangeBinding::new(self.keys.config(), binding_code, Instant::now())?;
         let passport = self.drive(&mut flow).await?;
         self.verify_binding_passport(passport.as_str()).await
     }
@@ -183,15 +169,7 @@ impl LimeSite {
     /// As [`verify_passport`](Self::verify_passport).
     pub async fn verify_binding_passport(&self, passport: &str) -> Result<VerifiedBinding, Error> {
         let keys = self.keys(passport).await?;
-        let issuer = self.keys.config().base_url().origin();
-        verify_binding_passport(
-            passport,
-            &keys,
-            issuer,
-            unix_now(),
-            &lime_tls::ProviderRs256,
-        )
-        .map_err(Error::PassportRefused)
+        lime_tls::verify_binding_passport(passport, &keys, self.keys.config().base_url().origin())
     }
 
     /// The key set to check `passport` with: cached, or fetched.
