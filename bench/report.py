@@ -39,9 +39,11 @@ rows.append(("release binary size (`lime`)", f"{size['bytes'] / 1e6:.1f} MB", "�
 cc, cbl, cto, cpy = load("cpu_core"), load("cpu_blocking"), load("cpu_tokio"), load("cpu_python")
 rows.append(("client CPU per login, lime-core on canned answers", f"{cc['cpu_us_per_login']:.1f} µs ({cc['allocations_per_login']} allocations)", "—", ""))
 split = lambda c: f"{c['cpu_us_per_login']:.0f} µs (user {c['user_us_per_login']:.0f} + kernel {c['kernel_us_per_login']:.0f})"
-for name, c in (("lime-blocking", cbl), ("lime-tokio", cto)):
-    rows.append((f"client CPU per login, {name} against the emulator (d=0)", split(c),
-                 split(cpy), f"{cpy['cpu_us_per_login'] / c['cpu_us_per_login']:.1f}× less"))
+pinned = [load(f"cpu_{n}_cpu0") for n in ("blocking", "tokio", "python")]
+for where, (bl, to, py_) in (("", (cbl, cto, cpy)), (", both on CPU 0", pinned)):
+    for name, c in (("lime-blocking", bl), ("lime-tokio", to)):
+        rows.append((f"client CPU per login, {name} against the emulator (d=0){where}", split(c),
+                     split(py_), f"{py_['cpu_us_per_login'] / c['cpu_us_per_login']:.1f}× less"))
 
 demo = load("demo")
 rows.append(("`lime demo` wall time (release), median of 5 with the key kept",
@@ -76,10 +78,10 @@ lines = [
 lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
 lines += [
     "", "Client CPU per login against the emulator is two request/response round trips over",
-    "loopback TCP, and its kernel share is mostly waking idle virtual CPUs. Measured by hand",
-    "on the 2-core AMD EPYC VM (2026-12-05): one thread waking another through a channel and",
-    "back costs 43-47 µs; `lime-bench cpu-adapter` run while a build kept both CPUs busy gave",
-    "54-70 µs per login for lime-tokio and 59-62 µs for lime-blocking (kernel 5-30 µs).",
+    "loopback TCP. With the emulator and the client free to run on either CPU, most of its",
+    "kernel share is waking an idle virtual CPU (on this VM a halted vCPU's wake-up is charged",
+    "to the process that sleeps); the rows `both on CPU 0` run the emulator and each client",
+    "under `taskset -c 0`, where a wake-up is a context switch: what the SDK itself costs.",
 ]
 lines += [
     "", "## MCP tool calls: lime-tokio (`mcp`) vs lime-agents-sdk 3.0.2", "",
