@@ -10,8 +10,10 @@ use zeroize::Zeroizing;
 pub type PowOutcome = Result<Solution, SolveError>;
 
 /// The largest difficulty [`PowTask::is_quick`] calls quick: 256 hashes
-/// expected.
+/// expected. At most [`lime_pow::HEAD_START_MAX_DIFFICULTY`], so a quick
+/// task starts no thread.
 pub const QUICK_MAX_DIFFICULTY: i64 = 8;
+const _: () = assert!(QUICK_MAX_DIFFICULTY <= lime_pow::HEAD_START_MAX_DIFFICULTY as i64);
 
 /// A solve to run: owns everything it needs, so it can move to another
 /// thread. `Debug` never shows the challenge.

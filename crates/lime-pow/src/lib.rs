@@ -31,7 +31,7 @@ pub use nonce::Nonce;
 pub use scheme::{Scheme, UnknownScheme};
 pub use search::{KernelId, KernelTiming, ScanOutcome, Search, search_kernel, search_kernels};
 #[cfg(feature = "std")]
-pub use solve::{Solution, SolveError, Solver, solve};
+pub use solve::{HEAD_START_MAX_DIFFICULTY, Solution, SolveError, Solver, solve};
 pub use verify::{digest, leading_zero_bits, verify, verify_bytes};
 
 /// Whether this crate was compiled without optimizations (`opt-level = 0`,

@@ -28,12 +28,12 @@ const BATCH_SIZES: RangeInclusive<u64> = 256..=(1 << 18);
 /// between batches cost nothing.
 const BATCH_TIME: Range<Duration> = Duration::from_micros(250)..Duration::from_millis(1);
 /// Up to this difficulty the calling thread scans its first batch
-/// ([`FIRST_BATCH`] candidates, tens of microseconds on the fast kernels)
+/// (4,096 candidates, tens of microseconds on the fast kernels)
 /// alone, before it takes a core of the budget or starts a worker: that
 /// batch holds the nonce 63% of the time at 12 bits and 98% at 10, and
 /// starting and joining a thread costs more than the batch. Above it, the
 /// other cores would idle for nothing.
-const HEAD_START_MAX_DIFFICULTY: u32 = 12;
+pub const HEAD_START_MAX_DIFFICULTY: u32 = 12;
 
 /// A found nonce and what finding it cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
