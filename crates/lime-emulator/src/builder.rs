@@ -44,8 +44,7 @@ pub struct EmulatorBuilder {
     pub(crate) keepalive: Duration,
     pub(crate) addr: SocketAddr,
     pub(crate) owner_key: OwnerKey,
-    pub(crate) signing_key_pem: Option<String>,
-    pub(crate) signing_key_cache: Option<std::path::PathBuf>,
+    pub(crate) signing_key: SigningKey,
     pub(crate) tls: Option<crate::tls::TlsSource>,
     pub(crate) client_timeout: Duration,
     pub(crate) max_connections: usize,
@@ -54,6 +53,27 @@ pub struct EmulatorBuilder {
     pub(crate) mcp_token_ttl: Duration,
     pub(crate) default_agent_mcp_grant: bool,
     pub(crate) mcp_domain: Option<String>,
+}
+
+/// Where the passport signing key comes from. (`Debug` never shows a PEM.)
+#[derive(Clone)]
+pub(crate) enum SigningKey {
+    /// One key generated per process, shared by its emulators.
+    Generated,
+    /// A PKCS#8 PEM key.
+    Pem(String),
+    /// The key kept at a path, made there when missing.
+    CachedAt(std::path::PathBuf),
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigningKey::Generated => f.write_str("Generated"),
+            SigningKey::Pem(_) => f.write_str("Pem(..)"),
+            SigningKey::CachedAt(path) => f.debug_tuple("CachedAt").field(path).finish(),
+        }
+    }
 }
 
 impl Default for EmulatorBuilder {
@@ -68,8 +88,7 @@ impl Default for EmulatorBuilder {
             keepalive: Duration::from_secs(15),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             owner_key: OwnerKey::UserId,
-            signing_key_pem: None,
-            signing_key_cache: None,
+            signing_key: SigningKey::Generated,
             tls: None,
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -214,18 +233,19 @@ impl EmulatorBuilder {
         self.owner_key = key;
         self
     }
-    /// Signs passports with this PKCS#8 PEM key instead of a generated one.
+    /// Signs passports with this PKCS#8 PEM key instead of a generated one
+    /// (the last of this and [`signing_key_cache`](Self::signing_key_cache)
+    /// wins).
     pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
-        self.signing_key_pem = Some(pem.into());
+        self.signing_key = SigningKey::Pem(pem.into());
         self
     }
 
     /// Signs with the key kept at `path` (PKCS#8 DER), made and saved there
     /// (owner-only) when the file is missing or holds no key: RSA
     /// generation takes 50-300 ms, most of a short-lived emulator's start.
-    /// [`signing_key_pem`](Self::signing_key_pem) takes precedence.
     pub fn signing_key_cache(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.signing_key_cache = Some(path.into());
+        self.signing_key = SigningKey::CachedAt(path.into());
         self
     }
 
@@ -235,5 +255,20 @@ impl EmulatorBuilder {
     pub fn tls(mut self, source: crate::tls::TlsSource) -> Self {
         self.tls = Some(source);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_builder_s_debug_never_shows_its_signing_key() {
+        let pem = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----";
+        let shown = format!("{:?}", EmulatorBuilder::default().signing_key_pem(pem));
+        assert!(shown.contains("Pem(..)"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        let cached = EmulatorBuilder::default().signing_key_cache("/tmp/key.der");
+        assert!(format!("{cached:?}").contains("key.der"));
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::builder::EmulatorBuilder;
+use crate::builder::{EmulatorBuilder, SigningKey};
 use crate::faults::{Fault, FaultPlan, Route};
 use crate::ids::random_hex;
 use crate::network::{Listener, accept_loop, expiry_loop};
@@ -53,12 +53,11 @@ impl EmulatorBuilder {
     /// made, or a token is empty or holds whitespace.
     pub async fn start(self) -> Result<Emulator, StartError> {
         self.check_tokens()?;
-        let keys =
-            crate::passport::KeyRing::new(match (&self.signing_key_pem, &self.signing_key_cache) {
-                (Some(pem), _) => Arc::new(IssuerKey::from_pkcs8_pem(pem)?),
-                (None, Some(path)) => Arc::new(IssuerKey::cached(path)?),
-                (None, None) => process_key()?,
-            });
+        let keys = crate::passport::KeyRing::new(match &self.signing_key {
+            SigningKey::Pem(pem) => Arc::new(IssuerKey::from_pkcs8_pem(pem)?),
+            SigningKey::CachedAt(path) => Arc::new(IssuerKey::cached(path)?),
+            SigningKey::Generated => process_key()?,
+        });
         let builder = self.with_default_principals();
         let (listener, addr) = bind(builder.addr, builder.addr).await?;
         // Where redirects point: another origin, which counts what it gets.
