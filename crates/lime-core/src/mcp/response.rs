@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::McpAccessToken;
-use crate::error::CODE_INVALID_TOKEN_RESPONSE;
+use crate::error::{CODE_ACCESS_DENIED, CODE_INVALID_TOKEN_RESPONSE};
 use crate::retry::retry_after;
 use crate::{Error, HttpResponse};
 
@@ -32,8 +32,8 @@ use crate::{Error, HttpResponse};
 /// ```
 ///
 /// # Errors
-/// As above; a malformed success is [`Error::InvalidResponse`] whose reason
-/// starts with `INVALID_TOKEN_RESPONSE`.
+/// As above; a malformed success is [`Error::InvalidResponse`] with the
+/// code [`CODE_INVALID_TOKEN_RESPONSE`](crate::codes::CODE_INVALID_TOKEN_RESPONSE).
 pub fn parse_token_response(
     response: &HttpResponse,
     domain: &str,
@@ -138,7 +138,7 @@ fn error_of(response: &HttpResponse, object: Option<Map<String, Value>>) -> Erro
             http_status: Some(status),
         };
     }
-    if status == 403 && code == "access_denied" {
+    if status == 403 && code == CODE_ACCESS_DENIED {
         return Error::OAuthCapability {
             message,
             http_status: Some(status),
