@@ -195,3 +195,56 @@ fn a_binding_passport_names_its_binding_and_lives_at_most_60_s() {
     );
     assert_eq!(as_login, Err(PassportRefused::Audience));
 }
+
+#[test]
+fn the_verifiers_helpers_read_the_system_clock_and_say_which_rule_broke() {
+    use lime_core::Error;
+    use lime_core::site::McpTokenRefused;
+    let key = IssuerKey::generate().unwrap();
+    let keys = KeySet::from_jwks(key.jwks().to_string().as_bytes()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let at =
+        |t: i64| with(|c| (c["iat"], c["nbf"], c["exp"]) = (t.into(), t.into(), (t + 120).into()));
+    let expected = Expected::new(ISSUER, "lr_1");
+    let verified = lime_tls::verify_passport(&key.sign(&at(now)), &keys, &expected).unwrap();
+    assert_eq!(verified.agent_id, "agent_1");
+    for (issued, refused) in [
+        (now - 600, PassportRefused::Expired),
+        (now + 600, PassportRefused::NotYetValid),
+    ] {
+        let error = lime_tls::verify_passport(&key.sign(&at(issued)), &keys, &expected);
+        assert!(
+            matches!(error, Err(Error::PassportRefused(ref r)) if *r == refused),
+            "{error:?}"
+        );
+    }
+    let binding = |exp: i64| {
+        key.sign(&json!({
+            "aud": "lime-binding", "iss": ISSUER, "sub": "agent_1", "binding_id": "bd_1",
+            "iat": exp - 60, "nbf": exp - 60, "exp": exp,
+        }))
+    };
+    let bound = lime_tls::verify_binding_passport(&binding(now + 30), &keys, ISSUER).unwrap();
+    assert_eq!(bound.binding_id, "bd_1");
+    let late = lime_tls::verify_binding_passport(&binding(now - 30), &keys, ISSUER);
+    assert!(
+        matches!(late, Err(Error::PassportRefused(PassportRefused::Expired))),
+        "{late:?}"
+    );
+    let mcp = |exp: i64| {
+        key.sign(&json!({
+            "aud": "mcp", "iss": ISSUER, "sub": "agent_1", "domain": "mcp.example.com",
+            "iat": exp - 300, "exp": exp,
+        }))
+    };
+    let token = lime_tls::verify_mcp_token(&mcp(now + 300), &keys, ISSUER, "mcp.example.com");
+    assert_eq!(token.unwrap().agent_id, "agent_1");
+    let stale = lime_tls::verify_mcp_token(&mcp(now - 1), &keys, ISSUER, "mcp.example.com");
+    assert!(
+        matches!(stale, Err(Error::McpTokenRefused(McpTokenRefused::Expired))),
+        "{stale:?}"
+    );
+}
