@@ -130,7 +130,8 @@ impl LimeAgent {
     /// [`Error::OAuthCapability`] when the agent lacks the `oauth:mcp`
     /// grant; otherwise as any authenticated call.
     pub fn mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
-        self.mcp_ticket(&self.inner.state.mcp_target(target)?, Want::Fresh)
+        let target = self.inner.state.mcp_target(target)?;
+        Ok(self.mcp_ticket(&target, Want::Fresh)?.into_token())
     }
 
     /// [`mcp_access_token`](Self::mcp_access_token), minting a new token
@@ -141,21 +142,22 @@ impl LimeAgent {
     /// As [`mcp_access_token`](Self::mcp_access_token).
     pub fn refresh_mcp_access_token(&self, target: &str) -> Result<McpAccessToken, Error> {
         let target = self.inner.state.mcp_target(target)?;
-        self.mcp_ticket(&target, self.inner.state.mcp_refresh(&target))
+        let want = self.inner.state.mcp_refresh(&target);
+        Ok(self.mcp_ticket(&target, want)?.into_token())
     }
 
     /// A token for `target` as `want` asks: ask, lock the domain, ask
     /// again, drive the mint the core handed out.
-    fn mcp_ticket(&self, target: &McpTarget, want: Want) -> Result<McpAccessToken, Error> {
+    fn mcp_ticket(&self, target: &McpTarget, want: Want) -> Result<McpTicket, Error> {
         let state = &self.inner.state;
         if let TokenStep::Ready(ticket) = state.mcp_token(target, want, Instant::now()) {
-            return Ok(ticket.into_token());
+            return Ok(ticket);
         }
         let lock = self.inner.mint_locks.lock_for(target.domain());
         let _one_mint = lock.lock().unwrap_or_else(PoisonError::into_inner);
         match state.mcp_token(target, want, Instant::now()) {
-            TokenStep::Ready(ticket) => Ok(ticket.into_token()),
-            TokenStep::Mint(mut mint) => self.drive(&mut *mint).map(McpTicket::into_token),
+            TokenStep::Ready(ticket) => Ok(ticket),
+            TokenStep::Mint(mut mint) => self.drive(&mut *mint),
         }
     }
 
