@@ -36,11 +36,12 @@ rows.append(("peak RSS, one login in a fresh process", f"{rr['max_rss_kib'] / 10
 rows.append(("release binary size (`lime`)", f"{size['bytes'] / 1e6:.1f} MB", "—", ""))
 # Client CPU per login at difficulty 0 (lime-bench cpu-core / cpu-adapter,
 # python_bench.py cpu): the client process's CPU, not the emulator's.
-cc, cbl, cto, cpy = load("cpu_core"), load("cpu_blocking"), load("cpu_tokio"), load("cpu_python")
+cc, cba, cbl, cto, cpy = (load(f"cpu_{n}") for n in ("core", "bare", "blocking", "tokio", "python"))
 rows.append(("client CPU per login, lime-core on canned answers", f"{cc['cpu_us_per_login']:.1f} µs ({cc['allocations_per_login']} allocations)", "—", ""))
 split = lambda c: f"{c['cpu_us_per_login']:.0f} µs (user {c['user_us_per_login']:.0f} + kernel {c['kernel_us_per_login']:.0f})"
-pinned = [load(f"cpu_{n}_cpu0") for n in ("blocking", "tokio", "python")]
-for where, (bl, to, py_) in (("", (cbl, cto, cpy)), (", both on CPU 0", pinned)):
+pinned = [load(f"cpu_{n}_cpu0") for n in ("bare", "blocking", "tokio", "python")]
+for where, (ba, bl, to, py_) in (("", (cba, cbl, cto, cpy)), (", both on CPU 0", pinned)):
+    rows.append((f"client CPU per login, the floor: lime-core over a bare TCP stream (d=0){where}", split(ba), "—", ""))
     for name, c in (("lime-blocking", bl), ("lime-tokio", to)):
         rows.append((f"client CPU per login, {name} against the emulator (d=0){where}", split(c),
                      split(py_), f"{py_['cpu_us_per_login'] / c['cpu_us_per_login']:.1f}× less"))
@@ -82,6 +83,9 @@ lines += [
     "kernel share is waking an idle virtual CPU (on this VM a halted vCPU's wake-up is charged",
     "to the process that sleeps); the rows `both on CPU 0` run the emulator and each client",
     "under `taskset -c 0`, where a wake-up is a context switch: what the SDK itself costs.",
+    "The floor rows (`lime-bench cpu-adapter --adapter bare`) are the least any client pays for",
+    "the same two exchanges: lime-core's `Login` writing each request with one `write` on a",
+    "kept TCP stream and reading its answer, no HTTP library; an adapter's cost is what it adds to it.",
 ]
 lines += [
     "", "## MCP tool calls: lime-tokio (`mcp`) vs lime-agents-sdk 3.0.2", "",

@@ -8,6 +8,9 @@
 //!   emulator (difficulty 0, plain HTTP on loopback, connections reused):
 //!   the CPU of every thread of this process per login, and how it splits
 //!   between user space and the kernel (the loopback TCP stack, wake-ups).
+//!   `--adapter bare` is the floor under both: lime-core's `Login` writing
+//!   each request with one `write` on a kept TCP stream and reading its
+//!   answer with as few `read`s as it takes, no HTTP library at all.
 //! - `mcp` (in `main.rs`) uses the same clocks for the client's and the
 //!   MCP server's CPU per tool call.
 
@@ -151,6 +154,18 @@ pub(crate) fn adapter(adapter: &str, count: usize) -> Value {
             }
             (process_cpu() - before, split, wall.elapsed())
         }
+        "bare" => {
+            let state = AgentState::new(crate::config(), 7);
+            let mut stream = None;
+            for id in warm {
+                bare_login(&state, &mut stream, id);
+            }
+            let (before, split, wall) = (process_cpu(), user_and_kernel(), Instant::now());
+            for id in timed {
+                bare_login(&state, &mut stream, id);
+            }
+            (process_cpu() - before, split, wall.elapsed())
+        }
         _ => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -185,4 +200,87 @@ pub(crate) fn adapter(adapter: &str, count: usize) -> Value {
         "kernel_us_per_login": per_login(kernel - kernel_before),
         "wall_us_per_login": wall.as_secs_f64() * 1e6 / count as f64,
     })
+}
+
+/// One login driven by lime-core over `stream` (opened on first use):
+/// what any adapter has to pay at the least.
+fn bare_login(state: &AgentState, stream: &mut Option<std::net::TcpStream>, id: &str) {
+    let mut login = state
+        .start_login(id, lime_pow::Progress::new(), Instant::now())
+        .expect("a login");
+    loop {
+        match login.poll_output() {
+            Output::Send(transmit) => {
+                let request = transmit.request;
+                let stream = stream.get_or_insert_with(|| {
+                    let authority = request.uri().authority().expect("an absolute URL");
+                    let stream = std::net::TcpStream::connect(authority.as_str()).expect("connect");
+                    stream.set_nodelay(true).expect("nodelay");
+                    stream
+                });
+                let answer = bare_exchange(stream, &request);
+                login.handle_response(answer, Instant::now());
+            }
+            Output::Solve(task) => login.handle_solution(task.run(), Instant::now()),
+            Output::Wait(until) => login.handle_timeout(until),
+            Output::Done(result) => {
+                result.expect("approved");
+                return;
+            }
+        }
+    }
+}
+
+/// Writes `request` as HTTP/1.1 in one `write` and reads one
+/// `content-length` answer (what the emulator sends).
+fn bare_exchange(
+    stream: &mut std::net::TcpStream,
+    request: &lime_core::drive::HttpRequest,
+) -> lime_core::drive::HttpResponse {
+    use std::io::{Read, Write};
+    let uri = request.uri();
+    let mut out = Vec::with_capacity(512);
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let host = uri.authority().map_or("", |a| a.as_str());
+    write!(
+        out,
+        "{} {target} HTTP/1.1\r\nhost: {host}\r\n",
+        request.method()
+    )
+    .expect("a Vec");
+    for (name, value) in request.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    write!(out, "content-length: {}\r\n\r\n", request.body().len()).expect("a Vec");
+    out.extend_from_slice(request.body());
+    stream.write_all(&out).expect("write");
+
+    let mut input = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "the emulator closed the connection");
+        input.extend_from_slice(&chunk[..n]);
+        let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = std::str::from_utf8(&input[..end]).expect("a text head");
+        let length: usize = head
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .map_or(0, |(_, value)| value.trim().parse().expect("a length"));
+        if input.len() < end + 4 + length {
+            continue;
+        }
+        let status: u16 = head[9..12].parse().expect("a status");
+        return http::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(input[end + 4..end + 4 + length].to_vec())
+            .expect("a response");
+    }
 }

@@ -9,7 +9,7 @@
 //! lime-bench once <REQUEST_ID>                            (one login, for the footprint)
 //! lime-bench mcp --url URL --addr IP:PORT --count N --concurrency C --server-pid PID   (MCP tool calls)
 //! lime-bench cpu-core --count N                           (client CPU per login, canned answers)
-//! lime-bench cpu-adapter --adapter tokio|blocking --count N   (client CPU per login, emulator)
+//! lime-bench cpu-adapter --adapter tokio|blocking|bare --count N (client CPU per login, emulator)
 //! ```
 #![allow(clippy::print_stdout)]
 #![forbid(unsafe_code)]

@@ -30,7 +30,6 @@ enum Phase<T> {
 pub(crate) struct Stepper<T> {
     phase: Phase<T>,
     /// Attempts made in the current step.
-    /// Attempts of the current step.
     attempts: u32,
     /// Which budget the current step spends.
     spending: Budget,
@@ -43,8 +42,9 @@ pub(crate) struct Stepper<T> {
     jitter: Jitter,
     /// The error that caused the last wait, returned if the deadline ends the flow.
     last_error: Option<Error>,
-    /// `METHOD url` of the last request sent, for transport errors.
-    last_request: String,
+    /// The last request sent, named (redacted) only when an error or a
+    /// trace needs it: formatting it per attempt cost every login.
+    last_request: Option<(http::Method, http::Uri)>,
     /// When the last request was handed out, for TRACE timings.
     sent_at: Option<Instant>,
 }
@@ -66,7 +66,7 @@ impl<T: Clone> Stepper<T> {
             deadline,
             jitter: Jitter::new(seed),
             last_error: None,
-            last_request: String::new(),
+            last_request: None,
             sent_at: None,
         }
     }
@@ -154,11 +154,7 @@ impl<T: Clone> Stepper<T> {
                     deadline = deadline.min(d);
                 }
                 let request = request();
-                self.last_request = format!(
-                    "{} {}",
-                    request.method(),
-                    crate::base_url::redact_url(&request.uri().to_string())
-                );
+                self.last_request = Some((request.method().clone(), request.uri().clone()));
                 tracing::debug!(target: "lime", method = %request.method(), path = request.uri().path(), attempt = self.attempts, "sending");
                 tracing::trace!(target: "lime", headers = %crate::io::describe_headers(request.headers()), body_bytes = request.body().len(), "request");
                 self.sent_at = Some(now);
@@ -191,7 +187,7 @@ impl<T: Clone> Stepper<T> {
     pub(crate) fn take_response_slot(&mut self, now: Instant, status: Option<u16>) -> bool {
         if let Some(sent) = self.sent_at.take() {
             let elapsed_ms = now.saturating_duration_since(sent).as_secs_f64() * 1000.0;
-            tracing::trace!(target: "lime", request = %self.last_request, ?status, "answered in {elapsed_ms:.1} ms");
+            tracing::trace!(target: "lime", request = %self.last_request(), ?status, "answered in {elapsed_ms:.1} ms");
         }
         self.take_slot(|p| matches!(p, Phase::AwaitingResponse), "a response")
     }
@@ -358,13 +354,22 @@ pub(crate) fn reason(error: &Error) -> String {
 }
 
 impl<T: Clone> Stepper<T> {
+    /// `METHOD url` of the last request sent, its secrets redacted.
+    fn last_request(&self) -> String {
+        self.last_request
+            .as_ref()
+            .map_or_else(String::new, |(method, uri)| {
+                format!("{method} {}", crate::base_url::redact_url(&uri.to_string()))
+            })
+    }
+
     /// A transport error as the flow's error, naming the request and the
     /// attempts so far; an oversized body is an invalid response.
     pub(crate) fn transport_error(&self, error: TransportError) -> Error {
         if error.kind() == TransportErrorKind::BodyTooLarge {
             Error::invalid_response(None, "the response body is over the configured limit")
         } else {
-            Error::Transport(error.with_request(self.last_request.clone(), self.attempts))
+            Error::Transport(error.with_request(self.last_request(), self.attempts))
         }
     }
 }
