@@ -271,10 +271,15 @@ pub(crate) fn http_agent(config: &Config) -> Result<ureq::Agent, Error> {
         .user_agent(config.user_agent())
         .tls_config(tls)
         .proxy(crate::transport::ureq_proxy(config.proxy_route()))
+        // LIME's requests are small and its answers' heads too; ureq's
+        // 128 KiB each way would be doubled by the one-write layer.
+        .input_buffer_size(64 * 1024)
+        .output_buffer_size(16 * 1024)
         .build();
+    use ureq::unversioned::transport::Connector;
     Ok(ureq::Agent::with_parts(
         ureq_config,
-        ureq::unversioned::transport::DefaultConnector::new(),
+        ureq::unversioned::transport::DefaultConnector::new().chain(crate::one_write::OneWrite),
         crate::transport::LiteralsFirst::default(),
     ))
 }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod one_write;
 pub mod site;
 mod transport;
 
