@@ -1,10 +1,10 @@
 //! A request in one write. ureq writes a request's head and its body with
 //! a write each: over TCP that is two segments, two deliveries and two
 //! wake-ups of the server for one small POST (a login's approve). This
-//! transport keeps
-//! what ureq writes until ureq waits for the answer (or half its buffer is
-//! used), then sends it at once. It is chained after ureq's own connectors,
-//! above TLS, so it joins plaintext into one TLS record too.
+//! transport keeps what ureq writes until ureq waits for the answer (or
+//! half its buffer is used), then sends it at once. It is chained after
+//! ureq's own connectors, above TLS, so it joins plaintext into one TLS
+//! record too.
 //!
 //! ureq's buffer trait reads input through `&self`, which a wrapper cannot
 //! forward to the transport it wraps (ureq lends those buffers only through
