@@ -176,9 +176,10 @@ fn os_roots() -> Result<Vec<CertificateDer<'static>>, Error> {
     ))
 }
 
-/// RS256 passport signatures checked with [`crypto_provider`] (aws-lc-rs or
-/// ring, whichever this build has): the key's `n` and `e` become the DER
-/// `RSAPublicKey` the provider's RSA PKCS#1 SHA-256 verifier takes.
+/// RS256 passport signatures checked with the RSA PKCS#1 SHA-256 verifier
+/// of [`crypto_provider`]'s library (aws-lc-rs or ring, whichever this
+/// build has; the one rustls maps `RSA_PKCS1_SHA256` to): the key's `n` and
+/// `e` become the DER `RSAPublicKey` it takes. Nothing is built per check.
 ///
 /// ```
 /// use lime_core::site::SignatureCheck;
@@ -190,20 +191,12 @@ pub struct ProviderRs256;
 
 impl lime_core::site::SignatureCheck for ProviderRs256 {
     fn rs256(&self, n: &[u8], e: &[u8], message: &[u8], signature: &[u8]) -> bool {
-        let provider = crypto_provider();
-        let Some(algorithms) = provider
-            .signature_verification_algorithms
-            .mapping
-            .iter()
-            .find(|(scheme, _)| *scheme == rustls::SignatureScheme::RSA_PKCS1_SHA256)
-            .map(|(_, algorithms)| *algorithms)
-        else {
-            return false;
-        };
+        #[cfg(feature = "aws-lc-rs")]
+        use webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256 as RS256;
+        #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+        use webpki::ring::RSA_PKCS1_2048_8192_SHA256 as RS256;
         let key = rsa_public_key_der(n, e);
-        algorithms
-            .iter()
-            .any(|algorithm| algorithm.verify_signature(&key, message, signature).is_ok())
+        RS256.verify_signature(&key, message, signature).is_ok()
     }
 }
 
