@@ -353,6 +353,38 @@ fn oversized_and_endless_bodies_end_in_typed_errors<A: Adapter>() {
     assert_eq!(emu.counters().calls(Route::ReadRequest), 2);
 }
 
+/// A head past both adapters' limits (lime-blocking's 32 KiB, hyper's
+/// 408 KiB) is a transport error that says so, after the retries.
+fn an_oversized_head_ends_in_a_typed_error<A: Adapter>() {
+    let emu = emulator(4);
+    let big = "x".repeat(100 * 1024);
+    emu.inject_always(
+        Route::ReadRequest,
+        Fault::Raw {
+            status: 200,
+            headers: (0..5)
+                .map(|i| (format!("x-big-{i}"), big.clone()))
+                .collect(),
+            body: RawBody::Bytes(b"{}".to_vec()),
+        },
+    );
+    let id = emu.create_request();
+    let err = agent::<A>(&emu, |b| b.max_retries(1))
+        .login(&id)
+        .unwrap_err();
+    match &err {
+        Error::Transport(t) => {
+            assert_eq!(t.attempts(), 2, "{t}");
+            assert!(
+                t.to_string().contains("too"),
+                "says the head is too large: {t}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(emu.counters().calls(Route::ReadRequest), 2);
+}
+
 fn the_profile_is_read_with_either_owner_spelling<A: Adapter>() {
     for key in [OwnerKey::UserId, OwnerKey::OwnerId] {
         let emu = Emulator::builder().owner_key(key).start_blocking().unwrap();
@@ -598,6 +630,7 @@ lime_tests::for_both_adapters!(
     a_pow_timeout_is_its_own_error,
     a_redirecting_server_never_receives_the_token,
     oversized_and_endless_bodies_end_in_typed_errors,
+    an_oversized_head_ends_in_a_typed_error,
     the_profile_is_read_with_either_owner_spelling,
     https_with_the_emulators_generated_ca,
     https_through_a_connect_proxy_that_sees_only_the_tunnel,

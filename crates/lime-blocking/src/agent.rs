@@ -272,8 +272,11 @@ pub(crate) fn http_agent(config: &Config) -> Result<ureq::Agent, Error> {
         .tls_config(tls)
         .proxy(crate::transport::ureq_proxy(config.proxy_route()))
         // LIME's requests are small and its answers' heads too; ureq's
-        // 128 KiB each way would be doubled by the one-write layer.
+        // 128 KiB each way would be doubled by the one-write layer. The
+        // input must hold more than the largest head, or a larger head
+        // reads as a closed connection instead of ureq's error.
         .input_buffer_size(64 * 1024)
+        .max_response_header_size(32 * 1024)
         .output_buffer_size(16 * 1024)
         .build();
     use ureq::unversioned::transport::Connector;

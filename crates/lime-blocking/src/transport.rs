@@ -103,7 +103,10 @@ fn classify(error: ureq::Error) -> TransportError {
             TransportErrorKind::Connect
         }
         E::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => TransportErrorKind::Timeout,
-        E::Io(_) | E::Protocol(_) | E::BodyStalled => TransportErrorKind::ConnectionLost,
+        // A head past the limit is a malformed answer, as hyper's is.
+        E::Io(_) | E::Protocol(_) | E::BodyStalled | E::LargeResponseHeader(..) => {
+            TransportErrorKind::ConnectionLost
+        }
         E::Tls(_) | E::Rustls(_) | E::Pem(_) => TransportErrorKind::Tls,
         E::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
         _ => TransportErrorKind::Other,
