@@ -218,6 +218,8 @@ impl LimeAgentBuilder {
     /// and pool settings). Whatever it says, every request still follows no
     /// redirect, gets statuses as responses and has the per-attempt
     /// timeout, and a plain `http://` base URL never goes through its proxy.
+    /// Its connections are its own: a request's head and body leave in two
+    /// writes, as ureq sends them, not joined as on lime's built-in agent.
     #[cfg(feature = "custom-client")]
     #[cfg_attr(docsrs, doc(cfg(feature = "custom-client")))]
     #[must_use]
@@ -253,7 +255,8 @@ impl LimeAgentBuilder {
 }
 
 /// The built-in ureq agent for `config`: its roots, lime-core's proxy
-/// decision, no redirects, statuses as responses.
+/// decision, no redirects, statuses as responses, each request in one
+/// write.
 pub(crate) fn http_agent(config: &Config) -> Result<ureq::Agent, Error> {
     let roots: Vec<ureq::tls::Certificate<'static>> = lime_tls::root_certificates(config)?
         .iter()
