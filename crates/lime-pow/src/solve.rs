@@ -34,6 +34,10 @@ const BATCH_TIME: Range<Duration> = Duration::from_micros(250)..Duration::from_m
 /// starting and joining a thread costs more than the batch. Above it, the
 /// other cores would idle for nothing.
 pub const HEAD_START_MAX_DIFFICULTY: u32 = 12;
+// The doc above states the first batch's size and odds in prose (a public
+// doc cannot name the private constant): they hold while the batch is
+// 2^cap tries, and a change to either stops the build here.
+const _: () = assert!(FIRST_BATCH == 1 << HEAD_START_MAX_DIFFICULTY);
 
 /// A found nonce and what finding it cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
