@@ -105,8 +105,11 @@ impl Transport for OneWriteTransport {
         Ok(self.move_input())
     }
 
+    /// ureq checks this transport's input for bytes past the answer before
+    /// it pools a connection; those still in the wrapped transport's
+    /// buffer must count too.
     fn is_open(&mut self) -> bool {
-        self.inner.is_open()
+        self.inner.buffers().input().is_empty() && self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
@@ -204,7 +207,7 @@ mod tests {
         }
 
         fn is_open(&mut self) -> bool {
-            false
+            true
         }
     }
 
@@ -228,6 +231,26 @@ mod tests {
         .expect("the recorded answer");
         assert_eq!(answer.body_mut().read_to_string().unwrap(), "ok");
         recorder.0.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn bytes_left_below_make_the_connection_unfit_for_reuse() {
+        let inner = Recorded {
+            writes: Recorder::default(),
+            buffers: LazyBuffers::new(1024, 1024),
+            answered: true,
+        };
+        let mut transport = OneWriteTransport {
+            inner: Box::new(inner),
+            buffers: LazyBuffers::new(1024, 1024),
+            held: 0,
+        };
+        assert!(transport.is_open());
+        // Bytes the server sent past its answer, not yet moved up.
+        let below = transport.inner.buffers();
+        below.input_append_buf()[..4].copy_from_slice(b"junk");
+        below.input_appended(4);
+        assert!(!transport.is_open());
     }
 
     #[test]
