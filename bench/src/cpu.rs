@@ -81,20 +81,19 @@ fn answer(body: &str) -> lime_core::drive::HttpResponse {
 const READ: &str = r#"{"ok":true,"data":{"request_id":"lr_bench","site_id":"site_1","status":"PENDING","expires_at":"2030-01-01T00:00:00Z","approved_agent_id":null,"pow_challenge":"c0ffee","pow_difficulty":0,"pow_scheme":"v1"}}"#;
 const APPROVED: &str = r#"{"ok":true,"data":{"request_id":"lr_bench","site_id":"site_1","status":"APPROVED","expires_at":"2030-01-01T00:00:00Z","approved_agent_id":"agent_1"}}"#;
 
-/// One login driven to its end on canned answers.
-fn one_login(state: &AgentState) {
+/// One login driven to its end, each request answered by `exchange`.
+fn drive_login(
+    state: &AgentState,
+    id: &str,
+    mut exchange: impl FnMut(&lime_core::drive::HttpRequest) -> lime_core::drive::HttpResponse,
+) {
     let now = Instant::now();
     let mut login = state
-        .start_login("lr_bench", lime_pow::Progress::new(), now)
+        .start_login(id, lime_pow::Progress::new(), now)
         .expect("a login");
-    let mut sent = 0;
     loop {
         match login.poll_output() {
-            Output::Send(_) => {
-                sent += 1;
-                let body = if sent == 1 { READ } else { APPROVED };
-                login.handle_response(answer(body), now);
-            }
+            Output::Send(transmit) => login.handle_response(exchange(&transmit.request), now),
             Output::Solve(task) => login.handle_solution(task.run(), now),
             Output::Wait(until) => login.handle_timeout(until),
             Output::Done(result) => {
@@ -103,6 +102,15 @@ fn one_login(state: &AgentState) {
             }
         }
     }
+}
+
+/// One login on canned answers.
+fn one_login(state: &AgentState) {
+    let mut sent = 0;
+    drive_login(state, "lr_bench", |_| {
+        sent += 1;
+        answer(if sent == 1 { READ } else { APPROVED })
+    });
 }
 
 pub(crate) fn core(count: usize) -> Value {
@@ -145,26 +153,14 @@ pub(crate) fn adapter(adapter: &str, count: usize) -> Value {
     let (cpu, (user_before, kernel_before), wall) = match adapter {
         "blocking" => {
             let agent = lime_blocking::LimeAgent::new(crate::config()).expect("agent");
-            for id in warm {
+            warm_then_time(warm, timed, |id| {
                 agent.login(id).expect("login");
-            }
-            let (before, split, wall) = (process_cpu(), user_and_kernel(), Instant::now());
-            for id in timed {
-                agent.login(id).expect("login");
-            }
-            (process_cpu() - before, split, wall.elapsed())
+            })
         }
         "bare" => {
             let state = AgentState::new(crate::config(), 7);
             let mut stream = None;
-            for id in warm {
-                bare_login(&state, &mut stream, id);
-            }
-            let (before, split, wall) = (process_cpu(), user_and_kernel(), Instant::now());
-            for id in timed {
-                bare_login(&state, &mut stream, id);
-            }
-            (process_cpu() - before, split, wall.elapsed())
+            warm_then_time(warm, timed, |id| bare_login(&state, &mut stream, id))
         }
         _ => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -202,33 +198,35 @@ pub(crate) fn adapter(adapter: &str, count: usize) -> Value {
     })
 }
 
+/// `login` over the `warm` ids, then timed over the `timed` ones: this
+/// process's CPU, its user and kernel split before, and the wall time.
+fn warm_then_time(
+    warm: &[String],
+    timed: &[String],
+    mut login: impl FnMut(&str),
+) -> (Duration, (Duration, Duration), Duration) {
+    for id in warm {
+        login(id);
+    }
+    let (before, split, wall) = (process_cpu(), user_and_kernel(), Instant::now());
+    for id in timed {
+        login(id);
+    }
+    (process_cpu() - before, split, wall.elapsed())
+}
+
 /// One login driven by lime-core over `stream` (opened on first use):
 /// what any adapter has to pay at the least.
 fn bare_login(state: &AgentState, stream: &mut Option<std::net::TcpStream>, id: &str) {
-    let mut login = state
-        .start_login(id, lime_pow::Progress::new(), Instant::now())
-        .expect("a login");
-    loop {
-        match login.poll_output() {
-            Output::Send(transmit) => {
-                let request = transmit.request;
-                let stream = stream.get_or_insert_with(|| {
-                    let authority = request.uri().authority().expect("an absolute URL");
-                    let stream = std::net::TcpStream::connect(authority.as_str()).expect("connect");
-                    stream.set_nodelay(true).expect("nodelay");
-                    stream
-                });
-                let answer = bare_exchange(stream, &request);
-                login.handle_response(answer, Instant::now());
-            }
-            Output::Solve(task) => login.handle_solution(task.run(), Instant::now()),
-            Output::Wait(until) => login.handle_timeout(until),
-            Output::Done(result) => {
-                result.expect("approved");
-                return;
-            }
-        }
-    }
+    drive_login(state, id, |request| {
+        let stream = stream.get_or_insert_with(|| {
+            let authority = request.uri().authority().expect("an absolute URL");
+            let stream = std::net::TcpStream::connect(authority.as_str()).expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            stream
+        });
+        bare_exchange(stream, request)
+    });
 }
 
 /// Writes `request` as HTTP/1.1 in one `write` and reads one
