@@ -30,24 +30,33 @@ use lime_core::site::{
 };
 use lime_core::{Config, Error, Hint};
 
+/// The crypto library this build uses, chosen once: `aws-lc-rs` when that
+/// feature is on (rustls's default, so an app with rustls's defaults has
+/// one provider), else `ring`. Its rustls provider and its RS256 verifier
+/// (the one that provider maps `RSA_PKCS1_SHA256` to) come from here.
+#[cfg(feature = "aws-lc-rs")]
+mod library {
+    pub(crate) use rustls::crypto::aws_lc_rs::default_provider;
+    pub(crate) use webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256 as RS256;
+    pub(crate) const NAME: &str = "aws-lc-rs";
+}
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+mod library {
+    pub(crate) use rustls::crypto::ring::default_provider;
+    pub(crate) use webpki::ring::RSA_PKCS1_2048_8192_SHA256 as RS256;
+    pub(crate) const NAME: &str = "ring";
+}
+
 /// The crypto provider this build was compiled with: `aws-lc-rs` when that
 /// feature is on (rustls's default, so an app with rustls's defaults has
 /// one provider), else `ring`.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    #[cfg(feature = "aws-lc-rs")]
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
-    let provider = rustls::crypto::ring::default_provider();
-    Arc::new(provider)
+    Arc::new(library::default_provider())
 }
 
 /// The name of [`crypto_provider`]'s provider, for logs and tests.
 pub fn crypto_provider_name() -> &'static str {
-    if cfg!(feature = "aws-lc-rs") {
-        "aws-lc-rs"
-    } else {
-        "ring"
-    }
+    library::NAME
 }
 
 /// A TLS failure classified from a client's error chain: a
@@ -191,12 +200,10 @@ pub struct ProviderRs256;
 
 impl lime_core::site::SignatureCheck for ProviderRs256 {
     fn rs256(&self, n: &[u8], e: &[u8], message: &[u8], signature: &[u8]) -> bool {
-        #[cfg(feature = "aws-lc-rs")]
-        use webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256 as RS256;
-        #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
-        use webpki::ring::RSA_PKCS1_2048_8192_SHA256 as RS256;
         let key = rsa_public_key_der(n, e);
-        RS256.verify_signature(&key, message, signature).is_ok()
+        library::RS256
+            .verify_signature(&key, message, signature)
+            .is_ok()
     }
 }
 
